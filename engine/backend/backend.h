@@ -1,0 +1,109 @@
+// Backend: the one interface the engine computes through.
+//
+// Activations are f32 on every backend; weights live in the backend's storage
+// type (CPU: f32; CUDA: bf16) behind Weight; KV uses kv_dtype(). Pointers passed
+// to ops are in the backend's memory space (host memory for CpuBackend, device
+// memory for CudaBackend). Ops are enqueued in order; synchronize() waits for
+// them. A backend object is used by one rank thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "attention_params.h"
+#include "core/dtype.h"
+#include "core/status.h"
+#include "rope_params.h"
+
+namespace ringlm {
+
+// A block of backend memory; frees itself on destruction.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(void* data, size_t bytes, void (*free_fn)(void*)) : data_(data), bytes_(bytes), free_(free_fn) {}
+  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+  Buffer& operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      data_ = o.data_;
+      bytes_ = o.bytes_;
+      free_ = o.free_;
+      o.data_ = nullptr;
+      o.bytes_ = 0;
+    }
+    return *this;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { reset(); }
+
+  void reset() {
+    if (data_ && free_) free_(data_);
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+  void* data() const { return data_; }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data_); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+  void (*free_)(void*) = nullptr;
+};
+
+// A matrix W [rows, cols] (rows = output features) in the backend's storage.
+class Weight {
+ public:
+  virtual ~Weight() = default;
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+
+ protected:
+  Weight(int64_t rows, int64_t cols) : rows_(rows), cols_(cols) {}
+  int64_t rows_, cols_;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  // True when the backend's memory is ordinary host memory.
+  virtual bool host_memory() const = 0;
+
+  // --- memory ---
+  virtual Result<Buffer> alloc(size_t bytes) = 0;
+  virtual Status copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual Status copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual Status copy(void* dst, const void* src, size_t bytes) = 0;  // within backend memory
+  virtual Status fill(float* dst, float value, int64_t n) = 0;
+  virtual Status synchronize() = 0;
+
+  // --- weights (host f32, row-major) ---
+  virtual Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
+                                                      int64_t cols) = 0;
+
+  // --- ops ---
+  // y[m, w.rows] = x[m, w.cols] * W^T (+ bias[w.rows] when bias != nullptr)
+  virtual Status matmul(const float* x, const Weight& w, const float* bias, float* y,
+                        int64_t m) = 0;
+  // out[i, :] = row ids[i] of table [vocab, dim]. `ids` is a host pointer.
+  virtual Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) = 0;
+  virtual Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
+                         float eps) = 0;
+  // x [rows, heads, head_dim] rotated in place; pos [rows] in backend memory.
+  virtual Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
+                      const kernels::RopeConfig& cfg) = 0;
+  virtual Status swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // y += x
+  virtual Status add(float* y, const float* x, int64_t n) = 0;
+  virtual Status attention_partial(const kernels::AttentionParams& p) = 0;
+  virtual Status merge_partials(const kernels::MergeParams& p) = 0;
+};
+
+}  // namespace ringlm
