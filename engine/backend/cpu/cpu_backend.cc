@@ -1,0 +1,166 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "cpu/attention_partial.h"
+#include "cpu/embedding.h"
+#include "cpu/merge_partials.h"
+#include "cpu/rmsnorm.h"
+#include "cpu/rope.h"
+#include "cpu/swiglu.h"
+
+namespace ringlm {
+namespace {
+
+class CpuWeight final : public Weight {
+ public:
+  CpuWeight(int64_t rows, int64_t cols) : Weight(rows, cols), data_(rows * cols) {}
+  const float* data() const { return data_.data(); }
+  float* data() { return data_.data(); }
+
+ private:
+  std::vector<float> data_;  // [rows, cols]
+};
+
+void free_aligned(void* p) { std::free(p); }
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads) {}
+
+  std::string_view name() const override { return "cpu"; }
+  bool host_memory() const override { return true; }
+
+  Result<Buffer> alloc(size_t bytes) override {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) return ResourceExhausted("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes");
+    return Buffer(p, bytes, &free_aligned);
+  }
+  Status copy_from_host(void* dst, const void* src, size_t n) override { return copy(dst, src, n); }
+  Status copy_to_host(void* dst, const void* src, size_t n) override { return copy(dst, src, n); }
+  Status copy(void* dst, const void* src, size_t n) override {
+    if (n) std::memmove(dst, src, n);
+    return Status::Ok();
+  }
+  Status fill(float* dst, float value, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) dst[i] = value;
+    return Status::Ok();
+  }
+  Status synchronize() override { return Status::Ok(); }
+
+  Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
+                                              int64_t cols) override {
+    auto w = std::make_unique<CpuWeight>(rows, cols);
+    std::memcpy(w->data(), host, sizeof(float) * rows * cols);
+    return std::unique_ptr<Weight>(std::move(w));
+  }
+
+  Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
+    set_threads();
+    const auto& cw = static_cast<const CpuWeight&>(w);
+    const int64_t n = w.rows(), k = w.cols();
+    if (m == 1) {
+      // y[n] = W[n,k] x[k]: a GEMV streams the weight once.
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, cw.data(), k, x, 1, 0.f, y, 1);
+    } else {
+      // y[m,n] = x[m,k] W[n,k]^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, x, k, cw.data(), k, 0.f,
+                  y, n);
+    }
+    if (bias) {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
+    }
+    return Status::Ok();
+  }
+
+  Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) override {
+    set_threads();
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids[i] < 0 || ids[i] >= table.rows())
+        return InvalidArgument("token id " + std::to_string(ids[i]) + " outside vocabulary of " +
+                               std::to_string(table.rows()));
+    }
+    kernels::cpu::embedding(static_cast<const CpuWeight&>(table).data(), ids, out, n, table.cols());
+    return Status::Ok();
+  }
+
+  Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
+                 float eps) override {
+    set_threads();
+    kernels::cpu::rmsnorm(x, w, y, rows, dim, eps);
+    return Status::Ok();
+  }
+
+  Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
+              const kernels::RopeConfig& cfg) override {
+    set_threads();
+    kernels::cpu::rope(x, pos, rows, heads, cfg, inv_freq(cfg).data());
+    return Status::Ok();
+  }
+
+  Status swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+    set_threads();
+    kernels::cpu::swiglu(gate, up, out, n);
+    return Status::Ok();
+  }
+
+  Status add(float* y, const float* x, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+    return Status::Ok();
+  }
+
+  Status attention_partial(const kernels::AttentionParams& p) override {
+    set_threads();
+    kernels::cpu::attention_partial(p);
+    return Status::Ok();
+  }
+
+  Status merge_partials(const kernels::MergeParams& p) override {
+    set_threads();
+    kernels::cpu::merge_partials(p);
+    return Status::Ok();
+  }
+
+ private:
+  void set_threads() {
+    if (threads_ > 0) omp_set_num_threads(threads_);
+  }
+
+  // Inverse frequencies per RoPE configuration, computed once.
+  const std::vector<float>& inv_freq(const kernels::RopeConfig& c) {
+    uint64_t key = (uint64_t(c.rot_dim) << 40) ^ (uint64_t(c.head_dim) << 28) ^
+                   uint64_t(c.scaling) ^ (uint64_t(c.neox) << 8);
+    auto it = rope_cache_.find(key);
+    if (it == rope_cache_.end() || it->second.theta != c.theta || it->second.factor != c.factor) {
+      RopeEntry e{c.theta, c.factor, kernels::cpu::rope_inv_freq(c)};
+      it = rope_cache_.insert_or_assign(key, std::move(e)).first;
+    }
+    return it->second.inv_freq;
+  }
+
+  struct RopeEntry {
+    float theta;
+    float factor;
+    std::vector<float> inv_freq;
+  };
+  int threads_;
+  std::unordered_map<uint64_t, RopeEntry> rope_cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& opts) {
+  return std::make_unique<CpuBackend>(opts);
+}
+
+}  // namespace ringlm
