@@ -21,6 +21,9 @@ struct RopeConfig {
   float low_freq_factor = 1.f;
   float high_freq_factor = 4.f;
   int original_context = 8192;
+  // Optional per-frequency divisors [rot_dim / 2] (GGUF tensor rope_freqs.weight,
+  // how Llama 3.1 files carry their scaling); host memory owned by the model.
+  const float* freq_factors = nullptr;
 };
 
 }  // namespace ringlm::kernels

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/status.h"
 #include "rope_params.h"
 
 namespace ringlm {
@@ -24,5 +25,12 @@ struct ModelConfig {
   bool qkv_bias = false;  // Qwen2
   kernels::RopeConfig rope;
 };
+
+class GgufFile;
+
+// Reads and validates the configuration. kUnsupported for an architecture
+// other than llama, mistral or qwen2, or an unknown rope scaling;
+// kCorruptData for inconsistent hyper-parameters; kNotFound for a missing key.
+Result<ModelConfig> model_config_from_gguf(const GgufFile& f);
 
 }  // namespace ringlm

@@ -1,0 +1,92 @@
+// KvStore: one rank's KV cache, per sequence, with every token's global position.
+//
+// A sequence is the KV shard of one session on this rank. Tokens are appended
+// in slots; a slot holds, for every layer, K and V [hkv, d] plus the token's
+// global position (shared by all layers). Attention reads a layer's tokens as
+// spans (contiguous runs, one per page) and never relies on slot order:
+// masking compares positions.
+//
+// Memory comes from the Backend (K/V and positions live in backend memory);
+// the store keeps a host copy of the positions for planning. The byte budget
+// caps the pages this store may hold; an append beyond it fails with
+// kResourceExhausted and changes nothing (the engine then evicts an idle
+// sequence and retries).
+//
+// Threads: not thread-safe; owned and used by one rank thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/status.h"
+
+namespace ringlm {
+
+using SeqId = uint64_t;
+
+struct KvShape {
+  int n_layers = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int64_t token_floats() const { return int64_t(n_kv_heads) * head_dim; }  // per K (or V) row
+};
+
+// A contiguous run of one layer's tokens, in backend memory.
+struct KvSpan {
+  const float* k = nullptr;      // [n, hkv, d]
+  const float* v = nullptr;      // [n, hkv, d]
+  const int32_t* pos = nullptr;  // [n]
+  int64_t n = 0;
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+
+  virtual const KvShape& shape() const = 0;
+
+  // kFailedPrecondition when the sequence exists already.
+  virtual Status create(SeqId seq) = 0;
+  // Frees the sequence's pages. kNotFound for an unknown sequence.
+  virtual Status drop(SeqId seq) = 0;
+  virtual bool contains(SeqId seq) const = 0;
+  // Tokens held for the sequence (0 for an unknown one).
+  virtual int64_t length(SeqId seq) const = 0;
+  // Global positions of the sequence's tokens, in slot order (host copy).
+  virtual std::vector<int32_t> positions(SeqId seq) const = 0;
+
+  // Appends n slots with the given global positions (host pointer). Returns
+  // the first new slot. On failure nothing changes.
+  virtual Result<int64_t> append(SeqId seq, const int32_t* pos, int64_t n) = 0;
+  // Writes K and V ([n, hkv, d], backend memory) of `layer` into slots
+  // [first, first + n), which must have been appended.
+  virtual Status write(SeqId seq, int layer, int64_t first, const float* k, const float* v,
+                       int64_t n) = 0;
+  // Keeps the first n slots and drops the rest.
+  virtual Status truncate(SeqId seq, int64_t n) = 0;
+
+  // The layer's tokens as spans in slot order.
+  virtual std::vector<KvSpan> spans(SeqId seq, int layer) const = 0;
+  // Copies the layer's tokens contiguously into k, v ([cap, hkv, d]) and pos
+  // ([cap]) in backend memory; slots past length() up to cap get pos = -1
+  // and zero K/V (padding). kOutOfRange when length() > cap.
+  virtual Status gather(SeqId seq, int layer, float* k, float* v, int32_t* pos,
+                        int64_t cap) const = 0;
+
+  virtual size_t bytes_used() const = 0;
+  virtual size_t budget_bytes() const = 0;
+  // Bytes one more token would need in the worst case (a new page).
+  virtual size_t bytes_per_token() const = 0;
+
+  // Serialises the sequence (positions + every layer's K/V, host f32) so that
+  // read_state() on a store of the same shape restores it exactly.
+  virtual Status write_state(SeqId seq, std::vector<uint8_t>* out) const = 0;
+  // Creates `seq` from a write_state() blob. kCorruptData when the blob does
+  // not match this store's shape or is truncated; kFailedPrecondition when
+  // the sequence exists.
+  virtual Status read_state(SeqId seq, std::span<const uint8_t> blob) = 0;
+};
+
+}  // namespace ringlm

@@ -1,0 +1,263 @@
+#include "kv/paged_kv_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace ringlm {
+namespace {
+
+constexpr uint32_t kStateMagic = 0x31564B52;  // "RKV1"
+
+struct Page {
+  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d]; then pos [page] int32
+};
+
+struct Sequence {
+  std::vector<Page> pages;
+  std::vector<int32_t> pos;  // host copy, slot order
+};
+
+class PagedKvStore final : public KvStore {
+ public:
+  PagedKvStore(Backend& backend, const PagedKvOptions& o)
+      : backend_(backend), shape_(o.shape), page_tokens_(std::max<int64_t>(1, o.page_tokens)),
+        budget_(o.budget_bytes) {
+    layer_floats_ = 2 * page_tokens_ * shape_.token_floats();
+    page_bytes_ = sizeof(float) * layer_floats_ * shape_.n_layers + sizeof(int32_t) * page_tokens_;
+  }
+
+  const KvShape& shape() const override { return shape_; }
+
+  Status create(SeqId seq) override {
+    if (seqs_.count(seq)) return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
+    seqs_.emplace(seq, Sequence{});
+    return Status::Ok();
+  }
+
+  Status drop(SeqId seq) override {
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
+    used_ -= it->second.pages.size() * page_bytes_;
+    seqs_.erase(it);
+    return Status::Ok();
+  }
+
+  bool contains(SeqId seq) const override { return seqs_.count(seq) != 0; }
+
+  int64_t length(SeqId seq) const override {
+    auto it = seqs_.find(seq);
+    return it == seqs_.end() ? 0 : int64_t(it->second.pos.size());
+  }
+
+  std::vector<int32_t> positions(SeqId seq) const override {
+    auto it = seqs_.find(seq);
+    return it == seqs_.end() ? std::vector<int32_t>{} : it->second.pos;
+  }
+
+  Result<int64_t> append(SeqId seq, const int32_t* pos, int64_t n) override {
+    RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(seq));
+    if (n < 0) return InvalidArgument("kv append: negative count");
+    const int64_t first = int64_t(s->pos.size());
+    const int64_t need_pages = (first + n + page_tokens_ - 1) / page_tokens_;
+    const int64_t new_pages = need_pages - int64_t(s->pages.size());
+    if (new_pages > 0 && used_ + size_t(new_pages) * page_bytes_ > budget_) {
+      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
+                               std::to_string(used_) + " used, " + std::to_string(n) +
+                               " more tokens need " + std::to_string(new_pages) + " pages of " +
+                               std::to_string(page_bytes_) + " bytes)");
+    }
+    std::vector<Page> added;
+    for (int64_t i = 0; i < new_pages; ++i) {
+      RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
+      added.push_back(Page{std::move(mem)});
+    }
+    for (auto& p : added) s->pages.push_back(std::move(p));
+    used_ += size_t(std::max<int64_t>(new_pages, 0)) * page_bytes_;
+    s->pos.insert(s->pos.end(), pos, pos + n);
+    // Mirror positions into each touched page's backend memory.
+    for (int64_t t = first; t < first + n;) {
+      const int64_t page = t / page_tokens_, off = t % page_tokens_;
+      const int64_t run = std::min(page_tokens_ - off, first + n - t);
+      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(page_pos(s->pages[page]) + off,
+                                                     pos + (t - first), sizeof(int32_t) * run));
+      t += run;
+    }
+    return first;
+  }
+
+  Status write(SeqId seq, int layer, int64_t first, const float* k, const float* v,
+               int64_t n) override {
+    RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(seq));
+    if (layer < 0 || layer >= shape_.n_layers) return InvalidArgument("kv write: bad layer");
+    if (first < 0 || n < 0 || first + n > int64_t(s->pos.size()))
+      return OutOfRange("kv write: slots outside the appended range");
+    const int64_t tf = shape_.token_floats();
+    for (int64_t t = first; t < first + n;) {
+      const int64_t page = t / page_tokens_, off = t % page_tokens_;
+      const int64_t run = std::min(page_tokens_ - off, first + n - t);
+      float* base = page_k(s->pages[page], layer);
+      RINGLM_RETURN_IF_ERROR(
+          backend_.copy(base + off * tf, k + (t - first) * tf, sizeof(float) * run * tf));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(base + (page_tokens_ + off) * tf, v + (t - first) * tf,
+                                           sizeof(float) * run * tf));
+      t += run;
+    }
+    return Status::Ok();
+  }
+
+  Status truncate(SeqId seq, int64_t n) override {
+    RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(seq));
+    if (n < 0 || n > int64_t(s->pos.size())) return OutOfRange("kv truncate: bad length");
+    s->pos.resize(n);
+    const size_t keep = size_t((n + page_tokens_ - 1) / page_tokens_);
+    used_ -= (s->pages.size() - keep) * page_bytes_;
+    s->pages.resize(keep);
+    return Status::Ok();
+  }
+
+  std::vector<KvSpan> spans(SeqId seq, int layer) const override {
+    std::vector<KvSpan> out;
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end() || layer < 0 || layer >= shape_.n_layers) return out;
+    const Sequence& s = it->second;
+    const int64_t len = int64_t(s.pos.size()), tf = shape_.token_floats();
+    for (size_t p = 0; p < s.pages.size(); ++p) {
+      const int64_t n = std::min(page_tokens_, len - int64_t(p) * page_tokens_);
+      if (n <= 0) break;
+      const float* k = page_k(s.pages[p], layer);
+      out.push_back(KvSpan{k, k + page_tokens_ * tf, page_pos(s.pages[p]), n});
+    }
+    return out;
+  }
+
+  Status gather(SeqId seq, int layer, float* k, float* v, int32_t* pos,
+                int64_t cap) const override {
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
+    const int64_t len = int64_t(it->second.pos.size()), tf = shape_.token_floats();
+    if (len > cap) return OutOfRange("kv gather: sequence longer than the buffer");
+    int64_t t = 0;
+    for (const KvSpan& sp : spans(seq, layer)) {
+      RINGLM_RETURN_IF_ERROR(backend_.copy(k + t * tf, sp.k, sizeof(float) * sp.n * tf));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(v + t * tf, sp.v, sizeof(float) * sp.n * tf));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(pos + t, sp.pos, sizeof(int32_t) * sp.n));
+      t += sp.n;
+    }
+    if (cap > len) {
+      RINGLM_RETURN_IF_ERROR(backend_.fill(k + len * tf, 0.f, (cap - len) * tf));
+      RINGLM_RETURN_IF_ERROR(backend_.fill(v + len * tf, 0.f, (cap - len) * tf));
+      std::vector<int32_t> pad(cap - len, -1);
+      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(pos + len, pad.data(), sizeof(int32_t) * pad.size()));
+    }
+    return Status::Ok();
+  }
+
+  size_t bytes_used() const override { return used_; }
+  size_t budget_bytes() const override { return budget_; }
+  size_t bytes_per_token() const override { return page_bytes_; }
+
+  Status write_state(SeqId seq, std::vector<uint8_t>* out) const override {
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
+    const Sequence& s = it->second;
+    const int64_t n = int64_t(s.pos.size()), tf = shape_.token_floats();
+    const uint32_t hdr[4] = {kStateMagic, uint32_t(shape_.n_layers), uint32_t(shape_.n_kv_heads),
+                             uint32_t(shape_.head_dim)};
+    out->clear();
+    put(out, hdr, sizeof(hdr));
+    put(out, &n, sizeof(n));
+    put(out, s.pos.data(), sizeof(int32_t) * n);
+    std::vector<float> host;
+    for (int l = 0; l < shape_.n_layers; ++l) {
+      for (int which = 0; which < 2; ++which) {
+        for (const KvSpan& sp : spans(seq, l)) {
+          host.resize(sp.n * tf);
+          RINGLM_RETURN_IF_ERROR(
+              backend_.copy_to_host(host.data(), which ? sp.v : sp.k, sizeof(float) * host.size()));
+          put(out, host.data(), sizeof(float) * host.size());
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status read_state(SeqId seq, std::span<const uint8_t> blob) override {
+    if (contains(seq)) return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
+    uint32_t hdr[4];
+    int64_t n = 0;
+    size_t off = 0;
+    auto take = [&](void* dst, size_t bytes) {
+      if (blob.size() - off < bytes) return false;
+      std::memcpy(dst, blob.data() + off, bytes);
+      off += bytes;
+      return true;
+    };
+    if (!take(hdr, sizeof(hdr)) || hdr[0] != kStateMagic) return CorruptData("kv state: bad header");
+    if (int(hdr[1]) != shape_.n_layers || int(hdr[2]) != shape_.n_kv_heads ||
+        int(hdr[3]) != shape_.head_dim)
+      return CorruptData("kv state: shape does not match this model");
+    const int64_t tf = shape_.token_floats();
+    if (!take(&n, sizeof(n)) || n < 0 ||
+        uint64_t(n) > (blob.size() - off) / (sizeof(int32_t) + 2 * sizeof(float) * tf * shape_.n_layers))
+      return CorruptData("kv state: bad token count");
+    std::vector<int32_t> pos(n);
+    if (!take(pos.data(), sizeof(int32_t) * n)) return CorruptData("kv state: truncated positions");
+    if (off + sizeof(float) * 2 * tf * n * shape_.n_layers != blob.size())
+      return CorruptData("kv state: size does not match its token count");
+    RINGLM_RETURN_IF_ERROR(create(seq));
+    Status st = restore_tokens(seq, pos, blob.subspan(off));
+    if (!st.ok()) (void)drop(seq);
+    return st;
+  }
+
+ private:
+  Status restore_tokens(SeqId seq, const std::vector<int32_t>& pos, std::span<const uint8_t> data) {
+    const int64_t n = int64_t(pos.size()), tf = shape_.token_floats();
+    RINGLM_ASSIGN_OR_RETURN(int64_t first, append(seq, pos.data(), n));
+    RINGLM_ASSIGN_OR_RETURN(Buffer kb, backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
+    RINGLM_ASSIGN_OR_RETURN(Buffer vb, backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
+    const size_t layer_bytes = sizeof(float) * n * tf;
+    for (int l = 0; l < shape_.n_layers; ++l) {
+      const uint8_t* k = data.data() + 2 * l * layer_bytes;
+      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(kb.data(), k, layer_bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(vb.data(), k + layer_bytes, layer_bytes));
+      RINGLM_RETURN_IF_ERROR(write(seq, l, first, kb.as<float>(), vb.as<float>(), n));
+    }
+    return Status::Ok();
+  }
+
+  static void put(std::vector<uint8_t>* out, const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out->insert(out->end(), b, b + n);
+  }
+
+  Result<Sequence*> find(SeqId seq) {
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
+    return &it->second;
+  }
+
+  float* page_k(const Page& p, int layer) const { return p.mem.as<float>() + layer * layer_floats_; }
+  int32_t* page_pos(const Page& p) const {
+    return reinterpret_cast<int32_t*>(p.mem.as<float>() + shape_.n_layers * layer_floats_);
+  }
+
+  Backend& backend_;
+  KvShape shape_;
+  int64_t page_tokens_;
+  size_t budget_;
+  int64_t layer_floats_ = 0;  // K and V floats of one layer in one page
+  size_t page_bytes_ = 0;
+  size_t used_ = 0;
+  std::map<SeqId, Sequence> seqs_;
+};
+
+}  // namespace
+
+std::unique_ptr<KvStore> make_paged_kv_store(Backend& backend, const PagedKvOptions& opts) {
+  return std::make_unique<PagedKvStore>(backend, opts);
+}
+
+}  // namespace ringlm

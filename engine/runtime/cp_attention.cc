@@ -1,0 +1,54 @@
+#include "runtime/cp_attention.h"
+
+#include <cmath>
+
+namespace ringlm {
+
+CpAttentionBase::CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq,
+                                 const ModelConfig& cfg, const int32_t* q_pos, int64_t n,
+                                 int64_t first_slot, int64_t n_store, int64_t kv_cap)
+    : be_(be), kv_(kv), comm_(comm), seq_(seq), cfg_(cfg), q_pos_(q_pos), n_(n),
+      first_slot_(first_slot), n_store_(n_store), kv_cap_(std::max<int64_t>(kv_cap, 1)) {}
+
+Status CpAttentionBase::store_and_gather(int layer, const float* k, const float* v,
+                                        RingAttentionArgs* a) {
+  if (n_store_ > 0) RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
+  const int64_t tf = int64_t(cfg_.n_kv_heads) * cfg_.head_dim;
+  if (!shard_.data()) {
+    RINGLM_ASSIGN_OR_RETURN(shard_, be_.alloc(sizeof(float) * kv_cap_ * (2 * tf + 1)));
+  }
+  float* kb = shard_.as<float>();
+  float* vb = kb + kv_cap_ * tf;
+  int32_t* pb = reinterpret_cast<int32_t*>(vb + kv_cap_ * tf);
+  RINGLM_RETURN_IF_ERROR(kv_.gather(seq_, layer, kb, vb, pb, kv_cap_));
+  a->q_pos = q_pos_;
+  a->tq = n_;
+  a->k = kb;
+  a->v = vb;
+  a->k_pos = pb;
+  a->tk = kv_cap_;
+  a->hq = cfg_.n_heads;
+  a->hkv = cfg_.n_kv_heads;
+  a->d = cfg_.head_dim;
+  a->scale = 1.f / std::sqrt(float(cfg_.head_dim));
+  return Status::Ok();
+}
+
+Status CpPrefillAttention::attend(int layer, const float* q, const float* k, const float* v,
+                                  float* out) {
+  RingAttentionArgs a;
+  RINGLM_RETURN_IF_ERROR(store_and_gather(layer, k, v, &a));
+  a.q = q;
+  if (variant_ == CpVariant::kPassQ) return ring_pass_q(comm_, be_, a, out, &stats_);
+  return ring_pass_kv(comm_, be_, a, out, &stats_);
+}
+
+Status CpDecodeAttention::attend(int layer, const float* q, const float* k, const float* v,
+                                 float* out) {
+  RingAttentionArgs a;
+  RINGLM_RETURN_IF_ERROR(store_and_gather(layer, k, v, &a));
+  a.q = q;
+  return cp_decode_attention(comm_, be_, a, out, &stats_, variant_);
+}
+
+}  // namespace ringlm

@@ -1,0 +1,69 @@
+// LayerAttention implementations for context parallelism: the rank's new
+// K/V go into its KV shard, the shard is gathered contiguous (padded to the
+// largest shard, so ring messages are equal-sized), and the ring of
+// cp/ring_attention.h computes the attention over all ranks' shards.
+#pragma once
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "cp/policy.h"
+#include "cp/ring_attention.h"
+#include "kv/kv_store.h"
+#include "model/llama_model.h"
+
+namespace ringlm {
+
+// Shared part: the gathered shard of one layer.
+class CpAttentionBase : public LayerAttention {
+ public:
+  const RingStats& stats() const { return stats_; }
+
+ protected:
+  CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
+                  const int32_t* q_pos, int64_t n, int64_t first_slot, int64_t n_store,
+                  int64_t kv_cap);
+  // Stores this step's K/V rows and gathers the layer's shard into k_/v_/pos_.
+  Status store_and_gather(int layer, const float* k, const float* v, RingAttentionArgs* args);
+
+  Backend& be_;
+  KvStore& kv_;
+  Comm& comm_;
+  SeqId seq_;
+  const ModelConfig& cfg_;
+  const int32_t* q_pos_;
+  int64_t n_, first_slot_, n_store_, kv_cap_;
+  Buffer shard_;  // k [cap, hkv, d], v [cap, hkv, d], pos [cap]
+  RingStats stats_;
+};
+
+// Prefill of a turn's local rows (q_pos [n], padding rows last) with pass-KV
+// or pass-Q.
+class CpPrefillAttention final : public CpAttentionBase {
+ public:
+  CpPrefillAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
+                     CpVariant variant, const int32_t* q_pos, int64_t n, int64_t first_slot,
+                     int64_t n_store, int64_t kv_cap)
+      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, n, first_slot, n_store, kv_cap),
+        variant_(variant) {}
+  Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
+
+ private:
+  CpVariant variant_;
+};
+
+// Decode of one token computed identically on every rank; only `owner`
+// stores its K/V.
+class CpDecodeAttention final : public CpAttentionBase {
+ public:
+  CpDecodeAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
+                    DecodeVariant variant, const int32_t* q_pos, bool owner, int64_t first_slot,
+                    int64_t kv_cap)
+      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, 1, first_slot, owner ? 1 : 0, kv_cap),
+        variant_(variant) {}
+  Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
+
+ private:
+  DecodeVariant variant_;
+};
+
+}  // namespace ringlm

@@ -1,0 +1,126 @@
+// Engine: a model, its tokenizer and chat template, the CP rank group, and
+// the sessions. The C ABI and the command-line tool drive ringlm through it.
+//
+// A session is one conversation: its transcript, and the token history whose
+// KV stays cached on the ranks (sharded) across turns, so turn k prefills only
+// its new tokens. When the KV budget is full, the least recently used idle
+// session's KV is evicted; it keeps its transcript and is rebuilt by prefill
+// on its next turn.
+//
+// Threads: every method may be called from any thread. Requests execute one
+// at a time (the ring is shared); a session serves one request at a time
+// (another concurrent request on it gets kFailedPrecondition); cancel() may be
+// called from any thread while a request runs.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/llama_model.h"
+#include "runtime/engine_options.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ringlm {
+
+class RankGroup;
+using SessionId = uint64_t;
+
+// Streaming callbacks, called on the requesting thread.
+struct TurnEvents {
+  // A piece of generated text (complete UTF-8) and the tokens it came from.
+  std::function<void(std::string_view text, std::span<const int32_t> tokens)> on_text;
+  // Prefill progress: tokens done out of total, after every prefill step.
+  std::function<void(int64_t done, int64_t total)> on_progress;
+};
+
+struct TurnResult {
+  std::string text;
+  std::vector<int32_t> tokens;
+  FinishReason finish = FinishReason::kStop;
+  TurnStats stats;
+  std::vector<float> prompt_logits;  // [vocab] when GenerateOptions::want_prompt_logits
+};
+
+struct EngineInfo {
+  std::string version;
+  ModelConfig model;
+  int world_size = 1;
+  std::string backend;
+  CpCalibration calibration;
+  uint64_t model_fingerprint = 0;
+  std::string chat_template;
+};
+
+class Engine {
+ public:
+  // Loads the model and starts the rank group (in-process threads, or this
+  // process's rank of a multi-process group when opts.store is set; the
+  // leader must be rank 0). kNotFound / kCorruptData / kUnsupported for the
+  // model file, kInvalidArgument for bad options, comm errors for the group.
+  static Result<std::unique_ptr<Engine>> Create(const EngineOptions& opts);
+  ~Engine();
+
+  const EngineInfo& info() const { return info_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const ChatTemplate& chat_template() const { return *template_; }
+
+  Result<SessionId> open_session(const SessionOptions& opts = {});
+  // Frees the session's KV on every rank. kNotFound for an unknown session,
+  // kFailedPrecondition while a request runs on it.
+  Status close_session(SessionId id);
+
+  // Appends `new_messages` to the transcript, prefills what the KV lacks and
+  // generates the assistant's reply (appended to the transcript). On error
+  // the transcript and KV are as before the call.
+  Result<TurnResult> chat(SessionId id, std::span<const ChatMessage> new_messages,
+                          const GenerateOptions& opts, const TurnEvents& events = {});
+  // Raw mode: appends token ids to the session's history and generates.
+  Result<TurnResult> generate(SessionId id, std::span<const int32_t> new_tokens,
+                              const GenerateOptions& opts, const TurnEvents& events = {});
+  // Stops the session's running request at the next prefill step or token
+  // (finish reason kCancelled); the session stays usable. kNotFound for an
+  // unknown session; Ok when nothing runs.
+  Status cancel(SessionId id);
+
+  // The tokens whose KV the session holds (tests, save files).
+  Result<std::vector<int32_t>> session_tokens(SessionId id) const;
+  Result<std::vector<ChatMessage>> session_messages(SessionId id) const;
+
+ private:
+  struct Session;
+  Engine() = default;
+  Result<std::shared_ptr<Session>> find(SessionId id) const;
+  Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
+                              const TurnEvents& events);
+  Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,
+                 const TurnEvents& events, TurnResult* out);
+  Status decode(Session& s, const GenerateOptions& opts, const TurnEvents& events,
+                TurnResult* out);
+  // Executes a step, evicting idle sessions while the KV budget is short.
+  Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats);
+  Status evict_one(const Session& keep);
+  Status drop_kv(Session& s);
+
+  EngineOptions opts_;
+  EngineInfo info_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatTemplate> template_;
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<RankGroup> group_;
+
+  mutable std::mutex sessions_mu_;  // guards sessions_ and next_id_
+  std::map<SessionId, std::shared_ptr<Session>> sessions_;
+  SessionId next_id_ = 1;
+  std::mutex run_mu_;  // one step at a time on the ring; guards every Session's KV fields
+  uint64_t clock_ = 0;  // LRU clock, guarded by run_mu_
+};
+
+}  // namespace ringlm

@@ -1,0 +1,73 @@
+// Options of an Engine and of one generation request.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cp/policy.h"
+#include "runtime/sampler.h"
+
+namespace ringlm {
+
+struct EngineOptions {
+  std::string model_path;
+  // Context parallelism: world_size ranks. With an empty `store`, the engine
+  // starts world_size rank threads in this process (loopback Gloo). With a
+  // store ("file:/dir", "/dir" or "redis://host:port"), this process is rank
+  // `rank` of a multi-process group; rank 0 leads, the others run
+  // serve_worker().
+  int world_size = 1;
+  int rank = 0;
+  std::string store;
+  std::string hostname = "127.0.0.1";  // address peers use to reach this rank
+  int threads_per_rank = 0;            // 0: cores / ranks in this process
+  size_t kv_budget_bytes = size_t(4) << 30;  // per rank
+  int64_t kv_page_tokens = 256;
+  int64_t prefill_chunk = 4096;        // tokens per prefill step (cancel point)
+  std::chrono::milliseconds comm_timeout{60000};
+  // CP policy: a forced variant, and calibration numbers (0 = measure).
+  CpVariant variant = CpVariant::kAuto;
+  DecodeVariant decode_variant = DecodeVariant::kAllGather;
+  double attn_flops = 0;
+  double link_bytes_per_s = 0;
+  std::string chat_template;  // override name ("chatml", "llama3", ...); empty: from the model
+};
+
+struct SessionOptions {
+  std::string system_prompt;  // empty: the template's default, if any
+};
+
+struct GenerateOptions {
+  SamplingParams sampling;
+  int max_tokens = 256;
+  std::vector<std::string> stop;
+  CpVariant variant = CpVariant::kAuto;  // overrides the engine's for this request
+  bool want_prompt_logits = false;       // keep the logits after the prefill
+};
+
+enum class FinishReason { kStop, kLength, kCancelled, kContextFull };
+const char* finish_reason_name(FinishReason r);
+
+// Per-request statistics (docs/context-parallelism.md vocabulary).
+struct TurnStats {
+  int world_size = 1;                      // N
+  std::string variant = "local";           // local, pass-kv, pass-q
+  std::string decode_variant = "local";    // local, all-gather, ring-pass-q
+  int64_t new_tokens = 0;                  // T prefilled this turn
+  int64_t cached_tokens = 0;               // P reused from the session's KV
+  int64_t generated_tokens = 0;
+  double prefill_ms = 0;
+  double decode_ms = 0;
+  double prefill_tok_s = 0;
+  double decode_tok_s = 0;
+  double comm_hidden_ms = 0;               // transfer time overlapped by compute (max over ranks)
+  double comm_exposed_ms = 0;              // transfer time not hidden (max over ranks)
+  std::vector<uint64_t> bytes_sent;        // [N]
+  std::vector<int64_t> kv_tokens;          // [N] this session's KV tokens per rank
+  int evictions = 0;                       // idle sessions evicted to make room
+  bool rebuilt = false;                    // the KV had been evicted and was rebuilt
+};
+
+}  // namespace ringlm

@@ -1,0 +1,121 @@
+// Engine: session bookkeeping and the chat / generate entry points.
+#include <algorithm>
+
+#include "runtime/engine.h"
+#include "runtime/rank_group.h"
+#include "runtime/session.h"
+
+namespace ringlm {
+namespace {
+
+// Marks a session busy for one request; fails fast when another request runs.
+class SessionLease {
+ public:
+  explicit SessionLease(Engine::Session& s) : s_(s), lock_(s.busy, std::try_to_lock) {
+    if (lock_.owns_lock()) {
+      s_.cancel = false;
+      s_.running = true;
+    }
+  }
+  ~SessionLease() {
+    if (lock_.owns_lock()) s_.running = false;
+  }
+  bool ok() const { return lock_.owns_lock(); }
+
+ private:
+  Engine::Session& s_;
+  std::unique_lock<std::mutex> lock_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Engine::Session>> Engine::find(SessionId id) const {
+  std::lock_guard<std::mutex> l(sessions_mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return NotFound("session " + std::to_string(id) + " not found");
+  return it->second;
+}
+
+Result<SessionId> Engine::open_session(const SessionOptions& opts) {
+  auto s = std::make_shared<Session>();
+  s->opts = opts;
+  if (!opts.system_prompt.empty()) s->messages.push_back({"system", opts.system_prompt});
+  std::lock_guard<std::mutex> l(sessions_mu_);
+  s->id = next_id_++;
+  sessions_[s->id] = s;
+  return s->id;
+}
+
+Status Engine::close_session(SessionId id) {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  SessionLease lease(*s);
+  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  {
+    std::lock_guard<std::mutex> run(run_mu_);
+    RINGLM_RETURN_IF_ERROR(drop_kv(*s));
+  }
+  std::lock_guard<std::mutex> l(sessions_mu_);
+  sessions_.erase(id);
+  return Status::Ok();
+}
+
+Status Engine::cancel(SessionId id) {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  if (s->running) s->cancel = true;
+  return Status::Ok();
+}
+
+Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  std::lock_guard<std::mutex> busy(s->busy);
+  return s->tokens;
+}
+
+Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  std::lock_guard<std::mutex> busy(s->busy);
+  return s->messages;
+}
+
+Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_messages,
+                                const GenerateOptions& opts, const TurnEvents& events) {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  SessionLease lease(*s);
+  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  if (new_messages.empty()) return InvalidArgument("chat: no messages");
+  for (const ChatMessage& m : new_messages) {
+    if (m.role != "system" && m.role != "user" && m.role != "assistant")
+      return InvalidArgument("chat: unknown role '" + m.role + "' (system, user or assistant)");
+  }
+  std::vector<ChatMessage> all = s->messages;
+  all.insert(all.end(), new_messages.begin(), new_messages.end());
+  const std::string text = template_->render(all, /*add_generation_prompt=*/true);
+  RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                          tokenizer_->encode(text, /*add_special=*/true, /*parse_special=*/true));
+  RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, std::move(prompt), opts, events));
+  all.push_back({"assistant", r.text});
+  s->messages = std::move(all);
+  return r;
+}
+
+Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_tokens,
+                                    const GenerateOptions& opts, const TurnEvents& events) {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  SessionLease lease(*s);
+  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  if (new_tokens.empty()) return InvalidArgument("generate: no tokens");
+  for (int32_t t : new_tokens) {
+    if (t < 0 || t >= tokenizer_->vocab_size())
+      return InvalidArgument("generate: token id " + std::to_string(t) + " outside the vocabulary of " +
+                             std::to_string(tokenizer_->vocab_size()));
+  }
+  std::vector<int32_t> prompt;
+  {
+    std::lock_guard<std::mutex> run(run_mu_);
+    prompt = s->tokens;
+  }
+  prompt.insert(prompt.end(), new_tokens.begin(), new_tokens.end());
+  return run_turn(*s, std::move(prompt), opts, events);
+}
+
+}  // namespace ringlm

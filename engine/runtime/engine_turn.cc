@@ -1,0 +1,209 @@
+// Engine: one request on the ring: prefill what the KV lacks, then decode.
+#include <algorithm>
+
+#include "core/timer.h"
+#include "cp/sharding.h"
+#include "runtime/engine.h"
+#include "runtime/rank_group.h"
+#include "runtime/session.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace ringlm {
+namespace {
+
+void add_reports(const std::vector<StepReport>& reports, TurnStats* st) {
+  if (st->bytes_sent.size() != reports.size()) {
+    st->bytes_sent.assign(reports.size(), 0);
+    st->kv_tokens.assign(reports.size(), 0);
+  }
+  double exposed = 0, total = 0;
+  for (size_t r = 0; r < reports.size(); ++r) {
+    st->bytes_sent[r] += reports[r].bytes_sent;
+    st->kv_tokens[r] = reports[r].kv_tokens;
+    exposed = std::max(exposed, reports[r].comm_exposed_ms);
+    total = std::max(total, reports[r].comm_total_ms);
+  }
+  st->comm_exposed_ms += exposed;
+  st->comm_hidden_ms += std::max(0.0, total - exposed);
+}
+
+}  // namespace
+
+Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats) {
+  for (;;) {
+    StepOutcome o = group_->leader().lead(plan);
+    if (o.status.ok()) {
+      if (stats) add_reports(o.reports, stats);
+      return o;
+    }
+    if (o.status.code() != StatusCode::kResourceExhausted) return o.status;
+    // KV budget short on some rank: evict the least recently used idle session.
+    Status ev = evict_one(s);
+    if (!ev.ok()) return o.status.WithContext("no idle session left to evict");
+    if (stats) ++stats->evictions;
+  }
+}
+
+Status Engine::drop_kv(Session& s) {
+  if (!s.kv_resident) return Status::Ok();
+  StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Drop, s.id));
+  RINGLM_RETURN_IF_ERROR(o.status);
+  s.kv_resident = false;
+  return Status::Ok();
+}
+
+Status Engine::evict_one(const Session& keep) {
+  std::shared_ptr<Session> victim;
+  {
+    std::lock_guard<std::mutex> l(sessions_mu_);
+    for (auto& [id, s] : sessions_) {
+      if (s.get() == &keep || !s->kv_resident) continue;
+      if (!victim || s->last_used < victim->last_used) victim = s;
+    }
+  }
+  if (!victim) return ResourceExhausted("no idle session to evict");
+  // The session keeps its token history and transcript; its next turn
+  // rebuilds the KV by prefill.
+  RINGLM_RETURN_IF_ERROR(drop_kv(*victim));
+  victim->evicted = true;
+  return Status::Ok();
+}
+
+Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
+                                    const GenerateOptions& opts, const TurnEvents& events) {
+  RINGLM_RETURN_IF_ERROR(Sampler::Validate(opts.sampling));
+  if (opts.max_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
+  const int64_t ctx = info_.model.context_length;
+  if (int64_t(prompt.size()) >= ctx)
+    return OutOfRange("prompt of " + std::to_string(prompt.size()) +
+                      " tokens does not fit the context of " + std::to_string(ctx) + " tokens");
+  std::lock_guard<std::mutex> run(run_mu_);
+  s.last_used = ++clock_;
+  TurnResult out;
+  out.stats.world_size = group_->world_size();
+  out.stats.rebuilt = s.evicted;
+
+  // Reuse the longest cached prefix; at least one token is prefilled so the
+  // turn has logits to sample from.
+  int64_t common = 0;
+  if (s.kv_resident) {
+    const size_t n = std::min(s.tokens.size(), prompt.size());
+    while (common < int64_t(n) && s.tokens[common] == prompt[common]) ++common;
+    common = std::min<int64_t>(common, int64_t(prompt.size()) - 1);
+    if (common < int64_t(s.tokens.size())) {
+      StepOutcome o = group_->leader().lead(
+          make_step_plan(fb::StepKind::Truncate, s.id, {}, 0, CpVariant::kAuto, 0, int32_t(common)));
+      RINGLM_RETURN_IF_ERROR(o.status);
+    }
+  }
+  s.tokens.resize(std::min<size_t>(s.tokens.size(), size_t(common)));
+  if (!s.kv_resident) s.tokens.clear();
+  out.stats.cached_tokens = common;
+
+  RINGLM_RETURN_IF_ERROR(prefill(s, std::span(prompt).subspan(common), opts, events, &out));
+  s.evicted = false;
+  if (out.finish != FinishReason::kCancelled) RINGLM_RETURN_IF_ERROR(decode(s, opts, events, &out));
+  return out;
+}
+
+Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,
+                       const TurnEvents& events, TurnResult* out) {
+  const int n = group_->world_size();
+  const ModelConfig& c = info_.model;
+  const int64_t total = int64_t(prompt.size());
+  Timer timer;
+  for (int64_t off = 0; off < total; off += opts_.prefill_chunk) {
+    if (s.cancel) {
+      out->finish = FinishReason::kCancelled;
+      break;
+    }
+    const int64_t len = std::min<int64_t>(opts_.prefill_chunk, total - off);
+    const int64_t start = int64_t(s.tokens.size());
+    CpVariant variant = CpVariant::kAuto;
+    if (n > 1) {
+      PolicyInputs in;
+      in.new_tokens = len;
+      in.cached_tokens = start;
+      in.world_size = n;
+      in.hq = c.n_heads;
+      in.hkv = c.n_kv_heads;
+      in.head_dim = c.head_dim;
+      in.elem_bytes = 4;
+      in.calib = group_->calibration();
+      in.forced = opts.variant != CpVariant::kAuto ? opts.variant : opts_.variant;
+      RINGLM_ASSIGN_OR_RETURN(PolicyDecision d, choose_cp_variant(in));
+      variant = d.variant;
+      out->stats.variant = cp_variant_name(variant);
+    }
+    const bool last = off + len == total;
+    auto plan = make_step_plan(fb::StepKind::Prefill, s.id, prompt.subspan(off, len), int32_t(start),
+                               variant, 0, 0, last);
+    RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
+    s.kv_resident = true;
+    s.tokens.insert(s.tokens.end(), prompt.begin() + off, prompt.begin() + off + len);
+    out->stats.new_tokens += len;
+    if (last) out->prompt_logits = std::move(o.logits);
+    if (events.on_progress) events.on_progress(off + len, total);
+  }
+  out->stats.prefill_ms = timer.ms();
+  if (out->stats.new_tokens > 0 && out->stats.prefill_ms > 0)
+    out->stats.prefill_tok_s = out->stats.new_tokens / (out->stats.prefill_ms / 1000.0);
+  return Status::Ok();
+}
+
+Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents& events,
+                      TurnResult* out) {
+  const int n = group_->world_size();
+  const int64_t ctx = info_.model.context_length;
+  std::vector<float> logits = out->prompt_logits;
+  if (!opts.want_prompt_logits) out->prompt_logits.clear();
+  Sampler sampler(opts.sampling);
+  StreamDecoder detok(tokenizer_.get(), /*render_control=*/false);
+  StopStringMatcher stops(opts.stop);
+  out->stats.decode_variant = n > 1 ? decode_variant_name(opts_.decode_variant) : "local";
+  Timer timer;
+  auto emit = [&](const std::string& text, std::span<const int32_t> toks) {
+    if (text.empty() && toks.empty()) return;
+    out->text += text;
+    if (events.on_text) events.on_text(text, toks);
+  };
+  out->finish = FinishReason::kLength;
+  for (int i = 0; i < opts.max_tokens; ++i) {
+    if (s.cancel) {
+      out->finish = FinishReason::kCancelled;
+      break;
+    }
+    RINGLM_ASSIGN_OR_RETURN(int32_t tok, sampler.sample(logits, s.tokens));
+    if (tokenizer_->is_end_of_generation(tok)) {
+      out->finish = FinishReason::kStop;
+      break;
+    }
+    out->tokens.push_back(tok);
+    ++out->stats.generated_tokens;
+    StopMatch m = stops.push(detok.push(tok));
+    emit(m.emit, {&tok, 1});
+    if (m.stopped) {
+      out->finish = FinishReason::kStop;
+      break;
+    }
+    if (i + 1 == opts.max_tokens) break;
+    if (int64_t(s.tokens.size()) + 1 >= ctx) {
+      out->finish = FinishReason::kContextFull;
+      break;
+    }
+    const int32_t pos = int32_t(s.tokens.size());
+    auto plan = make_step_plan(fb::StepKind::Decode, s.id, {&tok, 1}, pos, CpVariant::kAuto,
+                               decode_owner(s.decode_steps, n), 0, true, opts_.decode_variant);
+    RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
+    s.tokens.push_back(tok);
+    ++s.decode_steps;
+    logits = std::move(o.logits);
+  }
+  if (out->finish != FinishReason::kStop || !stops.stopped()) emit(stops.finish(detok.flush()), {});
+  out->stats.decode_ms = timer.ms();
+  if (out->stats.generated_tokens > 0 && out->stats.decode_ms > 0)
+    out->stats.decode_tok_s = out->stats.generated_tokens / (out->stats.decode_ms / 1000.0);
+  return Status::Ok();
+}
+
+}  // namespace ringlm

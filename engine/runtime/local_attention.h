@@ -1,0 +1,37 @@
+// LocalAttention: a layer's attention on one device over the paged KV store.
+//
+// The new tokens' K/V are written into slots already appended to the
+// sequence; the queries then attend to every span of the sequence (cached and
+// new) with the partial-attention primitive, and the partials are merged by
+// their LSE — the same primitive and merge the CP ring uses.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/backend.h"
+#include "kv/kv_store.h"
+#include "model/llama_model.h"
+
+namespace ringlm {
+
+class LocalAttention final : public LayerAttention {
+ public:
+  // `q_pos` ([n], backend memory) are the positions of the batch rows; rows
+  // with position < 0 are padding and are not stored. The real rows must be
+  // the first `n_store` rows, stored at slots [first_slot, first_slot + n_store).
+  LocalAttention(Backend& be, KvStore& kv, SeqId seq, const ModelConfig& cfg, const int32_t* q_pos,
+                 int64_t n, int64_t first_slot, int64_t n_store);
+
+  Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
+
+ private:
+  Backend& be_;
+  KvStore& kv_;
+  SeqId seq_;
+  const ModelConfig& cfg_;
+  const int32_t* q_pos_;
+  int64_t n_, first_slot_, n_store_;
+  Buffer tmp_;  // partial out [n, hq, d] + lse [n, hq] x2 (accumulator and block)
+};
+
+}  // namespace ringlm

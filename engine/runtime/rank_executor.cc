@@ -1,0 +1,273 @@
+#include "runtime/rank_executor.h"
+
+#include <algorithm>
+
+#include "core/timer.h"
+#include "cp/sharding.h"
+#include "runtime/cp_attention.h"
+#include "runtime/local_attention.h"
+
+namespace ringlm {
+namespace {
+
+constexpr std::chrono::hours kIdleWait{24 * 365};
+
+CpVariant from_fb(fb::RingVariant v) {
+  switch (v) {
+    case fb::RingVariant::PassKV: return CpVariant::kPassKV;
+    case fb::RingVariant::PassQ: return CpVariant::kPassQ;
+    default: return CpVariant::kAuto;
+  }
+}
+
+fb::RingVariant to_fb(CpVariant v) {
+  switch (v) {
+    case CpVariant::kPassKV: return fb::RingVariant::PassKV;
+    case CpVariant::kPassQ: return fb::RingVariant::PassQ;
+    default: return fb::RingVariant::Auto;
+  }
+}
+
+}  // namespace
+
+std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<const int32_t> tokens,
+                                    int32_t start_pos, CpVariant variant, int32_t decode_owner,
+                                    int32_t keep_positions, bool want_logits,
+                                    DecodeVariant decode_variant) {
+  flatbuffers::FlatBufferBuilder b(256 + tokens.size() * 4);
+  auto toks = b.CreateVector(tokens.data(), tokens.size());
+  fb::StepPlanBuilder p(b);
+  p.add_kind(kind);
+  p.add_seq(seq);
+  p.add_tokens(toks);
+  p.add_start_pos(start_pos);
+  p.add_variant(to_fb(variant));
+  p.add_decode_owner(decode_owner);
+  p.add_keep_positions(keep_positions);
+  p.add_want_logits(want_logits);
+  p.add_decode_variant(decode_variant == DecodeVariant::kRingPassQ ? fb::DecodeVariant::RingPassQ
+                                                                   : fb::DecodeVariant::AllGather);
+  fb::FinishStepPlanBuffer(b, p.Finish());
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+RankExecutor::RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm,
+                           RankConfig cfg)
+    : be_(backend), model_(model), kv_(kv), comm_(comm), cfg_(cfg) {}
+
+StepOutcome RankExecutor::lead(std::vector<uint8_t> plan) {
+  StepOutcome out;
+  comm_.set_timeout(cfg_.step_timeout);
+  out.status = comm_.broadcast_bytes(plan, 0);
+  if (!out.status.ok()) return out;
+  return execute(*fb::GetStepPlan(plan.data()));
+}
+
+Status RankExecutor::serve() {
+  for (;;) {
+    std::vector<uint8_t> bytes;
+    // Between requests the leader may stay silent for as long as its host
+    // application likes; a lost leader still surfaces as kUnavailable.
+    comm_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(kIdleWait));
+    Status st = comm_.broadcast_bytes(bytes, 0);
+    comm_.set_timeout(cfg_.step_timeout);
+    if (!st.ok()) return st.WithContext("rank " + std::to_string(rank()) + " waiting for a step");
+    flatbuffers::Verifier v(bytes.data(), bytes.size());
+    if (!fb::VerifyStepPlanBuffer(v)) return CorruptData("malformed step plan from the leader");
+    const fb::StepPlan& plan = *fb::GetStepPlan(bytes.data());
+    if (plan.kind() == fb::StepKind::Shutdown) return Status::Ok();
+    StepOutcome o = execute(plan);
+    // A failed step was rolled back everywhere; only a broken ring ends the loop.
+    if (o.status.code() == StatusCode::kUnavailable || o.status.code() == StatusCode::kDeadlineExceeded)
+      return o.status;
+  }
+}
+
+StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
+  switch (plan.kind()) {
+    case fb::StepKind::Prefill: return prefill(plan);
+    case fb::StepKind::Decode: return decode(plan);
+    case fb::StepKind::Truncate: {
+      StepOutcome o;
+      Status local = truncate_to(plan.seq(), plan.keep_positions());
+      StepReport r;
+      r.kv_tokens = kv_.length(plan.seq());
+      o.status = agree(r, &o.reports, local);
+      return o;
+    }
+    case fb::StepKind::Drop: {
+      StepOutcome o;
+      Status local = kv_.contains(plan.seq()) ? kv_.drop(plan.seq()) : Status::Ok();
+      o.status = agree(StepReport{}, &o.reports, local);
+      return o;
+    }
+    case fb::StepKind::Shutdown: return StepOutcome{};
+    default: {
+      StepOutcome o;
+      o.status = agree(StepReport{}, &o.reports, Unsupported("step kind not supported"));
+      return o;
+    }
+  }
+}
+
+Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const Status& local) {
+  mine.code = int32_t(local.code());
+  all->assign(world_size(), StepReport{});
+  RINGLM_RETURN_IF_ERROR(comm_.all_gather(&mine, all->data(), sizeof(StepReport)));
+  if (!local.ok()) return local;
+  for (int r = 0; r < world_size(); ++r) {
+    if ((*all)[r].code != 0)
+      return Status(StatusCode((*all)[r].code), "rank " + std::to_string(r) + " failed the step");
+  }
+  return Status::Ok();
+}
+
+Status RankExecutor::truncate_to(SeqId seq, int32_t keep_positions) {
+  if (!kv_.contains(seq)) return Status::Ok();
+  // A rank's shard holds increasing positions (sharding.h), so the entries
+  // to keep are a prefix.
+  const std::vector<int32_t> pos = kv_.positions(seq);
+  const int64_t keep = std::lower_bound(pos.begin(), pos.end(), keep_positions) - pos.begin();
+  return kv_.truncate(seq, keep);
+}
+
+StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
+  Timer step_timer;
+  StepOutcome out;
+  const SeqId seq = plan.seq();
+  const int n_ranks = world_size(), me = rank();
+  const int64_t T = plan.tokens() ? plan.tokens()->size() : 0;
+  const int32_t* tokens = plan.tokens() ? plan.tokens()->data() : nullptr;
+  const uint64_t bytes0 = comm_.bytes_sent();
+
+  // Phase A: shard the turn by every rank's current KV and reserve the slots.
+  Status local;
+  if (!kv_.contains(seq)) local = kv_.create(seq);
+  const int64_t len_before = kv_.length(seq);
+  std::vector<int64_t> lens(n_ranks);
+  if (Status st = comm_.all_gather(&len_before, lens.data(), sizeof(int64_t)); !st.ok()) {
+    out.status = st;
+    return out;
+  }
+  auto shard = make_shard_plan(T, plan.start_pos(), n_ranks, lens);
+  if (!shard.ok() && local.ok()) local = shard.status();
+  std::vector<int32_t> ids, pos;
+  int64_t n_real = 0, first_slot = 0;
+  if (local.ok()) {
+    const RankShard& mine = shard->ranks[me];
+    n_real = mine.local_count();
+    pos = mine.positions;
+    ids.assign(pos.size(), 0);
+    for (int64_t i = 0; i < n_real; ++i) ids[i] = tokens[mine.token_index[i]];
+    auto first = kv_.append(seq, pos.data(), n_real);
+    if (first.ok()) first_slot = first.value();
+    else local = first.status();
+  }
+  StepReport a;
+  a.kv_tokens = kv_.length(seq);
+  out.status = agree(a, &out.reports, local);
+  if (!out.status.ok()) {
+    if (local.ok() || local.code() == StatusCode::kResourceExhausted) (void)kv_.truncate(seq, len_before);
+    return out;
+  }
+  int64_t kv_cap = 0;
+  for (const StepReport& r : out.reports) kv_cap = std::max(kv_cap, r.kv_tokens);
+
+  // Phase B: the layers, attention through the ring (or locally for N = 1).
+  const TokenOwner last = token_owner(shard.value(), T - 1);
+  std::vector<int64_t> logit_rows;
+  if (plan.want_logits() && last.rank == me) logit_rows.push_back(last.row);
+  std::vector<float> logits(logit_rows.size() * model_.config().vocab);
+  StepReport b;
+  b.variant = int32_t(from_fb(plan.variant()));
+  local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
+  if (n_ranks == 1) {
+    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, int64_t(ids.size()),
+                        first_slot, n_real);
+    if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
+  } else {
+    CpPrefillAttention attn(be_, kv_, comm_, seq, model_.config(), from_fb(plan.variant()),
+                            scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap);
+    if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
+    const RingStats& rs = attn.stats();
+    b.compute_ms = rs.compute_ms;
+    b.comm_exposed_ms = rs.comm_exposed_ms;
+    b.comm_total_ms = rs.comm_total_ms;
+  }
+  b.kv_tokens = kv_.length(seq);
+  b.bytes_sent = comm_.bytes_sent() - bytes0;
+  b.step_ms = step_timer.ms();
+  out.status = agree(b, &out.reports, local);
+  if (!out.status.ok()) {
+    (void)kv_.truncate(seq, len_before);
+    return out;
+  }
+  if (plan.want_logits()) {
+    logits.resize(model_.config().vocab);
+    out.status = comm_.broadcast(logits.data(), sizeof(float) * logits.size(), last.rank);
+    out.logits = std::move(logits);
+  }
+  return out;
+}
+
+StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
+  Timer step_timer;
+  StepOutcome out;
+  const SeqId seq = plan.seq();
+  const int me = rank();
+  const uint64_t bytes0 = comm_.bytes_sent();
+  Status local;
+  if (!plan.tokens() || plan.tokens()->size() != 1) local = InvalidArgument("decode step needs one token");
+  if (local.ok() && !kv_.contains(seq)) local = kv_.create(seq);
+  const int64_t len_before = kv_.length(seq);
+  const bool owner = plan.decode_owner() == me;
+  const int32_t id = local.ok() ? plan.tokens()->Get(0) : 0, p = plan.start_pos();
+  int64_t first_slot = 0;
+  if (local.ok() && owner) {
+    auto first = kv_.append(seq, &p, 1);
+    if (first.ok()) first_slot = first.value();
+    else local = first.status();
+  }
+  StepReport a;
+  a.kv_tokens = kv_.length(seq);
+  out.status = agree(a, &out.reports, local);
+  if (!out.status.ok()) {
+    if (kv_.contains(seq)) (void)kv_.truncate(seq, len_before);
+    return out;
+  }
+  int64_t kv_cap = 0;
+  for (const StepReport& r : out.reports) kv_cap = std::max(kv_cap, r.kv_tokens);
+
+  std::vector<int64_t> logit_rows;
+  if (plan.want_logits() && me == 0) logit_rows.push_back(0);
+  std::vector<float> logits(logit_rows.size() * model_.config().vocab);
+  StepReport b;
+  local = scratch_.reserve(be_, model_.config(), 1);
+  if (world_size() == 1) {
+    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, 1, first_slot, 1);
+    if (local.ok()) local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
+  } else {
+    const DecodeVariant dv = plan.decode_variant() == fb::DecodeVariant::RingPassQ
+                                 ? DecodeVariant::kRingPassQ
+                                 : DecodeVariant::kAllGather;
+    CpDecodeAttention attn(be_, kv_, comm_, seq, model_.config(), dv, scratch_.pos, owner,
+                           first_slot, kv_cap);
+    if (local.ok()) local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
+    b.compute_ms = attn.stats().compute_ms;
+    b.comm_exposed_ms = attn.stats().comm_exposed_ms;
+    b.comm_total_ms = attn.stats().comm_total_ms;
+    b.variant = int32_t(dv);
+  }
+  b.kv_tokens = kv_.length(seq);
+  b.bytes_sent = comm_.bytes_sent() - bytes0;
+  b.step_ms = step_timer.ms();
+  out.status = agree(b, &out.reports, local);
+  if (!out.status.ok()) {
+    (void)kv_.truncate(seq, len_before);
+    return out;
+  }
+  out.logits = std::move(logits);
+  return out;
+}
+
+}  // namespace ringlm

@@ -1,0 +1,86 @@
+// RankExecutor: one rank's side of the SPMD control plane.
+//
+// The leader (rank 0) builds a StepPlan per step, broadcasts it, and every
+// rank (the leader included) executes it with execute(). Followers sit in
+// serve(), receiving plans until Shutdown or a lost leader. A step is
+// all-or-nothing: its KV appends are rolled back on every rank when any rank
+// fails, so a failed request leaves every session as it was.
+//
+// Threads: one thread drives a RankExecutor (the rank's thread; for the
+// leader, whichever host thread holds the engine's request lock).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "cp/policy.h"
+#include "kv/kv_store.h"
+#include "model/llama_model.h"
+#include "ringlm/step_plan_generated.h"
+
+namespace ringlm {
+
+// What one rank reports after a step (fixed layout: travels in an all_gather).
+struct StepReport {
+  int32_t code = 0;            // StatusCode
+  int32_t variant = 0;         // CpVariant used (prefill) or DecodeVariant (decode)
+  int64_t kv_tokens = 0;       // this rank's KV tokens of the sequence after the step
+  uint64_t bytes_sent = 0;     // ring + collective payload bytes sent during the step
+  double compute_ms = 0;       // attention compute inside the ring
+  double comm_exposed_ms = 0;  // waiting on transfers after compute was done
+  double comm_total_ms = 0;    // wall time of transfers
+  double step_ms = 0;          // the whole step on this rank
+};
+
+struct StepOutcome {
+  Status status;
+  std::vector<StepReport> reports;  // [N], one per rank (every rank gets all)
+  std::vector<float> logits;        // [vocab] when the plan asked for logits
+};
+
+struct RankConfig {
+  std::chrono::milliseconds step_timeout{60000};
+};
+
+class RankExecutor {
+ public:
+  RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm, RankConfig cfg);
+
+  int rank() const { return comm_.rank(); }
+  int world_size() const { return comm_.size(); }
+  KvStore& kv() { return kv_; }
+  RankConfig& config() { return cfg_; }
+
+  // Leader only: broadcasts `plan` (a finished StepPlan buffer) and executes it.
+  StepOutcome lead(std::vector<uint8_t> plan);
+  // Followers: receive and execute plans until Shutdown (Ok) or a comm error.
+  Status serve();
+
+ private:
+  StepOutcome execute(const fb::StepPlan& plan);
+  StepOutcome prefill(const fb::StepPlan& plan);
+  StepOutcome decode(const fb::StepPlan& plan);
+  Status truncate_to(SeqId seq, int32_t keep_positions);
+  // all_gather of the reports; the first failing rank's status (if any) wins.
+  Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);
+
+  Backend& be_;
+  const LlamaModel& model_;
+  KvStore& kv_;
+  Comm& comm_;
+  RankConfig cfg_;
+  ForwardScratch scratch_;
+};
+
+// Builders for the leader's plans.
+std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<const int32_t> tokens = {},
+                                    int32_t start_pos = 0, CpVariant variant = CpVariant::kAuto,
+                                    int32_t decode_owner = 0, int32_t keep_positions = 0,
+                                    bool want_logits = false,
+                                    DecodeVariant decode_variant = DecodeVariant::kAllGather);
+
+}  // namespace ringlm

@@ -1,0 +1,145 @@
+#include "runtime/rank_group.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "backend/cpu/cpu_backend.h"
+#include "comm/gloo/gloo_comm.h"
+#include "comm/link_bandwidth.h"
+#include "comm/self_comm.h"
+#include "kv/paged_kv_store.h"
+#include "model/gguf.h"
+
+namespace ringlm {
+namespace {
+
+constexpr size_t kCalibrationBytes = size_t(4) << 20;
+
+int threads_for(const EngineOptions& o, int local_ranks) {
+  if (o.threads_per_rank > 0) return o.threads_per_rank;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1, cores / std::max(1, local_ranks));
+}
+
+}  // namespace
+
+Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
+                            std::unique_ptr<Backend> backend, const StoreSpec& store) {
+  RankLocal r;
+  r.backend = std::move(backend);
+  const ModelConfig& c = model.config();
+  PagedKvOptions kvo;
+  kvo.shape = KvShape{c.n_layers, c.n_kv_heads, c.head_dim};
+  kvo.page_tokens = opts.kv_page_tokens;
+  kvo.budget_bytes = opts.kv_budget_bytes;
+  r.kv = make_paged_kv_store(*r.backend, kvo);
+  if (opts.world_size == 1) {
+    r.comm = std::make_unique<SelfComm>(opts.comm_timeout);
+  } else {
+    GlooOptions g;
+    g.rank = rank;
+    g.size = opts.world_size;
+    g.timeout = opts.comm_timeout;
+    g.connect_timeout = opts.comm_timeout;
+    g.hostname = opts.hostname;
+    g.store = store;
+    RINGLM_ASSIGN_OR_RETURN(r.comm, GlooComm::Connect(g));
+  }
+  RankConfig rc;
+  rc.step_timeout = opts.comm_timeout;
+  r.exec = std::make_unique<RankExecutor>(*r.backend, model, *r.kv, *r.comm, rc);
+  return r;
+}
+
+Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts) {
+  CpCalibration c;
+  if (opts.world_size == 1) return c;  // no ring: nothing to choose
+  if (r.comm->rank() == 0) {
+    if (opts.attn_flops > 0) {
+      c.attn_flops = opts.attn_flops;
+    } else {
+      RINGLM_ASSIGN_OR_RETURN(c.attn_flops, measure_attention_flops(*r.backend));
+    }
+  }
+  RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&c.attn_flops, sizeof(double), 0));
+  RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s, measure_ring_bandwidth(*r.comm, kCalibrationBytes, 3));
+  if (opts.link_bytes_per_s > 0) c.link_bytes_per_s = opts.link_bytes_per_s;
+  return c;
+}
+
+Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
+                                                    const LlamaModel& model,
+                                                    std::unique_ptr<Backend> leader_backend) {
+  std::unique_ptr<RankGroup> g(new RankGroup());
+  g->world_ = opts.world_size;
+  StoreSpec spec;
+  if (opts.world_size > 1) {
+    if (opts.store.empty()) {
+      g->in_process_ = true;
+      spec = StoreSpec::InProcess(std::make_shared<InProcessStore>());
+    } else {
+      RINGLM_ASSIGN_OR_RETURN(spec, StoreSpec::Parse(opts.store));
+    }
+  }
+  const int local = g->in_process_ ? opts.world_size : 1;
+  const int threads = threads_for(opts, local);
+  if (g->in_process_) openblas_set_num_threads(threads);
+
+  // Connect and calibrate every local rank concurrently (rendezvous needs all).
+  std::vector<Result<RankLocal>> ranks(local, Result<RankLocal>(Internal("rank not started")));
+  std::vector<Result<CpCalibration>> calibs(local, Result<CpCalibration>(CpCalibration{}));
+  std::vector<std::thread> starters;
+  for (int i = 0; i < local; ++i) {
+    const int rank = g->in_process_ ? i : opts.rank;
+    std::unique_ptr<Backend> be =
+        i == 0 ? std::move(leader_backend) : make_cpu_backend(CpuBackendOptions{threads});
+    starters.emplace_back([&, i, rank, be = std::move(be)]() mutable {
+      ranks[i] = make_rank(opts, model, rank, std::move(be), spec);
+      if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
+    });
+  }
+  for (auto& t : starters) t.join();
+  for (int i = 0; i < local; ++i) {
+    if (!ranks[i].ok()) return ranks[i].status().WithContext("starting rank " + std::to_string(i));
+    if (!calibs[i].ok()) return calibs[i].status().WithContext("calibrating rank " + std::to_string(i));
+  }
+  g->calib_ = calibs[0].value();
+  g->leader_ = std::move(ranks[0].value());
+  for (int i = 1; i < local; ++i) g->follower_ranks_.push_back(std::move(ranks[i].value()));
+  for (auto& f : g->follower_ranks_) {
+    g->followers_.emplace_back([&f]() { (void)f.exec->serve(); });
+  }
+  return g;
+}
+
+void RankGroup::abort() {
+  if (leader_.comm) leader_.comm->abort();
+  for (auto& f : follower_ranks_) f.comm->abort();
+}
+
+RankGroup::~RankGroup() {
+  if (!followers_.empty()) {
+    // Followers leave serve() on Shutdown; a broken group is aborted instead.
+    StepOutcome o = leader_.exec->lead(make_step_plan(fb::StepKind::Shutdown, 0));
+    if (!o.status.ok()) abort();
+    for (auto& t : followers_) t.join();
+  }
+}
+
+Status serve_worker(const EngineOptions& opts) {
+  if (opts.rank <= 0 || opts.rank >= opts.world_size)
+    return InvalidArgument("worker rank must be in [1, world_size)");
+  if (opts.store.empty()) return InvalidArgument("a worker needs a rendezvous store (--store)");
+  RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(opts.model_path));
+  std::unique_ptr<Backend> be = make_cpu_backend(CpuBackendOptions{threads_for(opts, 1)});
+  RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(*file, *be));
+  file.reset();
+  RINGLM_ASSIGN_OR_RETURN(StoreSpec spec, StoreSpec::Parse(opts.store));
+  RINGLM_ASSIGN_OR_RETURN(RankLocal r, make_rank(opts, *model, opts.rank, std::move(be), spec));
+  RINGLM_RETURN_IF_ERROR(calibrate(r, opts).status());
+  return r.exec->serve();
+}
+
+}  // namespace ringlm

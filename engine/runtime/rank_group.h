@@ -1,0 +1,74 @@
+// RankGroup: the ranks this process runs, connected into one CP group.
+//
+// In-process mode (no store): world_size ranks, rank 0 the leader on the
+// caller's thread, ranks 1..N-1 on follower threads serving StepPlans; all
+// connect over loopback Gloo through an in-process store. Multi-process mode
+// (a store spec): only this process's rank; the others are `ringlm worker`
+// processes. N = 1 uses SelfComm and no thread.
+//
+// Start() also calibrates the CP policy collectively: attention FLOP/s on the
+// leader's backend and the ring's link bandwidth.
+//
+// Threads: leader() is used by one thread at a time (the engine serialises
+// requests). Destruction shuts the followers down and joins them.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "comm/gloo/gloo_store.h"
+#include "kv/kv_store.h"
+#include "model/llama_model.h"
+#include "runtime/engine_options.h"
+#include "runtime/rank_executor.h"
+
+namespace ringlm {
+
+struct RankLocal {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<KvStore> kv;
+  std::unique_ptr<Comm> comm;
+  std::unique_ptr<RankExecutor> exec;
+};
+
+class RankGroup {
+ public:
+  // `model` was loaded on `leader_backend`; CPU ranks share it.
+  static Result<std::unique_ptr<RankGroup>> Start(const EngineOptions& opts,
+                                                  const LlamaModel& model,
+                                                  std::unique_ptr<Backend> leader_backend);
+  ~RankGroup();
+
+  RankExecutor& leader() { return *leader_.exec; }
+  int world_size() const { return world_; }
+  const CpCalibration& calibration() const { return calib_; }
+  // Makes every rank's pending communication fail (used when tearing down a
+  // broken group).
+  void abort();
+
+ private:
+  RankGroup() = default;
+
+  int world_ = 1;
+  bool in_process_ = false;
+  RankLocal leader_;
+  std::vector<RankLocal> follower_ranks_;  // each driven by its thread below
+  std::vector<std::thread> followers_;
+  CpCalibration calib_;
+};
+
+// Builds one rank's backend/KV/comm/executor (the comm connected).
+Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
+                            std::unique_ptr<Backend> backend, const StoreSpec& store);
+
+// Collective calibration; returns the leader's numbers on every rank.
+Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts);
+
+// Runs rank `opts.rank` (> 0) of a multi-process group until the leader
+// shuts it down (Ok) or is lost (kUnavailable / kDeadlineExceeded).
+Status serve_worker(const EngineOptions& opts);
+
+}  // namespace ringlm

@@ -1,0 +1,28 @@
+// Engine::Session: the leader's record of one conversation.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "runtime/engine.h"
+
+namespace ringlm {
+
+struct Engine::Session {
+  SessionId id = 0;
+  SessionOptions opts;
+  std::mutex busy;                 // held for the duration of a request on this session
+  std::atomic<bool> running{false};
+  std::atomic<bool> cancel{false};
+
+  // Guarded by `busy` (transcript) and the engine's run_mu_ (KV fields).
+  std::vector<ChatMessage> messages;  // transcript
+  std::vector<int32_t> tokens;        // tokens whose KV the ranks hold; token i at position i
+  bool kv_resident = false;           // false: never prefilled, or evicted
+  bool evicted = false;               // the KV was evicted and not yet rebuilt
+  uint64_t decode_steps = 0;          // decode ownership counter (round-robin over ranks)
+  uint64_t last_used = 0;             // LRU clock value
+};
+
+}  // namespace ringlm

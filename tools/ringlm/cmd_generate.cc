@@ -1,0 +1,77 @@
+#include <cstdio>
+
+#include "commands.h"
+#include "engine_flags.h"
+#include "json_writer.h"
+#include "runtime/rank_group.h"
+
+namespace ringlm::cli {
+
+int run_generate(int argc, char** argv) {
+  auto vf = engine_value_flags();
+  vf.merge(generate_value_flags());
+  vf.insert({"prompt", "logits-out"});
+  auto args = Args::Parse(argc, argv, 2, vf, {"json", "chat", "no-stream"});
+  if (!args.ok()) return fail(args.status());
+  if (!args->has("prompt")) return fail(InvalidArgument("generate needs --prompt"));
+  auto eo = engine_options(*args);
+  if (!eo.ok()) return fail(eo.status());
+  auto go = generate_options(*args);
+  if (!go.ok()) return fail(go.status());
+  go->want_prompt_logits = args->has("logits-out");
+  auto engine = Engine::Create(eo.value());
+  if (!engine.ok()) return fail(engine.status());
+  Engine& e = *engine.value();
+  auto sid = e.open_session();
+  if (!sid.ok()) return fail(sid.status());
+
+  const bool json = args->has("json");
+  const bool stream = !json && !args->has("no-stream");
+  TurnEvents ev;
+  if (stream) {
+    ev.on_text = [](std::string_view t, std::span<const int32_t>) {
+      std::fwrite(t.data(), 1, t.size(), stdout);
+      std::fflush(stdout);
+    };
+  }
+  Result<TurnResult> r = Status::Ok();
+  if (args->has("chat")) {
+    std::vector<ChatMessage> msgs{{"user", args->get("prompt")}};
+    r = e.chat(sid.value(), msgs, go.value(), ev);
+  } else {
+    auto ids = e.tokenizer().encode(args->get("prompt"), /*add_special=*/true, /*parse_special=*/true);
+    if (!ids.ok()) return fail(ids.status());
+    r = e.generate(sid.value(), ids.value(), go.value(), ev);
+  }
+  if (!r.ok()) return fail(r.status());
+  if (args->has("logits-out")) {
+    FILE* f = std::fopen(args->get("logits-out").c_str(), "wb");
+    if (!f) return fail(IoError("cannot write " + args->get("logits-out")));
+    const auto& l = r->prompt_logits;
+    const bool ok = std::fwrite(l.data(), sizeof(float), l.size(), f) == l.size();
+    if (std::fclose(f) != 0 || !ok) return fail(IoError("short write to " + args->get("logits-out")));
+  }
+  if (json) {
+    JsonObject o;
+    o.str("text", r->text)
+        .raw("tokens", json_array(r->tokens))
+        .str("finish_reason", finish_reason_name(r->finish))
+        .raw("stats", stats_json(r->stats));
+    std::printf("%s\n", o.str().c_str());
+  } else {
+    std::printf("\n%s\n", stream ? stats_line(r->stats).c_str() : r->text.c_str());
+  }
+  return 0;
+}
+
+int run_worker(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, 2, engine_value_flags(), {});
+  if (!args.ok()) return fail(args.status());
+  auto eo = engine_options(*args);
+  if (!eo.ok()) return fail(eo.status());
+  Status st = serve_worker(eo.value());
+  if (!st.ok()) return fail(st);
+  return 0;
+}
+
+}  // namespace ringlm::cli

@@ -1,0 +1,129 @@
+#include "engine_flags.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "json_writer.h"
+
+namespace ringlm::cli {
+
+std::set<std::string> engine_value_flags() {
+  return {"model", "cp", "world", "rank", "store", "hostname", "variant", "decode-variant", "threads",
+          "kv-budget-mb", "prefill-chunk", "timeout-ms", "template", "attn-flops", "link-bw"};
+}
+
+std::set<std::string> generate_value_flags() {
+  return {"max-tokens", "temperature", "top-k", "top-p", "min-p", "repeat-penalty", "seed", "stop"};
+}
+
+std::string default_model_path() {
+  if (const char* m = std::getenv("RINGLM_MODEL"); m && *m) return m;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/ringlm/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+namespace {
+
+Result<CpVariant> parse_variant(const std::string& v) {
+  if (v.empty() || v == "auto") return CpVariant::kAuto;
+  if (v == "pass-kv") return CpVariant::kPassKV;
+  if (v == "pass-q") return CpVariant::kPassQ;
+  return InvalidArgument("--variant must be auto, pass-kv or pass-q (got '" + v + "')");
+}
+
+int env_int(const char* name, int def) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : def;
+}
+
+}  // namespace
+
+Result<EngineOptions> engine_options(const Args& a) {
+  EngineOptions o;
+  o.model_path = a.get("model", default_model_path());
+  const int env_world = env_int("WORLD_SIZE", 1);
+  RINGLM_ASSIGN_OR_RETURN(int64_t cp, a.get_int("cp", env_world));
+  RINGLM_ASSIGN_OR_RETURN(int64_t world, a.get_int("world", cp));
+  RINGLM_ASSIGN_OR_RETURN(int64_t rank, a.get_int("rank", env_int("RANK", 0)));
+  if (world < 1 || world > 1024) return InvalidArgument("--cp/--world must be in [1, 1024]");
+  o.world_size = int(world);
+  o.rank = int(rank);
+  o.store = a.get("store");
+  o.hostname = a.get("hostname", "127.0.0.1");
+  RINGLM_ASSIGN_OR_RETURN(o.variant, parse_variant(a.get("variant")));
+  const std::string dv = a.get("decode-variant", "all-gather");
+  if (dv == "all-gather") o.decode_variant = DecodeVariant::kAllGather;
+  else if (dv == "ring-pass-q") o.decode_variant = DecodeVariant::kRingPassQ;
+  else return InvalidArgument("--decode-variant must be all-gather or ring-pass-q");
+  RINGLM_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
+  o.threads_per_rank = int(threads);
+  RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096));
+  if (kv_mb < 1) return InvalidArgument("--kv-budget-mb must be positive");
+  o.kv_budget_bytes = size_t(kv_mb) << 20;
+  RINGLM_ASSIGN_OR_RETURN(o.prefill_chunk, a.get_int("prefill-chunk", 4096));
+  RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000));
+  if (timeout < 1) return InvalidArgument("--timeout-ms must be positive");
+  o.comm_timeout = std::chrono::milliseconds(timeout);
+  o.chat_template = a.get("template");
+  RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
+  RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
+  return o;
+}
+
+Result<GenerateOptions> generate_options(const Args& a) {
+  GenerateOptions g;
+  RINGLM_ASSIGN_OR_RETURN(int64_t max_tokens, a.get_int("max-tokens", 256));
+  g.max_tokens = int(max_tokens);
+  RINGLM_ASSIGN_OR_RETURN(double t, a.get_double("temperature", 0));
+  g.sampling.temperature = float(t);
+  RINGLM_ASSIGN_OR_RETURN(int64_t k, a.get_int("top-k", 0));
+  g.sampling.top_k = int(k);
+  RINGLM_ASSIGN_OR_RETURN(double p, a.get_double("top-p", 1));
+  g.sampling.top_p = float(p);
+  RINGLM_ASSIGN_OR_RETURN(double mp, a.get_double("min-p", 0));
+  g.sampling.min_p = float(mp);
+  RINGLM_ASSIGN_OR_RETURN(double rp, a.get_double("repeat-penalty", 1));
+  g.sampling.repetition_penalty = float(rp);
+  RINGLM_ASSIGN_OR_RETURN(int64_t seed, a.get_int("seed", 0));
+  g.sampling.seed = uint64_t(seed);
+  g.stop = a.all("stop");
+  RINGLM_ASSIGN_OR_RETURN(g.variant, parse_variant(a.get("variant")));
+  return g;
+}
+
+std::string stats_json(const TurnStats& s) {
+  JsonObject o;
+  o.integer("world_size", s.world_size)
+      .str("variant", s.variant)
+      .str("decode_variant", s.decode_variant)
+      .integer("new_tokens", s.new_tokens)
+      .integer("cached_tokens", s.cached_tokens)
+      .integer("generated_tokens", s.generated_tokens)
+      .num("prefill_ms", s.prefill_ms)
+      .num("decode_ms", s.decode_ms)
+      .num("prefill_tok_s", s.prefill_tok_s)
+      .num("decode_tok_s", s.decode_tok_s)
+      .num("comm_hidden_ms", s.comm_hidden_ms)
+      .num("comm_exposed_ms", s.comm_exposed_ms)
+      .raw("bytes_sent", json_array(s.bytes_sent))
+      .raw("kv_tokens", json_array(s.kv_tokens))
+      .integer("evictions", s.evictions)
+      .boolean("rebuilt", s.rebuilt);
+  return o.str();
+}
+
+std::string stats_line(const TurnStats& s) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "[prefill %lld tok (cached %lld) %.1f tok/s | decode %lld tok %.1f tok/s | cp %d %s]",
+                (long long)s.new_tokens, (long long)s.cached_tokens, s.prefill_tok_s,
+                (long long)s.generated_tokens, s.decode_tok_s, s.world_size, s.variant.c_str());
+  return buf;
+}
+
+int fail(const Status& st) {
+  std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+  return 1;
+}
+
+}  // namespace ringlm::cli

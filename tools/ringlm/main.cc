@@ -1,0 +1,39 @@
+// ringlm: command-line front end of the engine.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+
+namespace {
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: ringlm <command> [flags]\n"
+               "  info      [--model F] [--json]                 model metadata\n"
+               "  tokenize  --text T [--model F]                 token ids as JSON\n"
+               "  generate  --prompt T [--max-tokens N] [--temperature X] [--json]\n"
+               "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
+               "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
+               "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
+               "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
+               "  --kv-budget-mb M, --store S --rank 0 (leader of a multi-process group)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "info") return ringlm::cli::run_info(argc, argv);
+  if (cmd == "tokenize") return ringlm::cli::run_tokenize(argc, argv);
+  if (cmd == "generate") return ringlm::cli::run_generate(argc, argv);
+  if (cmd == "chat") return ringlm::cli::run_chat(argc, argv);
+  if (cmd == "worker") return ringlm::cli::run_worker(argc, argv);
+  std::fprintf(stderr, "ringlm: unknown command '%s'\n", cmd.c_str());
+  usage();
+  return 2;
+}
