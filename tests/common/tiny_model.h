@@ -1,0 +1,30 @@
+// Small random-weight Llama-family GGUF models for tests that need other
+// shapes than the default model (CP equality on many shapes, GQA ratios).
+// The tokenizer is byte-level (256 byte tokens, no merges) plus ChatML
+// special tokens, so the engine can chat with it (gibberish, deterministic).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace ringlm::test {
+
+struct TinyModelSpec {
+  std::string arch = "llama";  // or "qwen2" (neox rope, qkv bias)
+  int layers = 2;
+  int dim = 64;
+  int heads = 4;
+  int kv_heads = 2;
+  int ffn = 128;
+  int context = 4096;
+  float rope_theta = 10000.f;
+  DType weight_type = DType::kF32;
+  uint32_t seed = 1;
+};
+
+// Writes the model to `path`; REQUIREs success.
+void write_tiny_model(const std::string& path, const TinyModelSpec& spec);
+
+}  // namespace ringlm::test
