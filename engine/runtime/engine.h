@@ -94,8 +94,9 @@ class Engine {
   Result<std::vector<int32_t>> session_tokens(SessionId id) const;
   Result<std::vector<ChatMessage>> session_messages(SessionId id) const;
 
+  struct Session;  // defined in runtime/session.h (engine internals)
+
  private:
-  struct Session;
   Engine() = default;
   Result<std::shared_ptr<Session>> find(SessionId id) const;
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,

@@ -88,8 +88,12 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   if (g->in_process_) openblas_set_num_threads(threads);
 
   // Connect and calibrate every local rank concurrently (rendezvous needs all).
-  std::vector<Result<RankLocal>> ranks(local, Result<RankLocal>(Internal("rank not started")));
-  std::vector<Result<CpCalibration>> calibs(local, Result<CpCalibration>(CpCalibration{}));
+  std::vector<Result<RankLocal>> ranks;
+  std::vector<Result<CpCalibration>> calibs;
+  for (int i = 0; i < local; ++i) {
+    ranks.emplace_back(Internal("rank not started"));
+    calibs.emplace_back(CpCalibration{});
+  }
   std::vector<std::thread> starters;
   for (int i = 0; i < local; ++i) {
     const int rank = g->in_process_ ? i : opts.rank;
