@@ -1,0 +1,111 @@
+#include "model/gguf_quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/dequantize.h"
+
+namespace ringlm {
+namespace {
+
+using kernels::cpu::fp32_to_bf16;
+using kernels::cpu::fp32_to_fp16;
+
+constexpr int kQk = 32;
+
+void store_u16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xFF);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+
+// quantize_row_q8_0_ref: d = max|x| / 127, q = round(x / d).
+void quantize_q8_0(const float* x, uint8_t* blk) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQk; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_u16(blk, fp32_to_fp16(d));
+  for (int j = 0; j < kQk; ++j) {
+    blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
+  }
+}
+
+// quantize_row_q4_0_ref: d = (signed value of largest magnitude) / -8.
+void quantize_q4_0(const float* x, uint8_t* blk) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < kQk; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  const float d = max / -8.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_u16(blk, fp32_to_fp16(d));
+  for (int j = 0; j < kQk / 2; ++j) {
+    const int xi0 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
+    const int xi1 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQk / 2] * id + 8.5f)));
+    blk[2 + j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
+  }
+}
+
+// quantize_row_q4_1_ref: d = (max - min) / 15, m = min.
+void quantize_q4_1(const float* x, uint8_t* blk) {
+  float min = INFINITY, max = -INFINITY;
+  for (int j = 0; j < kQk; ++j) {
+    min = std::min(min, x[j]);
+    max = std::max(max, x[j]);
+  }
+  const float d = (max - min) / 15.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_u16(blk, fp32_to_fp16(d));
+  store_u16(blk + 2, fp32_to_fp16(min));
+  for (int j = 0; j < kQk / 2; ++j) {
+    const int xi0 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - min) * id + 0.5f)));
+    const int xi1 =
+        std::min(15, static_cast<int>(static_cast<int8_t>((x[j + kQk / 2] - min) * id + 0.5f)));
+    blk[4 + j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
+  }
+}
+
+}  // namespace
+
+bool quantize(DType t, const float* src, void* dst, int64_t n) {
+  if (t == DType::kI32 || n < 0 || n % dtype_block_elems(t) != 0) return false;
+  auto* out = static_cast<uint8_t*>(dst);
+  const int64_t bb = dtype_block_bytes(t);
+  switch (t) {
+    case DType::kF32:
+      if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+      return true;
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) store_u16(out + 2 * i, fp32_to_fp16(src[i]));
+      return true;
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) store_u16(out + 2 * i, fp32_to_bf16(src[i]));
+      return true;
+    case DType::kQ8_0:
+      for (int64_t b = 0; b < n / kQk; ++b) quantize_q8_0(src + b * kQk, out + b * bb);
+      return true;
+    case DType::kQ4_0:
+      for (int64_t b = 0; b < n / kQk; ++b) quantize_q4_0(src + b * kQk, out + b * bb);
+      return true;
+    case DType::kQ4_1:
+      for (int64_t b = 0; b < n / kQk; ++b) quantize_q4_1(src + b * kQk, out + b * bb);
+      return true;
+    case DType::kI32:
+      return false;
+  }
+  return false;
+}
+
+std::vector<uint8_t> quantize(DType t, std::span<const float> src) {
+  const auto n = static_cast<int64_t>(src.size());
+  if (t == DType::kI32 || n % dtype_block_elems(t) != 0) return {};
+  std::vector<uint8_t> out(static_cast<size_t>(dtype_row_bytes(t, n)));
+  quantize(t, src.data(), out.data(), n);
+  return out;
+}
+
+}  // namespace ringlm
