@@ -60,6 +60,12 @@ Transcript run_turns(Engine& e, const std::vector<int>& lengths, int decode, int
   return t;
 }
 
+double max_abs(const std::vector<float>& a) {
+  double m = 0;
+  for (float x : a) m = std::max(m, std::abs(double(x)));
+  return m;
+}
+
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
@@ -95,8 +101,11 @@ TEST_CASE("CP logits equal N = 1 logits on tiny models", "[cp]") {
     const Transcript got = run_turns(*e, lengths, decode, vocab);
     for (size_t turn = 0; turn < lengths.size(); ++turn) {
       INFO("N=" << n << " variant=" << cp_variant_name(v) << " turn " << turn << " T=" << lengths[turn]);
-      // f32 rounding differs with the merge order only: 1e-4 absolute on O(1) logits.
-      CHECK(max_abs_diff(got.logits[turn], ref.logits[turn]) < 1e-4);
+      // f32 rounding differs with merge order and GEMM batch shapes only:
+      // 5e-5 of the largest logit (the logits here reach about 10-30).
+      const double scale = max_abs(ref.logits[turn]);
+      INFO("max |logit| " << scale);
+      CHECK(max_abs_diff(got.logits[turn], ref.logits[turn]) <= 5e-5 * scale);
       CHECK(got.tokens[turn] == ref.tokens[turn]);
     }
   }
