@@ -1,0 +1,151 @@
+// CP decode attention (docs/context-parallelism.md section 6).
+//
+// Every rank holds the same decoding queries and its own shard of the KV
+// (round-robin appended, see decode_owner in cp/sharding.h). Two variants:
+//  all-gather:  local partial (O, LSE) -> all_gather -> every rank merges all
+//               N partials in rank order (identical output everywhere);
+//  ring pass-Q: queries split into N home groups that run ring pass-Q (the
+//               group travels, partials return home by all_to_all and merge
+//               there), then an all_gather of the merged groups, because every
+//               rank needs the whole output for the rest of the layer.
+#include <algorithm>
+#include <limits>
+
+#include "cp/ring_attention.h"
+#include "cp/ring_common.h"
+
+namespace ringlm {
+
+using namespace cp_internal;  // NOLINT: private helpers of this module
+
+namespace {
+
+Status decode_all_gather(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
+                         RingStats& st) {
+  const int n = comm.size();
+  const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
+  const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
+
+  const auto t0 = Clock::now();
+  std::vector<int32_t> q_pos_host, k_pos_host;
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.k_pos, a.tk, &k_pos_host));
+  const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
+  const KvBlock kvb{a.k, a.v, a.k_pos, k_pos_host.data(), a.tk};
+  const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
+
+  if (n == 1) {  // local attention, no communication
+    RINGLM_ASSIGN_OR_RETURN(Buffer lse, backend.alloc(lse_n * sizeof(float)));
+    RINGLM_ASSIGN_OR_RETURN(bool any,
+                            block_partial(backend, a, qb, runs, kvb, out, lse.as<float>(), &st));
+    if (!any) {
+      ++st.skipped_blocks;
+      RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, lse.as<float>()));
+    }
+    RINGLM_RETURN_IF_ERROR(backend.synchronize());
+    st.compute_ms += ms_between(t0, Clock::now());
+    return Status::Ok();
+  }
+
+  // Own partial [O | LSE] in the send buffer, all N partials in recv.
+  CommBuffer send, recv;
+  RINGLM_RETURN_IF_ERROR(send.init(comm, backend, part_bytes));
+  RINGLM_RETURN_IF_ERROR(recv.init(comm, backend, n * part_bytes));
+  RINGLM_ASSIGN_OR_RETURN(Buffer acc_lse, backend.alloc(lse_n * sizeof(float)));
+  float* own_out = reinterpret_cast<float*>(send.backend_ptr());
+  float* own_lse = own_out + out_n;
+  RINGLM_ASSIGN_OR_RETURN(bool any,
+                          block_partial(backend, a, qb, runs, kvb, own_out, own_lse, &st));
+  if (!any) {
+    ++st.skipped_blocks;
+    RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, own_out, own_lse));
+  }
+  RINGLM_RETURN_IF_ERROR(send.sync_to_comm(0, part_bytes));
+  RINGLM_RETURN_IF_ERROR(backend.synchronize());
+  const auto t1 = Clock::now();
+  st.compute_ms += ms_between(t0, t1);
+
+  RINGLM_RETURN_IF_ERROR(
+      comm.all_gather(send.comm_ptr(), recv.comm_ptr(), part_bytes).WithContext("cp decode"));
+  RINGLM_RETURN_IF_ERROR(recv.sync_to_backend(0, n * part_bytes));
+  const auto t2 = Clock::now();
+  st.comm_exposed_ms += ms_between(t1, t2);
+  st.comm_total_ms += ms_between(t1, t2);
+  st.bytes_sent += static_cast<uint64_t>(n - 1) * part_bytes;
+
+  RINGLM_RETURN_IF_ERROR(merge_blocks(backend, a,
+                                      reinterpret_cast<const float*>(recv.backend_ptr()), n, a.tq,
+                                      out, acc_lse.as<float>()));
+  RINGLM_RETURN_IF_ERROR(backend.synchronize());
+  st.compute_ms += ms_between(t2, Clock::now());
+  return Status::Ok();
+}
+
+Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
+                          RingStats& st) {
+  const int n = comm.size();
+  const int rank = comm.rank();
+  const int64_t g = (a.tq + n - 1) / n;  // rows per home group, equal on all ranks
+  const int64_t row = static_cast<int64_t>(a.hq) * a.d;
+  const int64_t first = std::min<int64_t>(rank * g, a.tq);
+  const int64_t count = std::min<int64_t>(g, a.tq - first);
+
+  // This rank's group, padded to g rows with position -1: [g, hq, d], [g].
+  std::vector<int32_t> q_pos_host;
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
+  std::vector<int32_t> group_pos(g, -1);
+  std::copy(q_pos_host.begin() + first, q_pos_host.begin() + first + count, group_pos.begin());
+  RINGLM_ASSIGN_OR_RETURN(Buffer group_q, backend.alloc(g * row * sizeof(float)));
+  RINGLM_ASSIGN_OR_RETURN(Buffer group_qpos, backend.alloc(g * sizeof(int32_t)));
+  if (count > 0) {
+    RINGLM_RETURN_IF_ERROR(
+        backend.copy(group_q.data(), a.q + first * row, count * row * sizeof(float)));
+  }
+  RINGLM_RETURN_IF_ERROR(backend.fill(group_q.as<float>() + count * row, 0.f, (g - count) * row));
+  RINGLM_RETURN_IF_ERROR(
+      backend.copy_from_host(group_qpos.data(), group_pos.data(), g * sizeof(int32_t)));
+
+  RingAttentionArgs ga = a;
+  ga.q = group_q.as<float>();
+  ga.q_pos = group_qpos.as<int32_t>();
+  ga.tq = g;
+
+  // Merged output of every group: [N, g, hq, d]; this rank's group first in `mine`.
+  const size_t group_bytes = static_cast<size_t>(g * row) * sizeof(float);
+  CommBuffer mine, all;
+  RINGLM_RETURN_IF_ERROR(mine.init(comm, backend, group_bytes));
+  RINGLM_RETURN_IF_ERROR(all.init(comm, backend, n * group_bytes));
+  RINGLM_RETURN_IF_ERROR(
+      ring_pass_q(comm, backend, ga, reinterpret_cast<float*>(mine.backend_ptr()), &st));
+  st.steps -= n;  // counted below for the whole decode call
+  RINGLM_RETURN_IF_ERROR(mine.sync_to_comm(0, group_bytes));
+
+  const auto t0 = Clock::now();
+  RINGLM_RETURN_IF_ERROR(
+      comm.all_gather(mine.comm_ptr(), all.comm_ptr(), group_bytes).WithContext("cp decode"));
+  RINGLM_RETURN_IF_ERROR(all.sync_to_backend(0, n * group_bytes));
+  const double ms = ms_between(t0, Clock::now());
+  st.comm_exposed_ms += ms;
+  st.comm_total_ms += ms;
+  st.bytes_sent += static_cast<uint64_t>(n - 1) * group_bytes;
+  // Groups are in rank order, so the first tq rows are the queries in order.
+  return backend.copy(out, all.backend_ptr(), a.tq * row * sizeof(float));
+}
+
+}  // namespace
+
+Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
+                           RingStats* stats, DecodeVariant variant) {
+  RINGLM_RETURN_IF_ERROR(check_args(comm, backend, a, out, "cp_decode_attention"));
+  RingStats scratch_stats;
+  RingStats& st = stats ? *stats : scratch_stats;
+  const int n = comm.size();
+  st.steps += n;
+  if (a.tq == 0) return Status::Ok();
+  if (n == 1 || variant != DecodeVariant::kRingPassQ) {
+    return decode_all_gather(comm, backend, a, out, st);
+  }
+  return decode_ring_pass_q(comm, backend, a, out, st);
+}
+
+}  // namespace ringlm

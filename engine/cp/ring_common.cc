@@ -1,0 +1,229 @@
+#include "cp/ring_common.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+namespace ringlm::cp_internal {
+
+Status check_args(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
+                  const float* out, const char* what) {
+  const std::string w(what);
+  if (backend.host_memory() && comm.device_memory()) {
+    return Unsupported(w + ": a device-memory Comm cannot move a host backend's buffers");
+  }
+  if (a.tq < 0 || a.tk < 0) return InvalidArgument(w + ": negative tq or tk");
+  if (a.hq < 1 || a.hkv < 1 || a.d < 1 || a.hq % a.hkv != 0) {
+    return InvalidArgument(
+        w + ": need hq, hkv, d >= 1 and hq a multiple of hkv (hq=" + std::to_string(a.hq) +
+        ", hkv=" + std::to_string(a.hkv) + ", d=" + std::to_string(a.d) + ")");
+  }
+  if (a.tq > 0 && (!a.q || !a.q_pos || !out)) {
+    return InvalidArgument(w + ": null q, q_pos or out");
+  }
+  if (a.tk > 0 && (!a.k || !a.v || !a.k_pos)) {
+    return InvalidArgument(w + ": null k, v or k_pos");
+  }
+  if (a.tq > std::numeric_limits<int32_t>::max() || a.tk > std::numeric_limits<int32_t>::max()) {
+    return InvalidArgument(w + ": tq or tk beyond the int32 range");
+  }
+  return Status::Ok();
+}
+
+Status ints_to_host(Backend& backend, const int32_t* src, int64_t n, std::vector<int32_t>* dst) {
+  dst->resize(static_cast<size_t>(n));
+  if (n == 0) return Status::Ok();
+  return backend.copy_to_host(dst->data(), src, static_cast<size_t>(n) * sizeof(int32_t));
+}
+
+std::vector<QueryRun> query_runs(const int32_t* pos, int64_t n) {
+  std::vector<QueryRun> runs;
+  for (int64_t i = 0; i < n; ++i) {
+    if (pos[i] < 0) continue;
+    if (!runs.empty() && runs.back().end == i && pos[i] == runs.back().max_pos + 1) {
+      runs.back().end = i + 1;
+      runs.back().max_pos = pos[i];
+    } else {
+      runs.push_back(QueryRun{i, i + 1, pos[i]});
+    }
+  }
+  if (runs.size() > kMaxRuns) {
+    QueryRun all{runs.front().begin, runs.back().end, -1};
+    for (const QueryRun& r : runs) all.max_pos = std::max(all.max_pos, r.max_pos);
+    runs.assign(1, all);
+  }
+  return runs;
+}
+
+KeySpan visible_keys(const int32_t* k_pos, int64_t tk, int32_t max_pos) {
+  KeySpan s;
+  int64_t j = 0;
+  while (j < tk && !(k_pos[j] >= 0 && k_pos[j] <= max_pos)) ++j;
+  if (j == tk) return s;
+  s.begin = j;
+  int64_t last = tk - 1;
+  while (!(k_pos[last] >= 0 && k_pos[last] <= max_pos)) --last;
+  s.end = last + 1;
+  return s;
+}
+
+Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, float* out,
+                  float* lse) {
+  if (rows <= 0) return Status::Ok();
+  RINGLM_RETURN_IF_ERROR(backend.fill(out, 0.f, rows * a.hq * a.d));
+  return backend.fill(lse, -std::numeric_limits<float>::infinity(), rows * a.hq);
+}
+
+Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const QBlock& q,
+                           const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
+                           float* lse, RingStats* stats) {
+  const int64_t q_row = static_cast<int64_t>(a.hq) * a.d;    // floats per query row
+  const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // floats per key row
+  int64_t covered = 0;  // rows [0, covered) are computed or filled
+  bool any = false;
+  for (const QueryRun& run : runs) {
+    const KeySpan span = visible_keys(kv.host_pos, kv.tk, run.max_pos);
+    if (span.empty()) continue;  // fully masked for this run: no kernel call
+    RINGLM_RETURN_IF_ERROR(
+        fill_empty(backend, a, run.begin - covered, out + covered * q_row, lse + covered * a.hq));
+    kernels::AttentionParams p;
+    p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
+    p.q_pos = q.pos + run.begin;
+    p.k = kv.k + span.begin * kv_row;  // [span, hkv, d]
+    p.v = kv.v + span.begin * kv_row;
+    p.k_pos = kv.pos + span.begin;
+    p.out = out + run.begin * q_row;
+    p.lse = lse + run.begin * a.hq;
+    p.tq = run.end - run.begin;
+    p.tk = span.end - span.begin;
+    p.hq = a.hq;
+    p.hkv = a.hkv;
+    p.d = a.d;
+    p.scale = a.scale;
+    p.causal = true;
+    RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));
+    if (stats) ++stats->attention_calls;
+    covered = run.end;
+    any = true;
+  }
+  if (any) {
+    RINGLM_RETURN_IF_ERROR(
+        fill_empty(backend, a, q.tq - covered, out + covered * q_row, lse + covered * a.hq));
+  }
+  return any;
+}
+
+Status merge_blocks(Backend& backend, const RingAttentionArgs& a, const float* blocks, int n,
+                    int64_t rows, float* out, float* lse_scratch) {
+  const int64_t o_floats = rows * a.hq * a.d;
+  const size_t block_floats = partial_floats(a, rows);
+  RINGLM_RETURN_IF_ERROR(backend.copy(out, blocks, o_floats * sizeof(float)));
+  RINGLM_RETURN_IF_ERROR(backend.copy(lse_scratch, blocks + o_floats, rows * a.hq * sizeof(float)));
+  for (int s = 1; s < n; ++s) {
+    const float* b = blocks + s * block_floats;
+    kernels::MergeParams m;
+    m.acc_out = out;
+    m.acc_lse = lse_scratch;
+    m.out = b;
+    m.lse = b + o_floats;
+    m.rows = rows * a.hq;
+    m.d = a.d;
+    RINGLM_RETURN_IF_ERROR(backend.merge_partials(m));
+  }
+  return Status::Ok();
+}
+
+// --- CommBuffer ---
+
+Status CommBuffer::init(const Comm& comm, Backend& backend, size_t bytes) {
+  backend_ = &backend;
+  staged_ = staged(comm, backend);
+  bytes_ = bytes;
+  RINGLM_ASSIGN_OR_RETURN(dev_, backend.alloc(bytes));
+  if (staged_) host_.resize(bytes);
+  return Status::Ok();
+}
+
+Status CommBuffer::sync_to_comm(size_t offset, size_t n) {
+  if (!staged_ || n == 0) return Status::Ok();
+  return backend_->copy_to_host(host_.data() + offset, dev_.as<uint8_t>() + offset, n);
+}
+
+Status CommBuffer::sync_to_backend(size_t offset, size_t n) {
+  if (!staged_ || n == 0) return Status::Ok();
+  return backend_->copy_from_host(dev_.as<uint8_t>() + offset, host_.data() + offset, n);
+}
+
+// --- BlockRing ---
+
+Status BlockRing::init(const std::vector<Piece>& pieces) {
+  staged_ = staged(comm_, backend_);
+  device_positions_ = !backend_.host_memory() && !staged_;
+  bytes_ = 0;
+  for (const Piece& p : pieces) bytes_ += p.bytes;
+  if (staged_) {
+    host_[0].resize(bytes_);
+    host_[1].resize(bytes_);
+    RINGLM_ASSIGN_OR_RETURN(mirror_, backend_.alloc(bytes_));
+  } else {
+    RINGLM_ASSIGN_OR_RETURN(dev_[0], backend_.alloc(bytes_));
+    RINGLM_ASSIGN_OR_RETURN(dev_[1], backend_.alloc(bytes_));
+  }
+  cur_ = 0;
+  size_t off = 0;
+  for (const Piece& p : pieces) {
+    if (p.bytes == 0) continue;
+    if (staged_) {
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mirror_.as<uint8_t>() + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy_to_host(host_[0].data() + off, p.src, p.bytes));
+    } else {
+      RINGLM_RETURN_IF_ERROR(backend_.copy(dev_[0].as<uint8_t>() + off, p.src, p.bytes));
+    }
+    off += p.bytes;
+  }
+  return Status::Ok();
+}
+
+uint8_t* BlockRing::comm_buf(int i) { return staged_ ? host_[i].data() : dev_[i].as<uint8_t>(); }
+
+const uint8_t* BlockRing::block() const {
+  return staged_ ? mirror_.as<uint8_t>() : dev_[cur_].as<uint8_t>();
+}
+
+Result<const int32_t*> BlockRing::host_ints(size_t offset, int64_t n) {
+  if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_].data() + offset);
+  if (!device_positions_)
+    return reinterpret_cast<const int32_t*>(dev_[cur_].as<uint8_t>() + offset);
+  RINGLM_RETURN_IF_ERROR(
+      ints_to_host(backend_, reinterpret_cast<const int32_t*>(dev_[cur_].as<uint8_t>() + offset), n,
+                   &host_scratch_));
+  return static_cast<const int32_t*>(host_scratch_.data());
+}
+
+Status BlockRing::start(int step) {
+  started_ = Clock::now();
+  const uint32_t tag = tag_base_ + static_cast<uint32_t>(step % 4096);
+  auto req = comm_.ring_exchange(comm_buf(cur_), comm_buf(1 - cur_), bytes_, tag);
+  if (!req.ok()) return req.status().WithContext("ring exchange");
+  pending_ = std::move(req).value();
+  return Status::Ok();
+}
+
+Status BlockRing::finish(RingStats* stats, Clock::time_point compute_done) {
+  Status st = pending_ ? pending_->wait() : Status::Ok();
+  const auto arrived = Clock::now();
+  pending_.reset();
+  if (!st.ok()) return st.WithContext("ring exchange");
+  cur_ ^= 1;
+  if (staged_) {
+    RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mirror_.data(), host_[cur_].data(), bytes_));
+  }
+  if (stats) {
+    stats->comm_exposed_ms += std::max(0.0, ms_between(compute_done, Clock::now()));
+    stats->comm_total_ms += ms_between(started_, arrived);
+    stats->bytes_sent += bytes_;
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlm::cp_internal

@@ -1,0 +1,166 @@
+// Pieces shared by ring pass-KV, ring pass-Q and CP decode (private to cp/).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "core/status.h"
+#include "cp/ring_attention.h"
+
+namespace ringlm::cp_internal {
+
+// Ring exchange tags per algorithm (step j uses base + j % 4096); exchanges
+// are strictly sequential, the bases only make traces readable.
+constexpr uint32_t kTagPassKV = 0x1000;
+constexpr uint32_t kTagPassQ = 0x2000;
+
+using Clock = std::chrono::steady_clock;
+inline double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Shapes, pointers, and memory spaces. `what` prefixes the message.
+Status check_args(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
+                  const float* out, const char* what);
+
+// True when messages go through host copies (device Backend, host Comm).
+inline bool staged(const Comm& comm, const Backend& backend) {
+  return !backend.host_memory() && !comm.device_memory();
+}
+
+// Host copy of `n` int32 values held in backend memory.
+Status ints_to_host(Backend& backend, const int32_t* src, int64_t n, std::vector<int32_t>* dst);
+
+// Rows [begin, end) of a query block whose valid positions are consecutive;
+// max_pos is the largest position among them.
+struct QueryRun {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int32_t max_pos = -1;
+};
+// Splits the valid rows of `pos` [n] into runs of consecutive positions
+// (padding rows, position < 0, belong to no run). More than kMaxRuns runs
+// collapse into one run from the first to the last valid row (its padding
+// rows are masked by the kernel anyway).
+constexpr size_t kMaxRuns = 8;
+std::vector<QueryRun> query_runs(const int32_t* pos, int64_t n);
+
+// Keys [begin, end) from the first to the last key visible to a query at
+// position max_pos (0 <= k_pos <= max_pos); empty when there is none.
+struct KeySpan {
+  int64_t begin = 0;
+  int64_t end = 0;
+  bool empty() const { return end <= begin; }
+};
+KeySpan visible_keys(const int32_t* k_pos, int64_t tk, int32_t max_pos);
+
+// One block of queries or KV in backend memory plus its host positions.
+struct QBlock {
+  const float* q = nullptr;           // [tq, hq, d] backend memory
+  const int32_t* pos = nullptr;       // [tq] backend memory
+  const int32_t* host_pos = nullptr;  // [tq] host copy
+  int64_t tq = 0;
+};
+struct KvBlock {
+  const float* k = nullptr;           // [tk, hkv, d] backend memory
+  const float* v = nullptr;           // [tk, hkv, d]
+  const int32_t* pos = nullptr;       // [tk] backend memory
+  const int32_t* host_pos = nullptr;  // [tk] host copy
+  int64_t tk = 0;
+};
+
+// Partial attention of `q` against `kv` into out [tq, hq, d] and lse [tq, hq]
+// (backend memory), one kernel call per query run with a visible key span.
+// Returns whether anything was computed; when it was, rows outside the
+// computed runs are set to out = 0, lse = -inf; when nothing was, out and lse
+// are left untouched (the block is fully masked). Counts calls into stats.
+Result<bool> block_partial(Backend& backend, const RingAttentionArgs& shape, const QBlock& q,
+                           const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
+                           float* lse, RingStats* stats);
+
+// out = 0, lse = -inf for `rows` query rows.
+Status fill_empty(Backend& backend, const RingAttentionArgs& shape, int64_t rows, float* out,
+                  float* lse);
+
+// Merges `n` partial blocks laid out as [n][O (rows*hq*d) | LSE (rows*hq)]
+// (backend memory) in block order into out [rows, hq, d]; lse_scratch [rows*hq].
+Status merge_blocks(Backend& backend, const RingAttentionArgs& shape, const float* blocks, int n,
+                    int64_t rows, float* out, float* lse_scratch);
+
+// Floats of one partial block [O | LSE] of `rows` query rows.
+inline size_t partial_floats(const RingAttentionArgs& a, int64_t rows) {
+  return static_cast<size_t>(rows) * a.hq * (a.d + 1);
+}
+
+// A buffer the Comm moves, with a view in backend memory for compute. When
+// messages are staged, the two are separate (host and device) and sync_*
+// copy between them; otherwise they are one backend buffer and sync_* do nothing.
+class CommBuffer {
+ public:
+  Status init(const Comm& comm, Backend& backend, size_t bytes);
+  uint8_t* comm_ptr() { return staged_ ? host_.data() : dev_.as<uint8_t>(); }
+  uint8_t* backend_ptr() { return dev_.as<uint8_t>(); }
+  // backend view -> comm view, bytes [offset, offset + n)
+  Status sync_to_comm(size_t offset, size_t n);
+  // comm view -> backend view
+  Status sync_to_backend(size_t offset, size_t n);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  Backend* backend_ = nullptr;
+  bool staged_ = false;
+  size_t bytes_ = 0;
+  Buffer dev_;
+  std::vector<uint8_t> host_;
+};
+
+// Double-buffered ring of equal-sized blocks: the current block is computed on
+// while it travels to next(), and the block from prev() lands in the other
+// buffer. Staged: two host buffers travel and one backend buffer mirrors the
+// current one.
+class BlockRing {
+ public:
+  struct Piece {
+    const void* src;  // backend memory
+    size_t bytes;
+  };
+  BlockRing(Comm& comm, Backend& backend, uint32_t tag_base)
+      : comm_(comm), backend_(backend), tag_base_(tag_base) {}
+
+  // Allocates the buffers and packs this rank's own block from `pieces`.
+  Status init(const std::vector<Piece>& pieces);
+  // The current block in backend memory (valid until the next finish()).
+  const uint8_t* block() const;
+  // Host-readable int32 values at byte `offset` of the current block.
+  Result<const int32_t*> host_ints(size_t offset, int64_t n);
+  // Starts sending the current block to next(), receiving into the other buffer.
+  Status start(int step);
+  // Waits for the transfer; the received block becomes current. Adds the
+  // exposed and total transfer time (ms) to stats.
+  Status finish(RingStats* stats, Clock::time_point compute_done);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  uint8_t* comm_buf(int i);
+
+  Comm& comm_;
+  Backend& backend_;
+  const uint32_t tag_base_;
+  bool staged_ = false;
+  bool device_positions_ = false;  // host_ints must copy from backend memory
+  size_t bytes_ = 0;
+  int cur_ = 0;
+  Buffer dev_[2];                 // not staged: the two travelling buffers
+  std::vector<uint8_t> host_[2];  // staged: the two travelling buffers
+  Buffer mirror_;                 // staged: backend copy of host_[cur_]
+  std::vector<int32_t> host_scratch_;
+  std::unique_ptr<CommRequest> pending_;
+  Clock::time_point started_;
+};
+
+}  // namespace ringlm::cp_internal

@@ -1,0 +1,81 @@
+// Ring pass-KV (docs/context-parallelism.md section 3).
+//
+// Rank k holds Q for its new tokens and KV for its cached + new tokens. At
+// step j it computes its Q against the KV block of rank (k - j) mod N while
+// that block travels on to next() and the block for step j+1 arrives from
+// prev(); the partial (O, LSE) is merged into the output at once. KV makes
+// N-1 hops; there is no collective at the end.
+#include <limits>
+
+#include "cp/ring_attention.h"
+#include "cp/ring_common.h"
+
+namespace ringlm {
+
+using namespace cp_internal;  // NOLINT: private helpers of this module
+
+Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
+                    RingStats* stats) {
+  RINGLM_RETURN_IF_ERROR(check_args(comm, backend, a, out, "ring_pass_kv"));
+  RingStats scratch_stats;
+  RingStats& st = stats ? *stats : scratch_stats;
+  const int n = comm.size();
+  st.steps += n;
+  if (a.tq == 0) return Status::Ok();
+  if (a.tk == 0) return backend.fill(out, 0.f, a.tq * a.hq * a.d);
+
+  // Local queries: host positions and runs, fixed for the whole ring.
+  std::vector<int32_t> q_pos_host;
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
+  const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
+  const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
+
+  // Scratch: acc_lse [tq, hq], part_out [tq, hq, d], part_lse [tq, hq].
+  const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
+  RINGLM_ASSIGN_OR_RETURN(Buffer scratch, backend.alloc((2 * lse_n + out_n) * sizeof(float)));
+  float* acc_lse = scratch.as<float>();
+  float* part_out = acc_lse + lse_n;
+  float* part_lse = part_out + out_n;
+  RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, acc_lse));
+
+  // One message per step: [K (tk*hkv*d f32) | V (same) | positions (tk i32)].
+  const size_t kv_bytes = static_cast<size_t>(a.tk) * a.hkv * a.d * sizeof(float);
+  const size_t pos_offset = 2 * kv_bytes;
+  BlockRing ring(comm, backend, kTagPassKV);
+  RINGLM_RETURN_IF_ERROR(ring.init(
+      {{a.k, kv_bytes}, {a.v, kv_bytes}, {a.k_pos, static_cast<size_t>(a.tk) * sizeof(int32_t)}}));
+
+  for (int j = 0; j < n; ++j) {
+    const bool more = j + 1 < n;
+    if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
+
+    const auto t0 = Clock::now();
+    RINGLM_ASSIGN_OR_RETURN(const int32_t* k_pos_host, ring.host_ints(pos_offset, a.tk));
+    const uint8_t* blk = ring.block();
+    const KvBlock kvb{reinterpret_cast<const float*>(blk),
+                      reinterpret_cast<const float*>(blk + kv_bytes),
+                      reinterpret_cast<const int32_t*>(blk + pos_offset), k_pos_host, a.tk};
+    RINGLM_ASSIGN_OR_RETURN(bool any,
+                            block_partial(backend, a, qb, runs, kvb, part_out, part_lse, &st));
+    if (any) {
+      kernels::MergeParams m;
+      m.acc_out = out;
+      m.acc_lse = acc_lse;
+      m.out = part_out;
+      m.lse = part_lse;
+      m.rows = lse_n;
+      m.d = a.d;
+      RINGLM_RETURN_IF_ERROR(backend.merge_partials(m));
+    } else {
+      ++st.skipped_blocks;
+    }
+    RINGLM_RETURN_IF_ERROR(backend.synchronize());
+    const auto t1 = Clock::now();
+    st.compute_ms += ms_between(t0, t1);
+
+    if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, t1));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlm

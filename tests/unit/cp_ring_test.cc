@@ -1,0 +1,535 @@
+// Ring pass-KV, ring pass-Q and CP decode on N rank threads (GlooComm over
+// loopback, in-process store; CpuBackend with one thread each), compared with
+// the float64 reference attention over the whole, gathered sequence.
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "comm/gloo/gloo_comm.h"
+#include "cp/ring_attention.h"
+#include "cp/sharding.h"
+#include "reference_attention.h"
+#include "test_util.h"
+
+using namespace ringlm;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// A Backend that forwards to CpuBackend and counts attention calls and the
+// (query, key) pairs they cover. With pretend_device it reports
+// host_memory() == false, so the ring stages its messages through host copies
+// (the GPU-backend-with-GlooComm path); memory is still host memory, so the
+// staged path's copies are checked for correctness, not for placement.
+class CountingBackend final : public Backend {
+ public:
+  explicit CountingBackend(bool pretend_device)
+      : inner_(make_cpu_backend({1})), pretend_device_(pretend_device) {}
+
+  int calls = 0;
+  int64_t pairs = 0;
+
+  std::string_view name() const override { return "counting"; }
+  bool host_memory() const override { return !pretend_device_; }
+  Result<Buffer> alloc(size_t bytes) override { return inner_->alloc(bytes); }
+  Status copy_from_host(void* d, const void* s, size_t n) override {
+    return inner_->copy_from_host(d, s, n);
+  }
+  Status copy_to_host(void* d, const void* s, size_t n) override {
+    return inner_->copy_to_host(d, s, n);
+  }
+  Status copy(void* d, const void* s, size_t n) override { return inner_->copy(d, s, n); }
+  Status fill(float* d, float v, int64_t n) override { return inner_->fill(d, v, n); }
+  Status synchronize() override { return inner_->synchronize(); }
+  Result<std::unique_ptr<Weight>> make_weight(const float* h, int64_t r, int64_t c) override {
+    return inner_->make_weight(h, r, c);
+  }
+  Status matmul(const float* x, const Weight& w, const float* b, float* y, int64_t m) override {
+    return inner_->matmul(x, w, b, y, m);
+  }
+  Status embedding(const Weight& t, const int32_t* ids, float* out, int64_t n) override {
+    return inner_->embedding(t, ids, out, n);
+  }
+  Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
+                 float eps) override {
+    return inner_->rmsnorm(x, w, y, rows, dim, eps);
+  }
+  Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
+              const kernels::RopeConfig& cfg) override {
+    return inner_->rope(x, pos, rows, heads, cfg);
+  }
+  Status swiglu(const float* g, const float* u, float* out, int64_t n) override {
+    return inner_->swiglu(g, u, out, n);
+  }
+  Status add(float* y, const float* x, int64_t n) override { return inner_->add(y, x, n); }
+  Status attention_partial(const kernels::AttentionParams& p) override {
+    ++calls;
+    pairs += p.tq * p.tk;
+    return inner_->attention_partial(p);
+  }
+  Status merge_partials(const kernels::MergeParams& p) override {
+    return inner_->merge_partials(p);
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  bool pretend_device_;
+};
+
+// Runs fn(comm, backend) on n rank threads, each with its own GlooComm (one
+// in-process store per group) and CountingBackend. Returns each rank's status.
+// Every rank keeps its Comm until all ranks are done: a rank that closes its
+// connections while a peer still waits on a transfer fails that peer.
+std::vector<Status> run_ranks(int n, bool pretend_device,
+                              const std::function<Status(Comm&, CountingBackend&)>& fn) {
+  static std::atomic<int> group_id{0};
+  auto store = std::make_shared<InProcessStore>();
+  const std::string prefix = "cp_ring_test_" + std::to_string(group_id++);
+  std::vector<Status> result(n);
+  std::barrier done(n);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r) {
+    threads.emplace_back([&, r] {
+      GlooOptions o;
+      o.rank = r;
+      o.size = n;
+      o.timeout = std::chrono::seconds(30);
+      o.connect_timeout = std::chrono::seconds(30);
+      o.store = StoreSpec::InProcess(store);
+      o.key_prefix = prefix;
+      auto comm = GlooComm::Connect(o);
+      if (comm.ok()) {
+        CountingBackend backend(pretend_device);
+        result[r] = fn(*comm.value(), backend);
+      } else {
+        result[r] = comm.status();
+      }
+      done.arrive_and_wait();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// A session as the engine lays it out: earlier turns sharded by the
+// load-balanced plan (their KV stayed on the rank that computed it), decode
+// tokens appended round-robin, then the current turn.
+struct RankInput {
+  std::vector<float> q;        // [tq, hq, d]
+  std::vector<int32_t> q_pos;  // [tq]
+  std::vector<float> k, v;     // [tk, hkv, d]
+  std::vector<int32_t> k_pos;  // [tk]
+};
+
+struct Scenario {
+  int n = 1, hq = 4, hkv = 2, d = 16;
+  int64_t p = 0;  // cached tokens before the queries
+  int64_t t = 0;  // query tokens (a prefill turn, or decode rows)
+  int64_t tq = 0, tk = 0;
+  std::vector<float> q_all;  // [t, hq, d]: query of position p + i
+  std::vector<float> k_all;  // [p + t, hkv, d]: key of each global position
+  std::vector<float> v_all;
+  std::vector<RankInput> ranks;
+  std::vector<double> ref_out;  // [t, hq, d]
+};
+
+void append_kv(const Scenario& s, RankInput& r, int32_t pos) {
+  const size_t row = static_cast<size_t>(s.hkv) * s.d;
+  r.k.insert(r.k.end(), s.k_all.begin() + pos * row, s.k_all.begin() + (pos + 1) * row);
+  r.v.insert(r.v.end(), s.v_all.begin() + pos * row, s.v_all.begin() + (pos + 1) * row);
+  r.k_pos.push_back(pos);
+}
+
+// prior: lengths of earlier turns, each followed by `decode_between` decode
+// tokens. decode == false: the queries are a prefill turn of t tokens sharded
+// over the ranks. decode == true: t decode rows at positions p .. p+t-1,
+// appended round-robin, with the same queries on every rank.
+Scenario make_scenario(int n, const std::vector<int64_t>& prior, int decode_between, int64_t t,
+                       bool decode, uint32_t seed, int extra_kv_padding = 2) {
+  Scenario s;
+  s.n = n;
+  s.t = t;
+  for (int64_t len : prior) s.p += len + decode_between;
+  const int64_t total = s.p + t;
+  s.q_all = test::random_floats(t * s.hq * s.d, seed);
+  s.k_all = test::random_floats(total * s.hkv * s.d, seed + 1);
+  s.v_all = test::random_floats(total * s.hkv * s.d, seed + 2);
+  s.ranks.resize(n);
+
+  std::vector<int64_t> loads(n, 0);
+  int64_t pos = 0;
+  uint64_t decode_step = 0;
+  auto add = [&](int r, int64_t position) {
+    append_kv(s, s.ranks[r], static_cast<int32_t>(position));
+    ++loads[r];
+  };
+  for (int64_t len : prior) {
+    auto plan = make_shard_plan(len, pos, n, loads);
+    REQUIRE(plan.ok());
+    for (int r = 0; r < n; ++r) {
+      for (int64_t i = 0; i < plan->ranks[r].local_count(); ++i)
+        add(r, plan->ranks[r].positions[i]);
+    }
+    pos += len;
+    for (int i = 0; i < decode_between; ++i) add(decode_owner(decode_step++, n), pos++);
+  }
+  REQUIRE(pos == s.p);
+
+  const size_t q_row = static_cast<size_t>(s.hq) * s.d;
+  if (!decode) {
+    auto plan = make_shard_plan(t, s.p, n, loads);
+    REQUIRE(plan.ok());
+    s.tq = plan->padded_count;
+    for (int r = 0; r < n; ++r) {
+      RankInput& ri = s.ranks[r];
+      ri.q_pos = plan->ranks[r].positions;
+      ri.q.resize(s.tq * q_row);
+      scatter_rows(*plan, r, s.q_all.data(), q_row * sizeof(float), ri.q.data());
+      for (int64_t i = 0; i < plan->ranks[r].local_count(); ++i)
+        add(r, plan->ranks[r].positions[i]);
+    }
+  } else {
+    s.tq = t;
+    for (int64_t i = 0; i < t; ++i) add(decode_owner(decode_step++, n), s.p + i);
+    for (RankInput& ri : s.ranks) {
+      ri.q = s.q_all;
+      for (int64_t i = 0; i < t; ++i) ri.q_pos.push_back(static_cast<int32_t>(s.p + i));
+    }
+  }
+
+  // Equal KV block size on every rank, padded with position -1.
+  for (const RankInput& ri : s.ranks) s.tk = std::max<int64_t>(s.tk, ri.k_pos.size());
+  s.tk += extra_kv_padding;
+  const size_t kv_row = static_cast<size_t>(s.hkv) * s.d;
+  for (RankInput& ri : s.ranks) {
+    ri.k.resize(s.tk * kv_row, 0.f);
+    ri.v.resize(s.tk * kv_row, 0.f);
+    ri.k_pos.resize(s.tk, -1);
+  }
+
+  // Reference: all queries against the whole sequence, causal, in double.
+  std::vector<int32_t> q_pos(t), k_pos(total);
+  for (int64_t i = 0; i < t; ++i) q_pos[i] = static_cast<int32_t>(s.p + i);
+  for (int64_t j = 0; j < total; ++j) k_pos[j] = static_cast<int32_t>(j);
+  kernels::AttentionParams ap;
+  ap.q = s.q_all.data();
+  ap.q_pos = q_pos.data();
+  ap.k = s.k_all.data();
+  ap.v = s.v_all.data();
+  ap.k_pos = k_pos.data();
+  ap.tq = t;
+  ap.tk = total;
+  ap.hq = s.hq;
+  ap.hkv = s.hkv;
+  ap.d = s.d;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(s.d));
+  std::vector<double> ref_lse;
+  test::reference_attention(ap, s.ref_out, ref_lse);
+  return s;
+}
+
+RingAttentionArgs args_of(const Scenario& s, const RankInput& r) {
+  RingAttentionArgs a;
+  a.q = r.q.data();
+  a.q_pos = r.q_pos.data();
+  a.tq = s.tq;
+  a.k = r.k.data();
+  a.v = r.v.data();
+  a.k_pos = r.k_pos.data();
+  a.tk = s.tk;
+  a.hq = s.hq;
+  a.hkv = s.hkv;
+  a.d = s.d;
+  a.scale = 1.f / std::sqrt(static_cast<float>(s.d));
+  return a;
+}
+
+// Every real row of every rank equals the reference within 1e-5 relative (to
+// the row's largest magnitude); padding rows are 0.
+void check_against_reference(const Scenario& s, const std::vector<std::vector<float>>& out) {
+  const size_t q_row = static_cast<size_t>(s.hq) * s.d;
+  double worst = 0;
+  for (int r = 0; r < s.n; ++r) {
+    REQUIRE(out[r].size() == s.tq * q_row);
+    for (int64_t i = 0; i < s.tq; ++i) {
+      const int32_t pos = s.ranks[r].q_pos[i];
+      const float* got = out[r].data() + i * q_row;
+      if (pos < 0) {
+        for (size_t c = 0; c < q_row; ++c) REQUIRE(got[c] == 0.f);
+        continue;
+      }
+      const double* want = s.ref_out.data() + (pos - s.p) * q_row;
+      for (int h = 0; h < s.hq; ++h) {
+        double scale = 1e-3;
+        for (int c = 0; c < s.d; ++c) scale = std::max(scale, std::abs(want[h * s.d + c]));
+        for (int c = 0; c < s.d; ++c) {
+          const double err = std::abs(got[h * s.d + c] - want[h * s.d + c]) / scale;
+          worst = std::max(worst, err);
+        }
+      }
+    }
+  }
+  CAPTURE(worst);
+  REQUIRE(worst <= 1e-5);
+}
+
+using RingFn = Status (*)(Comm&, Backend&, const RingAttentionArgs&, float*, RingStats*);
+
+struct RankResult {
+  std::vector<float> out;
+  RingStats stats;
+  uint64_t comm_bytes = 0;  // Comm::bytes_sent() delta
+  int calls = 0;
+  int64_t pairs = 0;
+};
+
+// Runs `layers` calls of the attention (same inputs) on every rank.
+std::vector<RankResult> run_attention(
+    const Scenario& s, bool pretend_device, int layers,
+    const std::function<Status(Comm&, Backend&, const RingAttentionArgs&, float*, RingStats*)>&
+        attn) {
+  std::vector<RankResult> res(s.n);
+  auto st = run_ranks(s.n, pretend_device, [&](Comm& comm, CountingBackend& backend) -> Status {
+    RankResult& rr = res[comm.rank()];
+    const RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
+    const uint64_t before = comm.bytes_sent();
+    for (int l = 0; l < layers; ++l) {
+      rr.out.assign(s.tq * s.hq * s.d, -99.f);
+      RINGLM_RETURN_IF_ERROR(attn(comm, backend, a, rr.out.data(), &rr.stats));
+    }
+    rr.comm_bytes = comm.bytes_sent() - before;
+    rr.calls = backend.calls;
+    rr.pairs = backend.pairs;
+    return Status::Ok();
+  });
+  for (int r = 0; r < s.n; ++r) {
+    INFO("rank " << r << ": " << st[r].ToString());
+    REQUIRE(st[r].ok());
+  }
+  return res;
+}
+
+std::vector<std::vector<float>> outputs(const std::vector<RankResult>& res) {
+  std::vector<std::vector<float>> o;
+  for (const auto& r : res) o.push_back(r.out);
+  return o;
+}
+
+// Calls and covered pairs the documented skipping rule gives for queries
+// `q_pos` against one KV block `k_pos`: one call per run of consecutive
+// positions with a visible key, over the span first..last visible key.
+void expected_block_work(const std::vector<int32_t>& q_pos, const std::vector<int32_t>& k_pos,
+                         int* calls, int64_t* pairs) {
+  std::vector<std::pair<size_t, size_t>> runs;  // [begin, end)
+  for (size_t i = 0; i < q_pos.size(); ++i) {
+    if (q_pos[i] < 0) continue;
+    if (!runs.empty() && runs.back().second == i && q_pos[i] == q_pos[i - 1] + 1) {
+      runs.back().second = i + 1;
+    } else {
+      runs.push_back({i, i + 1});
+    }
+  }
+  for (auto [b, e] : runs) {
+    const int32_t max_pos = q_pos[e - 1];
+    int64_t first = -1, last = -1;
+    for (size_t j = 0; j < k_pos.size(); ++j) {
+      if (k_pos[j] >= 0 && k_pos[j] <= max_pos) {
+        if (first < 0) first = j;
+        last = j;
+      }
+    }
+    if (first < 0) continue;
+    ++*calls;
+    *pairs += static_cast<int64_t>(e - b) * (last - first + 1);
+  }
+}
+
+struct History {
+  std::vector<int64_t> prior;
+  int decode_between;
+};
+
+const History kHistories[] = {
+    {{}, 0},       // first turn: P = 0
+    {{23, 5}, 3},  // two earlier turns, 3 decode tokens after each: P = 34
+    {{1, 70}, 1},  // a one-token turn, then a longer one: P = 73
+};
+
+}  // namespace
+
+TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
+  const int n = GENERATE(1, 2, 3, 4);
+  const bool pass_q = GENERATE(false, true);
+  const int hist = GENERATE(0, 1, 2);
+  const int64_t t = GENERATE_COPY(values<int64_t>({1, 2 * n - 1, 2 * n + 1, 37}));
+  const bool pretend_device = GENERATE(false, true);
+  if (pretend_device && hist == 1) return;  // staging: a subset of the grid suffices
+  CAPTURE(n, pass_q, hist, t, pretend_device);
+
+  const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
+                                   false, 1000u + n * 17 + hist * 5 + t);
+  const RingFn fn = pass_q ? &ring_pass_q : &ring_pass_kv;
+  const int layers = 2;
+  const auto res = run_attention(s, pretend_device, layers, fn);
+  check_against_reference(s, outputs(res));
+
+  // Message sizes: pass-KV sends (N-1) KV blocks, pass-Q (N-1) Q blocks and
+  // (N-1) partial blocks through the all_to_all, per layer.
+  const uint64_t kv_msg = s.tk * (2ull * s.hkv * s.d * 4 + 4);
+  const uint64_t q_msg = s.tq * (uint64_t(s.hq) * s.d * 4 + 4);
+  const uint64_t part_msg = s.tq * uint64_t(s.hq) * (s.d + 1) * 4;
+  const uint64_t per_layer = (n - 1) * (pass_q ? q_msg + part_msg : kv_msg);
+  for (int r = 0; r < n; ++r) {
+    CAPTURE(r);
+    REQUIRE(res[r].stats.bytes_sent == layers * per_layer);
+    REQUIRE(res[r].comm_bytes == layers * per_layer);  // what the Comm actually sent
+    REQUIRE(res[r].stats.steps == layers * n);
+    REQUIRE(res[r].stats.attention_calls == res[r].calls);
+    REQUIRE(res[r].stats.compute_ms >= 0);
+    REQUIRE(res[r].stats.comm_exposed_ms >= 0);
+    REQUIRE(res[r].stats.comm_total_ms >= 0);
+  }
+
+  // The kernel calls and the (query, key) pairs they covered follow the
+  // skipping rule exactly: nothing is computed for fully masked blocks.
+  int total_calls = 0;
+  for (int r = 0; r < n; ++r) {
+    int calls = 0;
+    int64_t pairs = 0;
+    for (int b = 0; b < n; ++b) {
+      // pass-KV: rank r's queries against every rank's KV; pass-Q: every
+      // rank's queries against rank r's KV.
+      const auto& q_pos = pass_q ? s.ranks[b].q_pos : s.ranks[r].q_pos;
+      const auto& k_pos = pass_q ? s.ranks[r].k_pos : s.ranks[b].k_pos;
+      expected_block_work(q_pos, k_pos, &calls, &pairs);
+    }
+    CAPTURE(r);
+    REQUIRE(res[r].calls == layers * calls);
+    REQUIRE(res[r].pairs == layers * pairs);
+    total_calls += res[r].calls;
+  }
+  if (t == 1 && hist == 0 && n > 1) {
+    // One token: its own KV block is the only one with a key; every other
+    // (query block, KV block) pair is padding and costs nothing.
+    REQUIRE(total_calls == layers);
+  }
+}
+
+TEST_CASE("fully masked query runs and blocks cost no attention call", "[cp][ring]") {
+  // N = 2, T = 4, P = 0: c = 1; rank 0 owns positions {0, 3}, rank 1 {1, 2}.
+  // pass-KV, rank 0: run {0} sees its own key 0 (1 pair), run {3} keys {0, 3}
+  //   (2), run {0} against rank 1's keys {1, 2}: fully masked, no call;
+  //   run {3} against them (2): 3 calls, 5 pairs.
+  // rank 1: run {1, 2} against its own {1, 2} (4 pairs), against rank 0's
+  //   {0, 3}: only key 0 is visible (2 pairs): 2 calls, 6 pairs.
+  const Scenario s = make_scenario(2, {}, 0, 4, false, 77u, /*extra_kv_padding=*/0);
+  REQUIRE(s.ranks[0].q_pos == std::vector<int32_t>{0, 3});
+  REQUIRE(s.ranks[1].q_pos == std::vector<int32_t>{1, 2});
+  const auto res = run_attention(s, false, 1, &ring_pass_kv);
+  check_against_reference(s, outputs(res));
+  REQUIRE(res[0].calls == 3);
+  REQUIRE(res[0].pairs == 5);
+  REQUIRE(res[1].calls == 2);
+  REQUIRE(res[1].pairs == 6);
+  REQUIRE(res[0].stats.skipped_blocks == 0);
+
+  // T = 1 on N = 4: ranks 1..3 hold only padding, so every block they see or
+  // own is skipped: rank 0 makes the one call, for both variants.
+  const Scenario one = make_scenario(4, {}, 0, 1, false, 78u);
+  for (RingFn fn : {&ring_pass_kv, &ring_pass_q}) {
+    const auto r1 = run_attention(one, false, 1, fn);
+    check_against_reference(one, outputs(r1));
+    REQUIRE(r1[0].calls == 1);
+    for (int r = 1; r < 4; ++r) {
+      REQUIRE(r1[r].calls == 0);
+      REQUIRE(r1[r].stats.skipped_blocks == 4);
+    }
+    REQUIRE(r1[0].stats.skipped_blocks == 3);
+  }
+}
+
+TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
+  const int n = GENERATE(1, 2, 3, 4);
+  const DecodeVariant variant = GENERATE(DecodeVariant::kAllGather, DecodeVariant::kRingPassQ);
+  const int64_t rows = GENERATE(1, 3);
+  const int hist = GENERATE(1, 2);
+  const bool pretend_device = GENERATE(false, true);
+  CAPTURE(n, decode_variant_name(variant), rows, hist, pretend_device);
+
+  const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, rows,
+                                   true, 5000u + n * 31 + rows * 7 + hist);
+  const int layers = 2;
+  const auto res = run_attention(
+      s, pretend_device, layers,
+      [variant](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+        return cp_decode_attention(c, b, a, out, st, variant);
+      });
+  check_against_reference(s, outputs(res));
+  for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);  // identical on all ranks
+
+  const uint64_t hd = uint64_t(s.hq) * s.d;
+  uint64_t per_layer = 0;
+  if (n > 1 && variant == DecodeVariant::kAllGather) {
+    per_layer = (n - 1) * (rows * uint64_t(s.hq) * (s.d + 1) * 4);
+  } else if (n > 1) {
+    const uint64_t g = (rows + n - 1) / n;
+    per_layer = (n - 1) * (g * (hd * 4 + 4) + g * uint64_t(s.hq) * (s.d + 1) * 4 + g * hd * 4);
+  }
+  for (int r = 0; r < n; ++r) {
+    CAPTURE(r);
+    REQUIRE(res[r].stats.bytes_sent == layers * per_layer);
+    REQUIRE(res[r].comm_bytes == layers * per_layer);
+    REQUIRE(res[r].stats.steps == layers * n);
+  }
+}
+
+TEST_CASE("ring attention rejects malformed arguments", "[cp][ring]") {
+  const Scenario s = make_scenario(2, {}, 0, 5, false, 9u);
+  auto st = run_ranks(2, false, [&](Comm& comm, CountingBackend& backend) -> Status {
+    RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
+    std::vector<float> out(s.tq * s.hq * s.d);
+    a.hkv = 3;  // hq = 4 is not a multiple
+    Status e1 = ring_pass_kv(comm, backend, a, out.data(), nullptr);
+    a = args_of(s, s.ranks[comm.rank()]);
+    a.k = nullptr;
+    Status e2 = ring_pass_q(comm, backend, a, out.data(), nullptr);
+    a = args_of(s, s.ranks[comm.rank()]);
+    Status e3 = cp_decode_attention(comm, backend, a, nullptr, nullptr, DecodeVariant::kAuto);
+    for (const Status& e : {e1, e2, e3}) {
+      if (e.code() != StatusCode::kInvalidArgument) return Internal("expected kInvalidArgument");
+    }
+    // Nothing was sent: the group is still usable, and a null stats is fine.
+    return ring_pass_kv(comm, backend, args_of(s, s.ranks[comm.rank()]), out.data(), nullptr);
+  });
+  for (const Status& e : st) {
+    INFO(e.ToString());
+    REQUIRE(e.ok());
+  }
+}
+
+TEST_CASE("long prefill after earlier turns, both variants", "[cp][ring]") {
+  const int n = GENERATE(2, 4);
+  const bool pass_q = GENERATE(false, true);
+  CAPTURE(n, pass_q);
+  // T = 1001 is not a multiple of 2N; P = 60 from two earlier turns.
+  const Scenario s = make_scenario(n, {40, 17}, 1, 1001, false, 4242u + n);
+  const auto res = run_attention(s, false, 1, pass_q ? &ring_pass_q : &ring_pass_kv);
+  check_against_reference(s, outputs(res));
+  // Chunk pairing skips the masked (query chunk, key chunk) pairs: of the 2N x 2N
+  // chunk pairs of the turn only the N(2N+1) on or below the diagonal are
+  // computed (62.5% for N = 2, 56% for N = 4), against the full tq x tk
+  // blocks of every step (the cached keys are visible to all).
+  int64_t pairs = 0;
+  for (const auto& r : res) pairs += r.pairs;
+  const int64_t dense = int64_t(n) * n * s.tq * s.tk;
+  CAPTURE(pairs, dense);
+  REQUIRE(pairs * 4 < dense * 3);
+}
