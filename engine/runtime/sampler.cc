@@ -102,28 +102,26 @@ Result<int32_t> Sampler::sample(std::span<const float> logits, std::span<const i
   for (const Candidate& c : cand_) max_score = std::max(max_score, c.score);
 
   // 5. top_p: the smallest prefix, most likely first, whose probability
-  // reaches top_p. To avoid sorting the whole vocabulary, sort a growing head
-  // (64, 256, ... tokens) until its mass reaches top_p: the nucleus lies
-  // inside that head.
+  // reaches top_p. The vocabulary is not sorted whole: the next 64, 256,
+  // 1024, ... candidates are brought into order only while the prefix still
+  // falls short, so a peaked distribution costs one partial sort of 64.
   if (params_.top_p < 1.f) {
     double total = 0.0;
     for (const Candidate& c : cand_) total += std::exp(c.score - max_score);
     const double target = double(params_.top_p) * total;
-    size_t head = 64;
-    while (true) {
-      head = std::min(head, cand_.size());
-      if (!sorted) {
-        std::partial_sort(cand_.begin(), cand_.begin() + std::ptrdiff_t(head), cand_.end(), better);
+    size_t ordered = sorted ? cand_.size() : 0;  // cand_[0, ordered) is in `better` order
+    size_t keep = 0;
+    double cum = 0.0;
+    while (keep < cand_.size() && cum < target) {
+      if (keep == ordered) {
+        const size_t next = std::min(cand_.size(), std::max<size_t>(64, ordered * 4));
+        std::partial_sort(cand_.begin() + std::ptrdiff_t(ordered),
+                          cand_.begin() + std::ptrdiff_t(next), cand_.end(), better);
+        ordered = next;
       }
-      double cum = 0.0;
-      size_t keep = 0;
-      while (keep < head && cum < target) cum += std::exp(cand_[keep++].score - max_score);
-      if (cum >= target || head == cand_.size()) {
-        cand_.resize(std::max<size_t>(keep, 1));
-        break;
-      }
-      head *= 4;
+      cum += std::exp(cand_[keep++].score - max_score);
     }
+    cand_.resize(std::max<size_t>(keep, 1));
   }
 
   // 6. min_p: relative to the most likely token, whose weight is exp(0) = 1.

@@ -70,9 +70,10 @@ TEST_CASE("merge_partials: any partition of the keys, merged in any order, is ex
   test::reference_attention(all, ref_out, ref_lse);
 
   // Random assignment of keys to blocks (so blocks are scattered subsets and
-  // some may be empty), plus one extra block that no query can see.
+  // some may be empty), plus an empty block (tk = 0) and a last block that no
+  // query can see.
   std::uniform_int_distribution<int> pick(0, blocks - 1);
-  std::vector<std::vector<int64_t>> members(size_t(blocks) + 1);
+  std::vector<std::vector<int64_t>> members(size_t(blocks) + 2);
   for (int64_t j = 0; j < tk; ++j) members[size_t(pick(rng))].push_back(j);
   for (int64_t j = 0; j < 5; ++j) members.back().push_back(j);  // re-used keys, masked below
   std::vector<size_t> order(members.size());

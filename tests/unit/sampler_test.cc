@@ -167,13 +167,13 @@ TEST_CASE("sampler: top_p over a large vocabulary (nucleus beyond the first sort
   p.top_p = 0.9f;
   p.seed = 11;
   Sampler s(p);
-  const auto counts = histogram(s, logits, 20000);
+  const auto counts = histogram(s, logits, 5000);
   int drawn_high = 0;
   for (size_t i = 4500; i < logits.size(); ++i) drawn_high += counts[i];
   CHECK(drawn_high == 0);  // ties keep the lowest ids: ids >= 4500 are outside the nucleus
   int distinct = 0;
   for (int c : counts) distinct += c > 0;
-  CHECK(distinct > 4000);
+  CHECK(distinct > 3000);
 }
 
 TEST_CASE("sampler: min_p drops tokens below min_p * p_max", "[sampler]") {
