@@ -19,6 +19,22 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
+namespace {
+
+// The file's metadata fingerprint mixed with a sample of every tensor's
+// data, so two files with equal shapes but different weights differ.
+uint64_t model_fingerprint(const GgufFile& f) {
+  uint64_t h = f.fingerprint();
+  for (const GgufTensorInfo& t : f.tensors()) {
+    auto bytes = f.tensor_bytes(t);
+    const size_t n = std::min<size_t>(bytes.size(), 256);
+    for (size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   if (opts.world_size < 1 || opts.world_size > 1024)
     return InvalidArgument("world_size must be in [1, 1024]");
@@ -44,7 +60,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.model = e->model_->config();
   e->info_.world_size = opts.world_size;
   e->info_.backend = std::string(be->name());
-  e->info_.model_fingerprint = file->fingerprint();
+  e->info_.model_fingerprint = model_fingerprint(*file);
   e->info_.chat_template = std::string(e->template_->name());
   file.reset();
   RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(opts, *e->model_, std::move(be)));

@@ -90,6 +90,16 @@ class Engine {
   // unknown session; Ok when nothing runs.
   Status cancel(SessionId id);
 
+  // Writes the session (transcript, token history, and the KV shards of
+  // every rank) to `path` (atomically: a temporary file renamed). kNotFound,
+  // kFailedPrecondition while a request runs on it, kIoError.
+  Status save_session(SessionId id, const std::string& path);
+  // Restores a saved session as a new session. On the same world size every
+  // rank gets its KV shard back; on another, the KV is rebuilt by prefill.
+  // kNotFound (no file), kCorruptData (damaged file), kUnsupported (another
+  // format version), kInvalidArgument (saved with another model).
+  Result<SessionId> restore_session(const std::string& path);
+
   // The tokens whose KV the session holds (tests, save files).
   Result<std::vector<int32_t>> session_tokens(SessionId id) const;
   Result<std::vector<ChatMessage>> session_messages(SessionId id) const;

@@ -102,6 +102,8 @@ StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
       return o;
     }
     case fb::StepKind::Shutdown: return StepOutcome{};
+    case fb::StepKind::ExportKv: return export_kv(plan);
+    case fb::StepKind::ImportKv: return import_kv(plan, nullptr);
     default: {
       StepOutcome o;
       o.status = agree(StepReport{}, &o.reports, Unsupported("step kind not supported"));

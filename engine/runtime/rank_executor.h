@@ -40,6 +40,7 @@ struct StepOutcome {
   Status status;
   std::vector<StepReport> reports;  // [N], one per rank (every rank gets all)
   std::vector<float> logits;        // [vocab] when the plan asked for logits
+  std::vector<std::vector<uint8_t>> shards;  // ExportKv, leader: every rank's KV shard
 };
 
 struct RankConfig {
@@ -57,6 +58,8 @@ class RankExecutor {
 
   // Leader only: broadcasts `plan` (a finished StepPlan buffer) and executes it.
   StepOutcome lead(std::vector<uint8_t> plan);
+  // Leader only: ImportKv of `shards[r]` into rank r's store as sequence `seq`.
+  StepOutcome lead_import(SeqId seq, const std::vector<std::vector<uint8_t>>& shards);
   // Followers: receive and execute plans until Shutdown (Ok) or a comm error.
   Status serve();
 
@@ -64,6 +67,8 @@ class RankExecutor {
   StepOutcome execute(const fb::StepPlan& plan);
   StepOutcome prefill(const fb::StepPlan& plan);
   StepOutcome decode(const fb::StepPlan& plan);
+  StepOutcome export_kv(const fb::StepPlan& plan);
+  StepOutcome import_kv(const fb::StepPlan& plan, const std::vector<uint8_t>* mine);
   Status truncate_to(SeqId seq, int32_t keep_positions);
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);

@@ -1,0 +1,86 @@
+// Engine: saving a session to a file and restoring it.
+#include "runtime/engine.h"
+#include "runtime/rank_group.h"
+#include "runtime/session.h"
+#include "runtime/session_file.h"
+
+namespace ringlm {
+namespace {
+
+constexpr size_t kMaxSessionFileBytes = size_t(1) << 40;
+
+}  // namespace
+
+Status Engine::save_session(SessionId id, const std::string& path) {
+  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);
+  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  SessionFile f;
+  f.engine_version = info_.version;
+  f.model_fingerprint = info_.model_fingerprint;
+  f.world_size = uint32_t(group_->world_size());
+  f.messages = s->messages;
+  {
+    std::lock_guard<std::mutex> run(run_mu_);
+    f.decode_steps = s->decode_steps;
+    f.tokens = s->tokens;
+    if (s->kv_resident) {
+      StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::ExportKv, s->id));
+      RINGLM_RETURN_IF_ERROR(o.status.WithContext("saving the KV shards"));
+      f.shards = std::move(o.shards);
+    }
+  }
+  return write_file_atomically(path, encode_session_file(f));
+}
+
+Result<SessionId> Engine::restore_session(const std::string& path) {
+  RINGLM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_whole_file(path, kMaxSessionFileBytes));
+  RINGLM_ASSIGN_OR_RETURN(SessionFile f, decode_session_file(bytes));
+  bytes.clear();
+  if (f.model_fingerprint != info_.model_fingerprint)
+    return InvalidArgument("session file " + path + " was saved with another model (fingerprint " +
+                           std::to_string(f.model_fingerprint) + ", this model " +
+                           std::to_string(info_.model_fingerprint) + ")");
+  if (int64_t(f.tokens.size()) >= info_.model.context_length)
+    return CorruptData("session file holds more tokens than the model's context");
+  for (int32_t t : f.tokens) {
+    if (t < 0 || t >= tokenizer_->vocab_size()) return CorruptData("session file holds a bad token id");
+  }
+  auto s = std::make_shared<Session>();
+  s->messages = std::move(f.messages);
+  s->decode_steps = f.decode_steps;
+  {
+    std::lock_guard<std::mutex> l(sessions_mu_);
+    s->id = next_id_++;
+  }
+  {
+    std::lock_guard<std::mutex> run(run_mu_);
+    s->last_used = ++clock_;
+    if (!f.tokens.empty() && int(f.world_size) == group_->world_size() && !f.shards.empty()) {
+      // Same N: each rank takes its shard back as it was.
+      StepOutcome o = group_->leader().lead_import(s->id, f.shards);
+      RINGLM_RETURN_IF_ERROR(o.status.WithContext("restoring the KV shards"));
+      int64_t total = 0;
+      for (const StepReport& r : o.reports) total += r.kv_tokens;
+      if (total != int64_t(f.tokens.size())) {
+        (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s->id));
+        return CorruptData("session file KV shards do not match its token history");
+      }
+      s->kv_resident = true;
+      s->tokens = std::move(f.tokens);
+    } else if (!f.tokens.empty()) {
+      // Another N (or no KV saved): rebuild the KV by prefill of the history.
+      TurnResult tr;
+      Status st = prefill(*s, f.tokens, GenerateOptions{}, TurnEvents{}, &tr);
+      if (!st.ok()) {
+        if (s->kv_resident) (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s->id));
+        return st.WithContext("rebuilding the session's KV");
+      }
+    }
+  }
+  std::lock_guard<std::mutex> l(sessions_mu_);
+  sessions_[s->id] = s;
+  return s->id;
+}
+
+}  // namespace ringlm

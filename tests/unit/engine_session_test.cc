@@ -1,0 +1,206 @@
+// Engine sessions: save/restore (same and other world size, damaged files),
+// KV budget eviction and rebuild, cancel, and the error paths of requests.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include "runtime/engine.h"
+#include "test_util.h"
+#include "tiny_model.h"
+
+using namespace ringlm;
+
+namespace {
+
+std::string tiny_path(uint32_t seed = 1) {
+  static std::map<uint32_t, std::string> paths;
+  auto it = paths.find(seed);
+  if (it != paths.end()) return it->second;
+  test::TinyModelSpec spec;
+  spec.seed = seed;
+  spec.context = 512;
+  const std::string p = test::temp_dir("engine_session_" + std::to_string(seed)) + "/tiny.gguf";
+  test::write_tiny_model(p, spec);
+  return paths[seed] = p;
+}
+
+std::unique_ptr<Engine> make_engine(int n, size_t kv_budget = size_t(1) << 30, uint32_t seed = 1) {
+  EngineOptions o;
+  o.model_path = tiny_path(seed);
+  o.world_size = n;
+  o.threads_per_rank = 1;
+  o.kv_page_tokens = 16;
+  o.kv_budget_bytes = kv_budget;
+  o.prefill_chunk = 8;  // several prefill steps per turn: cancel points
+  o.attn_flops = 1e9;
+  o.link_bytes_per_s = 1e9;
+  auto e = Engine::Create(o);
+  INFO(e.status().ToString());
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
+std::vector<int32_t> ids(int n, int salt) {
+  std::vector<int32_t> v(n);
+  for (int i = 0; i < n; ++i) v[i] = (i * 37 + salt * 11) % 200;
+  return v;
+}
+
+TurnResult turn(Engine& e, SessionId s, const std::vector<int32_t>& t, int max_tokens = 4) {
+  GenerateOptions g;
+  g.max_tokens = max_tokens;
+  g.want_prompt_logits = true;
+  auto r = e.generate(s, t, g);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("save and restore on the same world size continue identically", "[session]") {
+  const int n = GENERATE(1, 2);
+  auto e = make_engine(n);
+  auto a = e->open_session();
+  REQUIRE(a.ok());
+  turn(*e, a.value(), ids(40, 1));
+  const std::string file = test::temp_dir("save_same") + "/s.ringlm";
+  REQUIRE(e->save_session(a.value(), file).ok());
+  const TurnResult cont = turn(*e, a.value(), ids(9, 2), 6);
+  auto b = e->restore_session(file);
+  INFO(b.status().ToString());
+  REQUIRE(b.ok());
+  const TurnResult again = turn(*e, b.value(), ids(9, 2), 6);
+  CHECK(again.stats.cached_tokens == cont.stats.cached_tokens);
+  CHECK(max_diff(again.prompt_logits, cont.prompt_logits) == 0);
+  CHECK(again.tokens == cont.tokens);
+}
+
+TEST_CASE("restore on another world size rebuilds the KV", "[session]") {
+  const std::string file = test::temp_dir("save_other") + "/s.ringlm";
+  TurnResult cont;
+  {
+    auto e = make_engine(1);
+    auto a = e->open_session();
+    turn(*e, a.value(), ids(33, 3));
+    REQUIRE(e->save_session(a.value(), file).ok());
+    cont = turn(*e, a.value(), ids(5, 4), 6);
+  }
+  auto e2 = make_engine(3);
+  auto b = e2->restore_session(file);
+  INFO(b.status().ToString());
+  REQUIRE(b.ok());
+  const TurnResult again = turn(*e2, b.value(), ids(5, 4), 6);
+  CHECK(again.stats.cached_tokens == cont.stats.cached_tokens);
+  CHECK(max_diff(again.prompt_logits, cont.prompt_logits) < 1e-3);
+  CHECK(again.tokens == cont.tokens);
+}
+
+TEST_CASE("damaged or foreign session files are rejected", "[session]") {
+  auto e = make_engine(1);
+  auto a = e->open_session();
+  turn(*e, a.value(), ids(20, 5));
+  const std::string dir = test::temp_dir("save_bad");
+  const std::string file = dir + "/s.ringlm";
+  REQUIRE(e->save_session(a.value(), file).ok());
+  std::vector<char> bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& name, const std::vector<char>& b) {
+    std::ofstream out(dir + "/" + name, std::ios::binary);
+    out.write(b.data(), std::streamsize(b.size()));
+    return dir + "/" + name;
+  };
+  auto flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x40;
+  CHECK(e->restore_session(write("flip", flipped)).status().code() == StatusCode::kCorruptData);
+  for (size_t cut : {size_t(3), size_t(12), bytes.size() / 2, bytes.size() - 1}) {
+    std::vector<char> t(bytes.begin(), bytes.begin() + cut);
+    CHECK(e->restore_session(write("cut", t)).status().code() == StatusCode::kCorruptData);
+  }
+  auto version = bytes;
+  version[8] = 99;
+  auto r = e->restore_session(write("ver", version));
+  CHECK(r.status().code() == StatusCode::kUnsupported);
+  CHECK_THAT(r.status().message(), Catch::Contains("version 99"));
+  CHECK(e->restore_session(dir + "/missing").status().code() == StatusCode::kNotFound);
+  auto other = make_engine(1, size_t(1) << 30, /*seed=*/2);
+  auto f = other->restore_session(file);
+  CHECK(f.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(f.status().message(), Catch::Contains("another model"));
+}
+
+TEST_CASE("a full KV budget evicts the idle session, which is rebuilt", "[session]") {
+  // 2 layers * 2 (K,V) * 16 tokens * 2 kv heads * 16 dims * 4 B + positions = 8256 B a page.
+  auto e = make_engine(1, 8 * 8256);
+  auto ref = make_engine(1);
+  auto a = e->open_session(), b = e->open_session(), ra = ref->open_session();
+  turn(*e, a.value(), ids(70, 6));
+  turn(*ref, ra.value(), ids(70, 6));
+  const TurnResult tb = turn(*e, b.value(), ids(70, 7));
+  CHECK(tb.stats.evictions >= 1);
+  const TurnResult ta = turn(*e, a.value(), ids(6, 8));
+  const TurnResult tr = turn(*ref, ra.value(), ids(6, 8));
+  CHECK(ta.stats.rebuilt);
+  CHECK(ta.stats.cached_tokens == 0);
+  CHECK(max_diff(ta.prompt_logits, tr.prompt_logits) < 1e-4);
+  CHECK(ta.tokens == tr.tokens);
+  // A request that cannot fit even alone fails cleanly and changes nothing.
+  auto c = e->open_session();
+  GenerateOptions g;
+  g.max_tokens = 1;
+  auto big = e->generate(c.value(), ids(400, 9), g);
+  CHECK(big.status().code() == StatusCode::kResourceExhausted);
+  CHECK(e->session_tokens(c.value())->size() < 400);
+}
+
+TEST_CASE("cancel stops a request and leaves the session usable", "[session]") {
+  auto e = make_engine(2);
+  auto s = e->open_session();
+  GenerateOptions g;
+  g.max_tokens = 400;
+  Result<TurnResult> r = Status::Ok();
+  std::atomic<int> pieces{0};
+  TurnEvents ev;
+  ev.on_text = [&](std::string_view, std::span<const int32_t>) { ++pieces; };
+  std::thread t([&] { r = e->generate(s.value(), ids(30, 10), g, ev); });
+  while (pieces < 3) std::this_thread::yield();
+  REQUIRE(e->cancel(s.value()).ok());
+  t.join();
+  REQUIRE(r.ok());
+  CHECK(r->finish == FinishReason::kCancelled);
+  CHECK(r->tokens.size() < 400);
+  // Usable afterwards, and consistent: the history equals what was cached.
+  const TurnResult after = turn(*e, s.value(), ids(4, 11));
+  CHECK(after.stats.cached_tokens > 30);
+}
+
+TEST_CASE("request errors are clear and change nothing", "[session]") {
+  auto e = make_engine(1);
+  auto s = e->open_session();
+  GenerateOptions g;
+  g.max_tokens = 2;
+  CHECK(e->generate(999, ids(3, 1), g).status().code() == StatusCode::kNotFound);
+  CHECK(e->generate(s.value(), {}, g).status().code() == StatusCode::kInvalidArgument);
+  std::vector<int32_t> bad{1, 2, 100000};
+  CHECK(e->generate(s.value(), bad, g).status().code() == StatusCode::kInvalidArgument);
+  auto over = e->generate(s.value(), ids(600, 1), g);
+  CHECK(over.status().code() == StatusCode::kOutOfRange);
+  g.sampling.temperature = -1;
+  CHECK(e->generate(s.value(), ids(3, 1), g).status().code() == StatusCode::kInvalidArgument);
+  CHECK(e->session_tokens(s.value())->empty());
+  std::vector<ChatMessage> m{{"wizard", "hi"}};
+  CHECK(e->chat(s.value(), m, GenerateOptions{}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(e->close_session(s.value()).ok());
+  CHECK(e->close_session(s.value()).code() == StatusCode::kNotFound);
+}
