@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <unordered_map>
 #include <vector>
 
 #include "cpu/attention_partial.h"
@@ -136,25 +135,24 @@ class CpuBackend final : public Backend {
     if (threads_ > 0) omp_set_num_threads(threads_);
   }
 
-  // Inverse frequencies per RoPE configuration, computed once.
+  // Inverse frequencies of the last RoPE configuration, recomputed when it changes.
   const std::vector<float>& inv_freq(const kernels::RopeConfig& c) {
-    uint64_t key = (uint64_t(c.rot_dim) << 40) ^ (uint64_t(c.head_dim) << 28) ^
-                   uint64_t(c.scaling) ^ (uint64_t(c.neox) << 8);
-    auto it = rope_cache_.find(key);
-    if (it == rope_cache_.end() || it->second.theta != c.theta || it->second.factor != c.factor) {
-      RopeEntry e{c.theta, c.factor, kernels::cpu::rope_inv_freq(c)};
-      it = rope_cache_.insert_or_assign(key, std::move(e)).first;
+    const auto& k = rope_key_;
+    const bool same = !rope_inv_freq_.empty() && k.head_dim == c.head_dim && k.rot_dim == c.rot_dim &&
+                      k.theta == c.theta && k.neox == c.neox && k.scaling == c.scaling &&
+                      k.factor == c.factor && k.low_freq_factor == c.low_freq_factor &&
+                      k.high_freq_factor == c.high_freq_factor &&
+                      k.original_context == c.original_context && k.freq_factors == c.freq_factors;
+    if (!same) {
+      rope_key_ = c;
+      rope_inv_freq_ = kernels::cpu::rope_inv_freq(c);
     }
-    return it->second.inv_freq;
+    return rope_inv_freq_;
   }
 
-  struct RopeEntry {
-    float theta;
-    float factor;
-    std::vector<float> inv_freq;
-  };
   int threads_;
-  std::unordered_map<uint64_t, RopeEntry> rope_cache_;
+  kernels::RopeConfig rope_key_;
+  std::vector<float> rope_inv_freq_;
 };
 
 }  // namespace
