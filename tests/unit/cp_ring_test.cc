@@ -13,6 +13,9 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "comm/gloo/gloo_comm.h"
+#if RINGLM_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "cp/ring_attention.h"
 #include "cp/sharding.h"
 #include "reference_attention.h"
@@ -23,21 +26,28 @@ using namespace ringlm;
 namespace {
 
 // ---------------------------------------------------------------------------
-// A Backend that forwards to CpuBackend and counts attention calls and the
-// (query, key) pairs they cover. With pretend_device it reports
-// host_memory() == false, so the ring stages its messages through host copies
-// (the GPU-backend-with-GlooComm path); memory is still host memory, so the
-// staged path's copies are checked for correctness, not for placement.
+// Where the ranks compute:
+//  kCpu        CpuBackend (threads = 1).
+//  kCpuStaged  CpuBackend that reports host_memory() == false, so the ring
+//              stages its messages through host copies (the path of a GPU
+//              backend with GlooComm); the memory is still host memory, so
+//              this checks the staged path's copies, not their placement.
+//  kCuda       CudaBackend on device 0 for every rank (staged through host
+//              memory by GlooComm); only where a GPU is present.
+enum class Where { kCpu, kCpuStaged, kCuda };
+
+// A Backend that forwards to another and counts attention calls and the
+// (query, key) pairs they cover.
 class CountingBackend final : public Backend {
  public:
-  explicit CountingBackend(bool pretend_device)
-      : inner_(make_cpu_backend({1})), pretend_device_(pretend_device) {}
+  CountingBackend(std::unique_ptr<Backend> inner, bool host_memory)
+      : inner_(std::move(inner)), host_memory_(host_memory) {}
 
   int calls = 0;
   int64_t pairs = 0;
 
   std::string_view name() const override { return "counting"; }
-  bool host_memory() const override { return !pretend_device_; }
+  bool host_memory() const override { return host_memory_; }
   Result<Buffer> alloc(size_t bytes) override { return inner_->alloc(bytes); }
   Status copy_from_host(void* d, const void* s, size_t n) override {
     return inner_->copy_from_host(d, s, n);
@@ -80,14 +90,41 @@ class CountingBackend final : public Backend {
 
  private:
   std::unique_ptr<Backend> inner_;
-  bool pretend_device_;
+  bool host_memory_;
 };
+
+bool have_cuda() {
+#if RINGLM_HAVE_CUDA
+  return cuda_device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+Result<std::unique_ptr<CountingBackend>> make_backend(Where where) {
+  switch (where) {
+    case Where::kCpu:
+      return std::make_unique<CountingBackend>(make_cpu_backend({1}), true);
+    case Where::kCpuStaged:
+      return std::make_unique<CountingBackend>(make_cpu_backend({1}), false);
+    case Where::kCuda: {
+#if RINGLM_HAVE_CUDA
+      RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> cuda, make_cuda_backend(0));
+      const bool host = cuda->host_memory();
+      return std::make_unique<CountingBackend>(std::move(cuda), host);
+#else
+      return Unavailable("built without CUDA");
+#endif
+    }
+  }
+  return Internal("unknown backend kind");
+}
 
 // Runs fn(comm, backend) on n rank threads, each with its own GlooComm (one
 // in-process store per group) and CountingBackend. Returns each rank's status.
 // Every rank keeps its Comm until all ranks are done: a rank that closes its
 // connections while a peer still waits on a transfer fails that peer.
-std::vector<Status> run_ranks(int n, bool pretend_device,
+std::vector<Status> run_ranks(int n, Where where,
                               const std::function<Status(Comm&, CountingBackend&)>& fn) {
   static std::atomic<int> group_id{0};
   auto store = std::make_shared<InProcessStore>();
@@ -105,11 +142,13 @@ std::vector<Status> run_ranks(int n, bool pretend_device,
       o.store = StoreSpec::InProcess(store);
       o.key_prefix = prefix;
       auto comm = GlooComm::Connect(o);
-      if (comm.ok()) {
-        CountingBackend backend(pretend_device);
-        result[r] = fn(*comm.value(), backend);
-      } else {
+      auto backend = make_backend(where);
+      if (!comm.ok()) {
         result[r] = comm.status();
+      } else if (!backend.ok()) {
+        result[r] = backend.status();
+      } else {
+        result[r] = fn(*comm.value(), *backend.value());
       }
       done.arrive_and_wait();
     });
@@ -291,20 +330,43 @@ struct RankResult {
   int64_t pairs = 0;
 };
 
-// Runs `layers` calls of the attention (same inputs) on every rank.
+template <typename T>
+Result<Buffer> upload(Backend& b, const std::vector<T>& v) {
+  RINGLM_ASSIGN_OR_RETURN(Buffer buf, b.alloc(v.size() * sizeof(T)));
+  RINGLM_RETURN_IF_ERROR(b.copy_from_host(buf.data(), v.data(), v.size() * sizeof(T)));
+  return buf;
+}
+
+// Runs `layers` calls of the attention (same inputs) on every rank, with the
+// inputs and the output in the backend's memory.
 std::vector<RankResult> run_attention(
-    const Scenario& s, bool pretend_device, int layers,
+    const Scenario& s, Where where, int layers,
     const std::function<Status(Comm&, Backend&, const RingAttentionArgs&, float*, RingStats*)>&
         attn) {
   std::vector<RankResult> res(s.n);
-  auto st = run_ranks(s.n, pretend_device, [&](Comm& comm, CountingBackend& backend) -> Status {
+  auto st = run_ranks(s.n, where, [&](Comm& comm, CountingBackend& backend) -> Status {
     RankResult& rr = res[comm.rank()];
-    const RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
+    const RankInput& in = s.ranks[comm.rank()];
+    RINGLM_ASSIGN_OR_RETURN(Buffer q, upload(backend, in.q));
+    RINGLM_ASSIGN_OR_RETURN(Buffer q_pos, upload(backend, in.q_pos));
+    RINGLM_ASSIGN_OR_RETURN(Buffer k, upload(backend, in.k));
+    RINGLM_ASSIGN_OR_RETURN(Buffer v, upload(backend, in.v));
+    RINGLM_ASSIGN_OR_RETURN(Buffer k_pos, upload(backend, in.k_pos));
+    const int64_t out_n = s.tq * s.hq * s.d;
+    RINGLM_ASSIGN_OR_RETURN(Buffer out, backend.alloc(out_n * sizeof(float)));
+    RingAttentionArgs a = args_of(s, in);
+    a.q = q.as<float>();
+    a.q_pos = q_pos.as<int32_t>();
+    a.k = k.as<float>();
+    a.v = v.as<float>();
+    a.k_pos = k_pos.as<int32_t>();
     const uint64_t before = comm.bytes_sent();
     for (int l = 0; l < layers; ++l) {
-      rr.out.assign(s.tq * s.hq * s.d, -99.f);
-      RINGLM_RETURN_IF_ERROR(attn(comm, backend, a, rr.out.data(), &rr.stats));
+      RINGLM_RETURN_IF_ERROR(backend.fill(out.as<float>(), -99.f, out_n));
+      RINGLM_RETURN_IF_ERROR(attn(comm, backend, a, out.as<float>(), &rr.stats));
     }
+    rr.out.resize(out_n);
+    RINGLM_RETURN_IF_ERROR(backend.copy_to_host(rr.out.data(), out.data(), out_n * sizeof(float)));
     rr.comm_bytes = comm.bytes_sent() - before;
     rr.calls = backend.calls;
     rr.pairs = backend.pairs;
@@ -370,15 +432,15 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
   const bool pass_q = GENERATE(false, true);
   const int hist = GENERATE(0, 1, 2);
   const int64_t t = GENERATE_COPY(values<int64_t>({1, 2 * n - 1, 2 * n + 1, 37}));
-  const bool pretend_device = GENERATE(false, true);
-  if (pretend_device && hist == 1) return;  // staging: a subset of the grid suffices
-  CAPTURE(n, pass_q, hist, t, pretend_device);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  if (where == Where::kCpuStaged && hist == 1) return;  // staging: a subset of the grid suffices
+  CAPTURE(n, pass_q, hist, t, where);
 
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
                                    false, 1000u + n * 17 + hist * 5 + t);
   const RingFn fn = pass_q ? &ring_pass_q : &ring_pass_kv;
   const int layers = 2;
-  const auto res = run_attention(s, pretend_device, layers, fn);
+  const auto res = run_attention(s, where, layers, fn);
   check_against_reference(s, outputs(res));
 
   // Message sizes: pass-KV sends (N-1) KV blocks, pass-Q (N-1) Q blocks and
@@ -433,7 +495,7 @@ TEST_CASE("fully masked query runs and blocks cost no attention call", "[cp][rin
   const Scenario s = make_scenario(2, {}, 0, 4, false, 77u, /*extra_kv_padding=*/0);
   REQUIRE(s.ranks[0].q_pos == std::vector<int32_t>{0, 3});
   REQUIRE(s.ranks[1].q_pos == std::vector<int32_t>{1, 2});
-  const auto res = run_attention(s, false, 1, &ring_pass_kv);
+  const auto res = run_attention(s, Where::kCpu, 1, &ring_pass_kv);
   check_against_reference(s, outputs(res));
   REQUIRE(res[0].calls == 3);
   REQUIRE(res[0].pairs == 5);
@@ -445,7 +507,7 @@ TEST_CASE("fully masked query runs and blocks cost no attention call", "[cp][rin
   // own is skipped: rank 0 makes the one call, for both variants.
   const Scenario one = make_scenario(4, {}, 0, 1, false, 78u);
   for (RingFn fn : {&ring_pass_kv, &ring_pass_q}) {
-    const auto r1 = run_attention(one, false, 1, fn);
+    const auto r1 = run_attention(one, Where::kCpu, 1, fn);
     check_against_reference(one, outputs(r1));
     REQUIRE(r1[0].calls == 1);
     for (int r = 1; r < 4; ++r) {
@@ -461,14 +523,14 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
   const DecodeVariant variant = GENERATE(DecodeVariant::kAllGather, DecodeVariant::kRingPassQ);
   const int64_t rows = GENERATE(1, 3);
   const int hist = GENERATE(1, 2);
-  const bool pretend_device = GENERATE(false, true);
-  CAPTURE(n, decode_variant_name(variant), rows, hist, pretend_device);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  CAPTURE(n, decode_variant_name(variant), rows, hist, where);
 
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, rows,
                                    true, 5000u + n * 31 + rows * 7 + hist);
   const int layers = 2;
   const auto res = run_attention(
-      s, pretend_device, layers,
+      s, where, layers,
       [variant](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
         return cp_decode_attention(c, b, a, out, st, variant);
       });
@@ -493,7 +555,7 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
 
 TEST_CASE("ring attention rejects malformed arguments", "[cp][ring]") {
   const Scenario s = make_scenario(2, {}, 0, 5, false, 9u);
-  auto st = run_ranks(2, false, [&](Comm& comm, CountingBackend& backend) -> Status {
+  auto st = run_ranks(2, Where::kCpu, [&](Comm& comm, CountingBackend& backend) -> Status {
     RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
     std::vector<float> out(s.tq * s.hq * s.d);
     a.hkv = 3;  // hq = 4 is not a multiple
@@ -521,7 +583,7 @@ TEST_CASE("long prefill after earlier turns, both variants", "[cp][ring]") {
   CAPTURE(n, pass_q);
   // T = 1001 is not a multiple of 2N; P = 60 from two earlier turns.
   const Scenario s = make_scenario(n, {40, 17}, 1, 1001, false, 4242u + n);
-  const auto res = run_attention(s, false, 1, pass_q ? &ring_pass_q : &ring_pass_kv);
+  const auto res = run_attention(s, Where::kCpu, 1, pass_q ? &ring_pass_q : &ring_pass_kv);
   check_against_reference(s, outputs(res));
   // Chunk pairing skips the masked (query chunk, key chunk) pairs: of the 2N x 2N
   // chunk pairs of the turn only the N(2N+1) on or below the diagonal are
@@ -532,4 +594,37 @@ TEST_CASE("long prefill after earlier turns, both variants", "[cp][ring]") {
   const int64_t dense = int64_t(n) * n * s.tq * s.tk;
   CAPTURE(pairs, dense);
   REQUIRE(pairs * 4 < dense * 3);
+}
+
+TEST_CASE("ring attention on the CUDA backend, staged through GlooComm", "[cp][ring][gpu]") {
+  if (!have_cuda()) {
+    WARN("skipped: no CUDA device (or built without CUDA)");
+    return;
+  }
+  const int n = GENERATE(1, 2, 3, 4);
+  const int kind = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring
+  const int hist = GENERATE(0, 2);
+  CAPTURE(n, kind, hist);
+  const bool decode = kind >= 2;
+  const int64_t t = decode ? 3 : 2 * n + 1;
+  const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
+                                   decode, 9000u + n * 13 + kind * 3 + hist);
+  const auto res = run_attention(
+      s, Where::kCuda, 2,
+      [kind](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+        switch (kind) {
+          case 0:
+            return ring_pass_kv(c, b, a, out, st);
+          case 1:
+            return ring_pass_q(c, b, a, out, st);
+          case 2:
+            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
+          default:
+            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
+        }
+      });
+  check_against_reference(s, outputs(res));
+  if (decode) {
+    for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);
+  }
 }
