@@ -124,12 +124,13 @@ void RankGroup::abort() {
 }
 
 RankGroup::~RankGroup() {
-  if (!followers_.empty()) {
-    // Followers leave serve() on Shutdown; a broken group is aborted instead.
+  if (world_ > 1 && leader_.exec) {
+    // Followers (threads here, or worker processes) leave serve() on
+    // Shutdown; a broken group is aborted instead so no thread stays blocked.
     StepOutcome o = leader_.exec->lead(make_step_plan(fb::StepKind::Shutdown, 0));
     if (!o.status.ok()) abort();
-    for (auto& t : followers_) t.join();
   }
+  for (auto& t : followers_) t.join();
 }
 
 Status serve_worker(const EngineOptions& opts) {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The ringlm tool's contract: info, tokenize, generate --json / --logits-out,
+# clear errors with a non-zero exit for bad input.
+source "$(dirname "$0")/lib.sh"
+
+"$RINGLM" info --model "$MODEL" --json > "$WORK/info.json"
+[ "$(json_get "$WORK/info.json" "j['layers'], j['heads'], j['kv_heads'], j['chat_template']")" = "30 9 3 chatml" ] ||
+  fail "info: $(cat "$WORK/info.json")"
+
+"$RINGLM" tokenize --model "$MODEL" --text "Hello world" > "$WORK/ids.json"
+[ "$(cat "$WORK/ids.json")" = "[19556,905]" ] || fail "tokenize: $(cat "$WORK/ids.json")"
+
+"$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
+  --temperature 0 --json --logits-out "$WORK/logits.f32" > "$WORK/gen.json"
+json_get "$WORK/gen.json" "j['text']" | grep -q "Paris" || fail "generate: $(cat "$WORK/gen.json")"
+[ "$(json_get "$WORK/gen.json" "len(j['tokens']), j['stats']['new_tokens'], j['stats']['world_size']")" = "8 5 1" ] ||
+  fail "generate stats: $(cat "$WORK/gen.json")"
+[ "$(stat -c %s "$WORK/logits.f32")" = $((49152 * 4)) ] || fail "logits file size"
+python3 - "$WORK/logits.f32" "$WORK/gen.json" <<'PY' || fail "logits argmax is not the first greedy token"
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+v = struct.unpack("<%df" % (len(data) // 4), data)
+assert max(range(len(v)), key=v.__getitem__) == json.load(open(sys.argv[2]))["tokens"][0]
+PY
+
+# Bad input: clear error, non-zero exit, never a crash.
+expect_error() {
+  local want=$1; shift
+  if "$RINGLM" "$@" > "$WORK/out" 2> "$WORK/err"; then fail "expected failure: $*"; fi
+  grep -q "$want" "$WORK/err" || fail "expected '$want' from $*: $(cat "$WORK/err")"
+}
+expect_error "NOT_FOUND" info --model "$WORK/missing.gguf"
+head -c 1000 "$MODEL" > "$WORK/truncated.gguf"
+expect_error "CORRUPT_DATA" info --model "$WORK/truncated.gguf"
+expect_error "unknown flag" generate --model "$MODEL" --prompt x --bogus 1
+expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
+expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
+echo "cli_test: ok"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# CP across processes: a leader and a `ringlm worker` rendezvous through a
+# file store; greedy tokens equal the single-rank run for both ring variants.
+source "$(dirname "$0")/lib.sh"
+PROMPT="Write one sentence about the ocean and one about the mountains."
+"$RINGLM" generate --model "$MODEL" --prompt "$PROMPT" --chat --max-tokens 24 --json > "$WORK/n1.json"
+for variant in pass-kv pass-q; do
+  store="$WORK/store-$variant"
+  mkdir -p "$store"
+  "$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
+    2> "$WORK/worker-$variant.log" &
+  PIDS+=($!)
+  "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
+    --prompt "$PROMPT" --chat --max-tokens 24 --variant "$variant" --json > "$WORK/n2.json"
+  wait "${PIDS[-1]}" || fail "worker exited with an error: $(cat "$WORK/worker-$variant.log")"
+  a=$(json_get "$WORK/n1.json" "j['tokens']")
+  b=$(json_get "$WORK/n2.json" "j['tokens']")
+  [ "$a" = "$b" ] || fail "$variant tokens differ: $a vs $b"
+  [ "$(json_get "$WORK/n2.json" "j['stats']['world_size'], j['stats']['variant']")" = "2 $variant" ] ||
+    fail "stats: $(cat "$WORK/n2.json")"
+  json_get "$WORK/n2.json" "all(b > 0 for b in j['stats']['bytes_sent'])" | grep -q True ||
+    fail "no ring traffic reported: $(cat "$WORK/n2.json")"
+done
+echo "multiprocess_cp_test: ok"
