@@ -16,6 +16,7 @@ void usage() {
                "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
                "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
                "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
+               "  bench cp  [--tokens 4096,8000] [--ranks 2]      CP scaling and crossover\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --store S --rank 0 (leader of a multi-process group)\n");
 }
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return ringlm::cli::run_generate(argc, argv);
   if (cmd == "chat") return ringlm::cli::run_chat(argc, argv);
   if (cmd == "worker") return ringlm::cli::run_worker(argc, argv);
+  if (cmd == "bench") return ringlm::cli::run_bench(argc, argv);
   std::fprintf(stderr, "ringlm: unknown command '%s'\n", cmd.c_str());
   usage();
   return 2;
