@@ -284,7 +284,8 @@ void attention_partial(const AttentionParams& p) {
   int64_t chunks = 1;
   if (threads > 1 && items < 2 * threads) {
     const int64_t partial_floats = p.tq * p.hq * int64_t(d + 2);
-    chunks = std::clamp<int64_t>(p.tk / kSplitKeys, 1, kSplitMaxFloats / partial_floats);
+    chunks = std::clamp<int64_t>(p.tk / kSplitKeys, 1,
+                                 std::max<int64_t>(1, kSplitMaxFloats / partial_floats));
   }
 
   if (chunks == 1) {
