@@ -1,0 +1,342 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_status.h"
+#include "cpu/rope.h"
+#include "cuda/add.h"
+#include "cuda/attention_partial.h"
+#include "cuda/convert.h"
+#include "cuda/embedding.h"
+#include "cuda/fill.h"
+#include "cuda/merge_partials.h"
+#include "cuda/rmsnorm.h"
+#include "cuda/rope.h"
+#include "cuda/swiglu.h"
+
+namespace ringlm {
+namespace {
+
+namespace kc = kernels::cuda;
+
+// Frees device memory of any device: the pointer's own device is made current
+// for the call, then the caller's device is restored.
+void free_device(void* p) {
+  if (!p) return;
+  cudaPointerAttributes attr{};
+  int prev = -1;
+  if (cudaPointerGetAttributes(&attr, p) == cudaSuccess && cudaGetDevice(&prev) == cudaSuccess &&
+      attr.device != prev) {
+    (void)cudaSetDevice(attr.device);
+    (void)cudaFree(p);
+    (void)cudaSetDevice(prev);
+  } else {
+    (void)cudaFree(p);
+  }
+  (void)cudaGetLastError();
+}
+
+class CudaWeight final : public Weight {
+ public:
+  CudaWeight(int64_t rows, int64_t cols, Buffer data) : Weight(rows, cols), data_(std::move(data)) {}
+  const uint16_t* data() const { return data_.as<uint16_t>(); }  // [rows, cols] bf16
+  uint16_t* data() { return data_.as<uint16_t>(); }
+
+ private:
+  Buffer data_;
+};
+
+// Elements converted per step of make_weight (64 MiB of f32 staging).
+constexpr int64_t kStageElems = int64_t(16) << 20;
+
+class CudaBackend final : public Backend {
+ public:
+  static Result<std::unique_ptr<Backend>> Create(int device) {
+    const int n = cuda_device_count();
+    if (device < 0 || device >= n)
+      return Unavailable("cuda backend: device " + std::to_string(device) + " not present (" +
+                         std::to_string(n) + " CUDA device(s))");
+    std::unique_ptr<CudaBackend> b(new CudaBackend(device));
+    RINGLM_RETURN_IF_ERROR(b->init());
+    return std::unique_ptr<Backend>(std::move(b));
+  }
+
+  ~CudaBackend() override {
+    if (cudaSetDevice(device_) == cudaSuccess && stream_) (void)cudaStreamSynchronize(stream_);
+    for (auto& s : scratch_) free_device(s.ptr);
+    if (cublas_) cublasDestroy(cublas_);
+    if (stream_) cudaStreamDestroy(stream_);
+    (void)cudaGetLastError();
+  }
+
+  cudaStream_t stream() const { return stream_; }
+
+  std::string_view name() const override { return "cuda"; }
+  bool host_memory() const override { return false; }
+
+  // --- memory ---
+  Result<Buffer> alloc(size_t bytes) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 256));
+    if (e != cudaSuccess)
+      return cuda_error_status(e, ("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str(),
+                               __FILE__, __LINE__);
+    return Buffer(p, bytes, &free_device);
+  }
+
+  Status copy_from_host(void* dst, const void* src, size_t n) override {
+    if (n == 0) return Status::Ok();
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    return Status::Ok();
+  }
+  Status copy_to_host(void* dst, const void* src, size_t n) override {
+    if (n == 0) return Status::Ok();
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    return Status::Ok();
+  }
+  Status copy(void* dst, const void* src, size_t n) override {
+    if (n == 0 || dst == src) return Status::Ok();
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream_));
+    return Status::Ok();
+  }
+  Status fill(float* dst, float value, int64_t n) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::fill(dst, value, n, stream_));
+    return Status::Ok();
+  }
+  Status synchronize() override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    return Status::Ok();
+  }
+
+  // --- weights ---
+  Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
+                                              int64_t cols) override {
+    if (rows < 0 || cols < 0 || (rows * cols > 0 && !host))
+      return InvalidArgument("cuda backend: make_weight needs rows, cols >= 0 and data");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    const int64_t n = rows * cols;
+    RINGLM_ASSIGN_OR_RETURN(Buffer buf, alloc(sizeof(uint16_t) * size_t(std::max<int64_t>(n, 1))));
+    auto w = std::make_unique<CudaWeight>(rows, cols, std::move(buf));
+    // Upload the f32 rows in chunks through a staging buffer and round to bf16
+    // on the device; stream order keeps a chunk from being overwritten early.
+    for (int64_t off = 0; off < n; off += kStageElems) {
+      const int64_t len = std::min(kStageElems, n - off);
+      RINGLM_ASSIGN_OR_RETURN(void* stage, scratch(kScratchStage, sizeof(float) * size_t(len)));
+      RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(stage, host + off, sizeof(float) * size_t(len),
+                                                  cudaMemcpyHostToDevice, stream_));
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          kc::f32_to_bf16(static_cast<const float*>(stage), w->data() + off, len, stream_));
+    }
+    // The host rows may be freed once we return.
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    return std::unique_ptr<Weight>(std::move(w));
+  }
+
+  // --- ops ---
+  Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
+    const auto* cw = dynamic_cast<const CudaWeight*>(&w);
+    if (!cw) return InvalidArgument("cuda backend: matmul weight was not made by this backend");
+    const int64_t n = w.rows(), k = w.cols();
+    if (m < 0) return InvalidArgument("cuda backend: matmul with m < 0");
+    if (m == 0 || n == 0) return Status::Ok();
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+      return Unsupported("cuda backend: matmul dimension beyond 2^31");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    if (k == 0) return fill(y, 0.f, m * n);
+    RINGLM_ASSIGN_OR_RETURN(void* xb, scratch(kScratchX, sizeof(uint16_t) * size_t(m * k)));
+    // x [m, k] f32 -> bf16
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(x, static_cast<uint16_t*>(xb), m * k, stream_));
+    // Row-major y[m, n] = x[m, k] W[n, k]^T is column-major y^T[n, m] = W^T x^T:
+    // A = W (column-major k x n, transposed), B = x^T (column-major k x m).
+    const float alpha = 1.f, beta = 0.f;
+    RINGLM_CUBLAS_RETURN_IF_ERROR(cublasGemmEx(
+        cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, cw->data(), CUDA_R_16BF,
+        int(k), xb, CUDA_R_16BF, int(k), &beta, y, CUDA_R_32F, int(n), CUBLAS_COMPUTE_32F,
+        CUBLAS_GEMM_DEFAULT));
+    if (bias) RINGLM_CUDA_RETURN_IF_ERROR(kc::add_bias_rows(y, bias, m, n, stream_));
+    return Status::Ok();
+  }
+
+  Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) override {
+    const auto* cw = dynamic_cast<const CudaWeight*>(&table);
+    if (!cw) return InvalidArgument("cuda backend: embedding table was not made by this backend");
+    if (n <= 0) return Status::Ok();
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids[i] < 0 || ids[i] >= table.rows())
+        return InvalidArgument("token id " + std::to_string(ids[i]) + " outside vocabulary of " +
+                               std::to_string(table.rows()));
+    }
+    RINGLM_RETURN_IF_ERROR(use_device());
+    // The ids go through a pageable member copy: cudaMemcpyAsync stages
+    // pageable memory before it returns, so neither buffer is read later.
+    ids_host_.assign(ids, ids + n);
+    RINGLM_ASSIGN_OR_RETURN(void* dids, scratch(kScratchIds, sizeof(int32_t) * size_t(n)));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dids, ids_host_.data(), sizeof(int32_t) * size_t(n),
+                                                cudaMemcpyHostToDevice, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::embedding_bf16(cw->data(), static_cast<const int32_t*>(dids),
+                                                   out, n, table.cols(), stream_));
+    return Status::Ok();
+  }
+
+  Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
+                 float eps) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::rmsnorm(x, w, y, rows, dim, eps, stream_));
+    return Status::Ok();
+  }
+
+  Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
+              const kernels::RopeConfig& cfg) override {
+    if (cfg.rot_dim <= 0 || cfg.rot_dim > cfg.head_dim || cfg.rot_dim % 2 != 0)
+      return InvalidArgument("cuda backend: rope needs 0 < rot_dim <= head_dim, rot_dim even");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_ASSIGN_OR_RETURN(const float* inv_freq, upload_inv_freq(cfg));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::rope(x, pos, rows, heads, cfg, inv_freq, stream_));
+    return Status::Ok();
+  }
+
+  Status swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::swiglu(gate, up, out, n, stream_));
+    return Status::Ok();
+  }
+
+  Status add(float* y, const float* x, int64_t n) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::add(y, x, n, stream_));
+    return Status::Ok();
+  }
+
+  Status attention_partial(const kernels::AttentionParams& p) override {
+    if (p.tq < 0 || p.tk < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
+      return InvalidArgument("cuda backend: attention shape (tq, tk >= 0; hq a multiple of hkv; d > 0)");
+    if (p.tq == 0) return Status::Ok();
+    const kc::AttentionPlan plan = kc::plan_attention(p, sm_count_);
+    if (plan.path == kc::AttentionPath::kUnsupported)
+      return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
+                         " (supported: 1..256; tensor cores for 64 and 128)");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    void* ws = nullptr;
+    if (plan.workspace_bytes > 0) {
+      RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchAttn, plan.workspace_bytes));
+    }
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial(p, plan, ws, stream_));
+    return Status::Ok();
+  }
+
+  Status merge_partials(const kernels::MergeParams& p) override {
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::merge_partials(p, stream_));
+    return Status::Ok();
+  }
+
+ private:
+  enum ScratchSlot { kScratchX, kScratchIds, kScratchRope, kScratchAttn, kScratchStage, kScratchCount };
+  struct Scratch {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+
+  explicit CudaBackend(int device) : device_(device) {}
+
+  Status init() {
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    RINGLM_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
+    RINGLM_CUBLAS_RETURN_IF_ERROR(cublasCreate(&cublas_));
+    RINGLM_CUBLAS_RETURN_IF_ERROR(cublasSetStream(cublas_, stream_));
+    return Status::Ok();
+  }
+
+  Status use_device() {
+    int cur = -1;
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&cur));
+    if (cur != device_) RINGLM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+    return Status::Ok();
+  }
+
+  // Device scratch of at least `bytes` for one purpose. Growing waits for the
+  // stream first: queued work may still read the old block.
+  Result<void*> scratch(ScratchSlot slot, size_t bytes) {
+    Scratch& s = scratch_[slot];
+    if (s.bytes >= bytes && s.ptr) return s.ptr;
+    const size_t want = std::max<size_t>({bytes, s.bytes + s.bytes / 2, 4096});
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    free_device(s.ptr);
+    s.ptr = nullptr;
+    s.bytes = 0;
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, (want + 255) / 256 * 256);
+    if (e != cudaSuccess)
+      return cuda_error_status(e, ("scratch cudaMalloc of " + std::to_string(want) + " bytes").c_str(),
+                               __FILE__, __LINE__);
+    s.ptr = p;
+    s.bytes = want;
+    return p;
+  }
+
+  // The RoPE inverse frequencies of `cfg` on the device; uploaded again only
+  // when they differ from the last upload (configs are compared by value, so
+  // every scaling input counts).
+  Result<const float*> upload_inv_freq(const kernels::RopeConfig& cfg) {
+    std::vector<float> inv = kernels::cpu::rope_inv_freq(cfg);
+    if (inv.size() < size_t(cfg.rot_dim / 2))
+      return Internal("rope_inv_freq returned " + std::to_string(inv.size()) + " frequencies");
+    const size_t bytes = sizeof(float) * inv.size();
+    if (inv != rope_host_ || !scratch_[kScratchRope].ptr) {
+      RINGLM_ASSIGN_OR_RETURN(void* d, scratch(kScratchRope, bytes));
+      rope_host_ = std::move(inv);
+      // Pageable source: staged before cudaMemcpyAsync returns; stream order
+      // keeps earlier rope kernels on the previous values.
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(d, rope_host_.data(), bytes, cudaMemcpyHostToDevice, stream_));
+    }
+    return static_cast<const float*>(scratch_[kScratchRope].ptr);
+  }
+
+  int device_;
+  int sm_count_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::array<Scratch, kScratchCount> scratch_{};
+  std::vector<int32_t> ids_host_;
+  std::vector<float> rope_host_;
+};
+
+}  // namespace
+
+int cuda_device_count() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device) { return CudaBackend::Create(device); }
+
+void* cuda_backend_stream(const Backend& backend) {
+  const auto* b = dynamic_cast<const CudaBackend*>(&backend);
+  return b ? static_cast<void*>(b->stream()) : nullptr;
+}
+
+}  // namespace ringlm

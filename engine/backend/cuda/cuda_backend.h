@@ -1,0 +1,45 @@
+// CudaBackend: the Backend on one CUDA device.
+//
+// Memory: alloc() returns device memory (cudaMalloc); every op pointer is a
+// device pointer, except the token ids of embedding(), which are host memory
+// (as the Backend contract says). Weights are stored bf16 (converted from the
+// host f32 rows at make_weight, on the device); activations stay f32.
+//
+// Ordering: all ops are enqueued on the backend's own compute stream (a
+// non-blocking stream) in call order and return once enqueued;
+// synchronize() waits for them and reports any asynchronous failure.
+// copy_from_host() and copy_to_host() return after the copy completed, so the
+// host buffer may be reused (or read) at once. copy() and fill() are enqueued.
+//
+// GEMMs: cublasGemmEx with bf16 A/B, f32 C and f32 compute; the f32
+// activations are rounded to bf16 in a scratch buffer first, so matmul agrees
+// with the f32 CPU backend to bf16 precision (about 1e-2 relative).
+// Attention: kernels/cuda/attention_partial.h (tensor cores for head dims 64
+// and 128, a generic f32 path for any other head dim up to 256; larger head
+// dims give kUnsupported).
+//
+// Errors: every CUDA / cuBLAS failure becomes a Status (cuda_status.h).
+// Thread-safety: one thread at a time, as for every Backend. Each call makes
+// the backend's device current on the calling thread.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+
+namespace ringlm {
+
+// Number of CUDA devices usable by this process; 0 when there is no driver,
+// no GPU, or the runtime cannot initialise. Never fails, never aborts.
+int cuda_device_count();
+
+// A CudaBackend on `device`. kUnavailable when there is no such device (or no
+// driver); a CUDA / cuBLAS failure while setting up becomes its Status.
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device);
+
+// The compute stream (a cudaStream_t) of a backend made by make_cuda_backend,
+// for code that orders its own device work after the backend's ops (NcclComm).
+// nullptr for any other backend.
+void* cuda_backend_stream(const Backend& backend);
+
+}  // namespace ringlm

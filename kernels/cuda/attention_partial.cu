@@ -1,0 +1,324 @@
+// Dispatch of the CUDA partial attention, the tile-metadata pre-pass of the
+// tensor-core path, and the generic f32 path (with its key-split combine).
+#include "cuda/attention_partial.h"
+
+#include <climits>
+#include <math_constants.h>
+
+#include "cuda/attention_mma.h"
+#include "cuda/common.cuh"
+#include "cuda/convert.h"
+
+namespace ringlm::kernels::cuda {
+namespace {
+
+using attn::kBc;
+using attn::TileMeta;
+
+constexpr int kGenericWarps = 4;           // warps per block of the generic kernel
+constexpr int64_t kMinKeysPerSplit = 256;  // below this a split costs more than it saves
+constexpr int kMaxSplits = 128;
+constexpr int64_t kMmaMinRows = 64;        // fewer query rows: the 128-row tile is mostly empty
+
+size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+
+int tile_count(int64_t tk) { return int(ceil_div(tk, kBc)); }
+
+// ---- tile metadata (tensor-core path) ----
+
+// One warp per 64-key tile: min / max valid position, validity flags, and a
+// copy of the positions padded with -1 to a whole number of tiles.
+__global__ void tile_meta_kernel(const int32_t* __restrict__ k_pos, int64_t tk, int ntiles,
+                                 TileMeta* __restrict__ meta, int32_t* __restrict__ kpad) {
+  const int lane = threadIdx.x & 31;
+  const int64_t t = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+  if (t >= ntiles) return;
+  int mn = INT_MAX, mx = -1;
+  bool any = false, all = true;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int64_t j = t * kBc + half * 32 + lane;
+    const int32_t kp = j < tk ? k_pos[j] : -1;
+    kpad[j] = kp;
+    const bool valid = kp >= 0;
+    any |= valid;
+    all &= valid;
+    if (valid) mn = min(mn, int(kp)), mx = max(mx, int(kp));
+  }
+  any = __any_sync(kFullMask, any);
+  all = __all_sync(kFullMask, all);
+  mn = __reduce_min_sync(kFullMask, mn);
+  mx = __reduce_max_sync(kFullMask, mx);
+  if (lane == 0) meta[t] = make_int4(mn, mx, (any ? 1 : 0) | (all ? 2 : 0), 0);
+}
+
+cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t stream) {
+  const int ntiles = tile_count(p.tk);
+  auto* meta = static_cast<TileMeta*>(workspace);
+  auto* kpad = reinterpret_cast<int32_t*>(static_cast<char*>(workspace) +
+                                          align256(sizeof(TileMeta) * size_t(ntiles)));
+  if (ntiles > 0) {
+    constexpr int kWarpsPerBlock = 8;
+    tile_meta_kernel<<<unsigned(ceil_div(ntiles, kWarpsPerBlock)), kWarpsPerBlock * 32, 0,
+                       stream>>>(p.k_pos, p.tk, ntiles, meta, kpad);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  switch (p.d) {
+    case 64: return attn::launch_mma<64>(p, meta, kpad, ntiles, stream);
+    case 128: return attn::launch_mma<128>(p, meta, kpad, ntiles, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+// ---- generic f32 path ----
+
+// One warp per (query row, head, key split). Lane c holds q[c + 32 j]; each
+// visible key costs one warp-wide dot product and an online-softmax update.
+// Keys are screened 32 at a time by position (a ballot), so masked keys are
+// never read. Writes the normalised partial (out, lse) of its split: straight
+// into p.out / p.lse with one split, else into part_out / part_lse.
+template <int NJ>  // d <= 32 * NJ
+__global__ void __launch_bounds__(kGenericWarps * 32)
+    attention_generic_kernel(const AttentionParams p, int splits, int64_t keys_per_split,
+                             float* __restrict__ part_out, float* __restrict__ part_lse) {
+  const int lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
+  if (item >= p.tq * p.hq * splits) return;
+  const int split = int(item % splits);
+  const int64_t rh = item / splits;  // row * hq + head
+  const int h = int(rh % p.hq);
+  const int64_t row = rh / p.hq;
+  const int kvh = h / (p.hq / p.hkv);
+  const int d = p.d;
+  const int32_t qp = p.q_pos[row];
+  const int qeff = qp < 0 ? -1 : (p.causal ? int(qp) : INT_MAX);
+
+  float q[NJ], acc[NJ];
+  const float* qr = p.q + rh * d;  // [d]
+#pragma unroll
+  for (int j = 0; j < NJ; ++j) {
+    const int c = lane + 32 * j;
+    q[j] = c < d ? qr[c] : 0.f;
+    acc[j] = 0.f;
+  }
+  const float scale_log2 = p.scale * 1.4426950408889634f;
+  float m = -CUDART_INF_F, l = 0.f;  // warp-uniform
+  const int64_t kb = int64_t(split) * keys_per_split;
+  const int64_t ke = min(p.tk, kb + keys_per_split);
+  if (qeff >= 0) {
+    for (int64_t base = kb; base < ke; base += 32) {
+      const int64_t jl = base + lane;
+      const int32_t kp = jl < ke ? p.k_pos[jl] : -1;
+      unsigned vis = __ballot_sync(kFullMask, kp >= 0 && kp <= qeff);
+      while (vis) {
+        const int b = __ffs(vis) - 1;
+        vis &= vis - 1;
+        const int64_t key = base + b;
+        const float* kr = p.k + (key * p.hkv + kvh) * d;  // [d]
+        const float* vr = p.v + (key * p.hkv + kvh) * d;  // [d]
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < NJ; ++j) {
+          const int c = lane + 32 * j;
+          if (c < d) dot += q[j] * kr[c];
+        }
+        const float sv = warp_sum(dot) * scale_log2;  // identical in every lane
+        if (sv > m) {
+          const float corr = exp2f(m - sv);
+          l *= corr;
+#pragma unroll
+          for (int j = 0; j < NJ; ++j) acc[j] *= corr;
+          m = sv;
+        }
+        const float w = exp2f(sv - m);
+        l += w;
+#pragma unroll
+        for (int j = 0; j < NJ; ++j) {
+          const int c = lane + 32 * j;
+          if (c < d) acc[j] += w * vr[c];
+        }
+      }
+    }
+  }
+  const bool live = l > 0.f;
+  const float inv = live ? 1.f / l : 0.f;
+  float* o = splits == 1 ? p.out + rh * d : part_out + item * d;  // [d]
+#pragma unroll
+  for (int j = 0; j < NJ; ++j) {
+    const int c = lane + 32 * j;
+    if (c < d) o[c] = acc[j] * inv;
+  }
+  if (lane == 0) {
+    const float lse = live ? (m + log2f(l)) * 0.6931471805599453f : -CUDART_INF_F;
+    if (splits == 1) p.lse[rh] = lse; else part_lse[item] = lse;
+  }
+}
+
+// One warp per (row, head): out = sum_s out_s exp(lse_s - L), L = log sum_s exp(lse_s).
+__global__ void combine_splits_kernel(const float* __restrict__ part_out,
+                                      const float* __restrict__ part_lse, int splits, int64_t rows,
+                                      int d, float* __restrict__ out, float* __restrict__ lse) {
+  const int lane = threadIdx.x & 31;
+  const int64_t rh = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
+  if (rh >= rows) return;
+  const float* pl = part_lse + rh * splits;       // [splits]
+  const float* po = part_out + rh * splits * d;   // [splits, d]
+  float mx = -CUDART_INF_F;
+  for (int s = lane; s < splits; s += 32) mx = fmaxf(mx, pl[s]);
+  mx = warp_max(mx);
+  float* o = out + rh * d;  // [d]
+  if (mx == -CUDART_INF_F) {
+    for (int c = lane; c < d; c += 32) o[c] = 0.f;
+    if (lane == 0) lse[rh] = -CUDART_INF_F;
+    return;
+  }
+  float sum = 0.f;
+  for (int s = lane; s < splits; s += 32) sum += expf(pl[s] - mx);
+  const float L = mx + logf(warp_sum(sum));
+  for (int c = lane; c < d; c += 32) {
+    float acc = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      const float ls = pl[s];
+      if (ls != -CUDART_INF_F) acc += po[int64_t(s) * d + c] * expf(ls - L);
+    }
+    o[c] = acc;
+  }
+  if (lane == 0) lse[rh] = L;
+}
+
+cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace,
+                        cudaStream_t stream) {
+  const int64_t keys_per_split = splits == 1 ? (p.tk > 0 ? p.tk : 1) : ceil_div(p.tk, splits);
+  float* part_out = nullptr;
+  float* part_lse = nullptr;
+  if (splits > 1) {
+    part_out = static_cast<float*>(workspace);
+    part_lse = reinterpret_cast<float*>(static_cast<char*>(workspace) +
+                                        align256(sizeof(float) * size_t(splits) * p.tq * p.hq * p.d));
+  }
+  const int64_t items = p.tq * p.hq * splits;
+  const int64_t blocks = ceil_div(items, kGenericWarps);
+  if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
+  const dim3 grid{unsigned(blocks)}, block{unsigned(kGenericWarps * 32)};
+  if (p.d <= 64)
+    attention_generic_kernel<2><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+  else if (p.d <= 128)
+    attention_generic_kernel<4><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+  else
+    attention_generic_kernel<8><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || splits == 1) return e;
+  const int64_t rows = p.tq * p.hq;
+  combine_splits_kernel<<<unsigned(ceil_div(rows, kGenericWarps)), kGenericWarps * 32, 0, stream>>>(
+      part_out, part_lse, splits, rows, p.d, p.out, p.lse);
+  return cudaGetLastError();
+}
+
+// Workspace of the tensor-core path fed from f32 inputs: bf16 copies of q, k, v
+// followed by the tile metadata.
+struct MmaLayout {
+  size_t q = 0, k = 0, v = 0, meta = 0, total = 0;
+};
+MmaLayout mma_layout(const AttentionParams& p) {
+  MmaLayout L;
+  L.q = 0;
+  L.k = L.q + align256(sizeof(uint16_t) * size_t(p.tq) * p.hq * p.d);
+  L.v = L.k + align256(sizeof(uint16_t) * size_t(p.tk) * p.hkv * p.d);
+  L.meta = L.v + align256(sizeof(uint16_t) * size_t(p.tk) * p.hkv * p.d);
+  L.total = L.meta + attention_bf16_workspace_bytes(p.tk);
+  return L;
+}
+
+}  // namespace
+
+bool attention_mma_supports(int d) { return d == 64 || d == 128; }
+
+size_t attention_bf16_workspace_bytes(int64_t tk) {
+  const size_t ntiles = size_t(tile_count(tk));
+  return align256(sizeof(TileMeta) * ntiles) + align256(sizeof(int32_t) * ntiles * kBc);
+}
+
+AttentionPlan plan_attention(const AttentionParams& p, int sm_count, AttentionPath force) {
+  AttentionPlan plan;
+  if (p.tq <= 0) {
+    plan.path = AttentionPath::kEmpty;
+    return plan;
+  }
+  if (p.d <= 0 || p.d > 256) return plan;  // kUnsupported
+  const bool mma_ok = attention_mma_supports(p.d);
+  bool use_mma = mma_ok && p.tq >= kMmaMinRows;
+  if (force == AttentionPath::kMma && mma_ok) use_mma = true;
+  if (force == AttentionPath::kGeneric) use_mma = false;
+  if (use_mma) {
+    plan.path = AttentionPath::kMma;
+    plan.workspace_bytes = mma_layout(p).total;
+    return plan;
+  }
+  plan.path = AttentionPath::kGeneric;
+  // Split the keys until there are about 48 warps per multiprocessor.
+  const int64_t items = p.tq * p.hq;
+  int64_t splits = ceil_div(int64_t(sm_count > 0 ? sm_count : 1) * 48, items);
+  splits = min(splits, max(int64_t(1), p.tk / kMinKeysPerSplit));
+  splits = max(int64_t(1), min(splits, int64_t(kMaxSplits)));
+  plan.splits = int(splits);
+  if (plan.splits > 1)
+    plan.workspace_bytes = align256(sizeof(float) * size_t(plan.splits) * items * p.d) +
+                           align256(sizeof(float) * size_t(plan.splits) * items);
+  return plan;
+}
+
+cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan, void* workspace,
+                              cudaStream_t stream) {
+  if (plan.path == AttentionPath::kEmpty || p.tq <= 0) return cudaSuccess;
+  if (p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || p.tk < 0) return cudaErrorInvalidValue;
+  switch (plan.path) {
+    case AttentionPath::kGeneric: return run_generic(p, plan.splits, workspace, stream);
+    case AttentionPath::kMma: {
+      if (!attention_mma_supports(p.d)) return cudaErrorInvalidValue;
+      const MmaLayout L = mma_layout(p);
+      char* ws = static_cast<char*>(workspace);
+      auto* qb = reinterpret_cast<uint16_t*>(ws + L.q);
+      auto* kb = reinterpret_cast<uint16_t*>(ws + L.k);
+      auto* vb = reinterpret_cast<uint16_t*>(ws + L.v);
+      // Padding rows become zeros: they may hold anything, and 0 * NaN would
+      // leak into the P V product.
+      cudaError_t e = f32_to_bf16_masked_rows(p.q, p.q_pos, qb, p.tq, int64_t(p.hq) * p.d, stream);
+      if (e == cudaSuccess)
+        e = f32_to_bf16_masked_rows(p.k, p.k_pos, kb, p.tk, int64_t(p.hkv) * p.d, stream);
+      if (e == cudaSuccess)
+        e = f32_to_bf16_masked_rows(p.v, p.k_pos, vb, p.tk, int64_t(p.hkv) * p.d, stream);
+      if (e != cudaSuccess) return e;
+      AttentionBf16Params b;
+      b.q = qb;
+      b.q_pos = p.q_pos;
+      b.k = kb;
+      b.v = vb;
+      b.k_pos = p.k_pos;
+      b.out = p.out;
+      b.lse = p.lse;
+      b.tq = p.tq;
+      b.tk = p.tk;
+      b.hq = p.hq;
+      b.hkv = p.hkv;
+      b.d = p.d;
+      b.scale = p.scale;
+      b.causal = p.causal;
+      return run_mma(b, ws + L.meta, stream);
+    }
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t attention_partial_bf16(const AttentionBf16Params& p, void* workspace,
+                                   cudaStream_t stream) {
+  if (p.tq <= 0) return cudaSuccess;
+  if (p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || p.tk < 0 || !attention_mma_supports(p.d))
+    return cudaErrorInvalidValue;
+  if ((reinterpret_cast<uintptr_t>(p.q) | reinterpret_cast<uintptr_t>(p.k) |
+       reinterpret_cast<uintptr_t>(p.v)) % 16 != 0)
+    return cudaErrorInvalidValue;
+  return run_mma(p, workspace, stream);
+}
+
+}  // namespace ringlm::kernels::cuda

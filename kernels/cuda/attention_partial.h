@@ -1,0 +1,81 @@
+// Position-masked partial attention with LSE output on CUDA.
+// Definition: kernels/attention_params.h. CPU reference: kernels/cpu/attention_partial.h.
+//
+// Two implementations, picked per call by plan_attention():
+//  - kMma: FlashAttention-2 style. A CTA owns 128 query rows of one query head
+//    (8 warps x 16 rows) and walks the visible 64-key tiles of its KV head:
+//    S = Q K^T and O += P V on bf16 tensor cores (mma.sync m16n8k16, f32
+//    accumulation), online softmax in f32 registers, K/V tiles streamed into
+//    swizzled shared memory with cp.async. Inputs are converted to bf16 first
+//    (padding rows zeroed). Head dims 64 and 128.
+//  - kGeneric: f32 CUDA cores, one warp per (query row, head, key split), the
+//    key range split across warps for few query rows (decode) and the splits
+//    combined exactly by the LSE rule. Any head dim up to 256. Also the path
+//    for short query blocks, where a 128-row tile would be mostly empty.
+// Both skip key tiles (or keys) that no row can see, using positions only.
+// Outputs: out [tq, hq, d] f32, lse [tq, hq] f32 natural log; a row that sees
+// no key gets out = 0 and lse = -inf.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "attention_params.h"
+
+namespace ringlm::kernels::cuda {
+
+enum class AttentionPath : uint8_t { kEmpty, kMma, kGeneric, kUnsupported };
+
+struct AttentionPlan {
+  AttentionPath path = AttentionPath::kUnsupported;
+  int splits = 1;              // key splits (kGeneric)
+  size_t workspace_bytes = 0;  // device scratch attention_partial() needs
+};
+
+// Heads dims the tensor-core path is built for.
+bool attention_mma_supports(int d);
+
+// Picks the path and sizes the workspace. `sm_count` is the device's
+// multiprocessor count (for the decode split). `force` (kMma or kGeneric)
+// overrides the choice where that path supports the shape; kUnsupported
+// means no override. Shapes are expected to be validated by the caller
+// (hq % hkv == 0, d > 0); an unsupported head dim gives kUnsupported.
+AttentionPlan plan_attention(const AttentionParams& p, int sm_count,
+                             AttentionPath force = AttentionPath::kUnsupported);
+
+// Runs the plan. Every pointer in p is device memory; `workspace` has at least
+// plan.workspace_bytes bytes (256-byte aligned) and must not be in use by
+// other work on `stream`. Returns the launch status (cudaErrorInvalidValue for
+// an unsupported plan).
+cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan,
+                              void* workspace, cudaStream_t stream);
+
+// ---- the bf16 tensor-core kernel on its own (benchmarks, bf16 KV caches) ----
+
+struct AttentionBf16Params {
+  const uint16_t* q = nullptr;     // [tq, hq, d] bf16, 16-byte aligned
+  const int32_t* q_pos = nullptr;  // [tq]; < 0 marks a padding row
+  const uint16_t* k = nullptr;     // [tk, hkv, d] bf16; rows with k_pos < 0 must be finite
+  const uint16_t* v = nullptr;     // [tk, hkv, d] bf16; likewise
+  const int32_t* k_pos = nullptr;  // [tk]; < 0 marks a padding key
+  float* out = nullptr;            // [tq, hq, d] f32
+  float* lse = nullptr;            // [tq, hq] f32
+  int64_t tq = 0;
+  int64_t tk = 0;
+  int hq = 0;
+  int hkv = 0;
+  int d = 0;  // 64 or 128
+  float scale = 0.f;
+  bool causal = true;
+};
+
+// Workspace of attention_partial_bf16: per-tile key position ranges and a
+// padded copy of k_pos.
+size_t attention_bf16_workspace_bytes(int64_t tk);
+
+cudaError_t attention_partial_bf16(const AttentionBf16Params& p, void* workspace,
+                                   cudaStream_t stream);
+
+}  // namespace ringlm::kernels::cuda

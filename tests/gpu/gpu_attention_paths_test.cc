@@ -1,0 +1,127 @@
+// Each CUDA attention path forced over shapes the automatic choice would not
+// give it (the tensor-core kernel on 1..63 query rows, the f32 path on long
+// query blocks), the visible-tile list across its 256-tile chunks, the
+// decode key split, and the bf16 entry point.
+#include <cuda_runtime_api.h>
+
+#include "attention_cases.h"
+#include "cuda/convert.h"
+
+namespace ringlm::test {
+namespace {
+
+using kernels::cuda::AttentionPath;
+
+TEST_CASE("forced paths over the grid", "[gpu][attention]") {
+  const auto shape = GENERATE(std::pair<int64_t, int64_t>{1, 1}, std::pair<int64_t, int64_t>{1, 300},
+                              std::pair<int64_t, int64_t>{17, 200}, std::pair<int64_t, int64_t>{64, 64},
+                              std::pair<int64_t, int64_t>{127, 129}, std::pair<int64_t, int64_t>{300, 300});
+  const int d = GENERATE(64, 128);
+  const Mask mask = GENERATE(Mask::kCausalSuffix, Mask::kCausalPadded, Mask::kNonCausal,
+                             Mask::kShuffled, Mask::kFuture, Mask::kPast);
+  const bool zero_q = GENERATE(false, true);
+  AttnCase c;
+  c.tq = shape.first;
+  c.tk = shape.second;
+  c.d = d;
+  c.hq = 4;
+  c.hkv = 2;
+  c.mask = mask;
+  c.zero_q = zero_q;
+  c.seed = uint32_t(c.tq * 131 + c.tk * 17 + d + int(mask) * 7 + zero_q);
+  CAPTURE(c.tq, c.tk, c.d, mask_name(mask), zero_q);
+  const AttnData a = make_attention_data(c);
+  check_attention(run_cuda_path(c, a, AttentionPath::kMma), a, attention_tol(c, false), "mma");
+  check_attention(run_cuda_path(c, a, AttentionPath::kGeneric), a, attention_tol(c, true), "generic");
+}
+
+TEST_CASE("larger magnitudes (peaked softmax)", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = 150;
+  c.tk = 333;
+  c.hq = 8;
+  c.hkv = 2;
+  c.d = GENERATE(64, 128);
+  c.mask = GENERATE(Mask::kCausalSuffix, Mask::kShuffled);
+  c.range = 2.f;
+  CAPTURE(c.d, mask_name(c.mask));
+  const AttnData a = make_attention_data(c);
+  check_attention(run_cuda_path(c, a, AttentionPath::kMma), a, attention_tol(c, false), "mma");
+  check_attention(run_cuda_path(c, a, AttentionPath::kGeneric), a, attention_tol(c, true), "generic");
+}
+
+TEST_CASE("visible-tile list spans several 256-tile chunks", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = 130;
+  c.tk = 17000;  // 266 tiles of 64 keys
+  c.hq = 2;
+  c.hkv = 1;
+  c.d = 128;
+  c.mask = GENERATE(Mask::kCausalSuffix, Mask::kShuffled, Mask::kCausalPadded);
+  c.zero_q = GENERATE(false, true);
+  CAPTURE(mask_name(c.mask), c.zero_q);
+  const AttnData a = make_attention_data(c);
+  check_attention(run_cuda_path(c, a, AttentionPath::kMma), a, attention_tol(c, false), "mma");
+}
+
+TEST_CASE("decode: keys split across warps and combined", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = GENERATE(1, 3);
+  c.tk = GENERATE(1000, 9000);
+  c.hq = 8;
+  c.hkv = 2;
+  c.d = GENERATE(64, 128, 96);
+  c.mask = GENERATE(Mask::kCausalSuffix, Mask::kCausalPadded, Mask::kShuffled);
+  CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask));
+  const AttnData a = make_attention_data(c);
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  const auto plan = kernels::cuda::plan_attention(a.host_params(c), sms);
+  CHECK(plan.path == AttentionPath::kGeneric);
+  CHECK(plan.splits > 1);
+  check_attention(run_backend(cuda_backend(), c, a), a, attention_tol(c, true), "split");
+}
+
+TEST_CASE("bf16 entry point matches the f32 entry point's tensor-core path", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = 200;
+  c.tk = 260;
+  c.hq = 8;
+  c.hkv = 8;
+  c.d = GENERATE(64, 128);
+  c.mask = Mask::kCausalSuffix;
+  const AttnData a = make_attention_data(c);
+  const AttnResult want = run_cuda_path(c, a, AttentionPath::kMma);
+
+  Backend& g = cuda_backend();
+  auto stream = static_cast<cudaStream_t>(cuda_backend_stream(g));
+  AttnDevice dev(g, c, a);
+  auto qb = g.alloc(a.q.size() * 2), kb = g.alloc(a.k.size() * 2), vb = g.alloc(a.v.size() * 2);
+  auto ws = g.alloc(kernels::cuda::attention_bf16_workspace_bytes(c.tk));
+  REQUIRE((qb.ok() && kb.ok() && vb.ok() && ws.ok()));
+  REQUIRE(kernels::cuda::f32_to_bf16(dev.p.q, qb->as<uint16_t>(), int64_t(a.q.size()), stream) == cudaSuccess);
+  REQUIRE(kernels::cuda::f32_to_bf16(dev.p.k, kb->as<uint16_t>(), int64_t(a.k.size()), stream) == cudaSuccess);
+  REQUIRE(kernels::cuda::f32_to_bf16(dev.p.v, vb->as<uint16_t>(), int64_t(a.v.size()), stream) == cudaSuccess);
+  kernels::cuda::AttentionBf16Params p;
+  p.q = qb->as<uint16_t>();
+  p.k = kb->as<uint16_t>();
+  p.v = vb->as<uint16_t>();
+  p.q_pos = dev.p.q_pos;
+  p.k_pos = dev.p.k_pos;
+  p.out = dev.p.out;
+  p.lse = dev.p.lse;
+  p.tq = c.tq;
+  p.tk = c.tk;
+  p.hq = c.hq;
+  p.hkv = c.hkv;
+  p.d = c.d;
+  p.scale = dev.p.scale;
+  p.causal = dev.p.causal;
+  REQUIRE(kernels::cuda::attention_partial_bf16(p, ws->data(), stream) == cudaSuccess);
+  const AttnResult got = dev.fetch(g, c);
+  CHECK(got.out == want.out);
+  CHECK(got.lse == want.lse);
+}
+
+}  // namespace
+}  // namespace ringlm::test

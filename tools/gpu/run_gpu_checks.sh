@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The GPU checks, in one run, on a CUDA machine without network access, from
+# the repository root:
+#   bash tools/gpu/run_gpu_checks.sh
+# 1. configure (Release, CUDA arch $RINGLM_GPU_ARCHS, default 90) and build
+#    only ringlm_engine, the GPU tests and the benchmarks (-j$JOBS, default 16);
+# 2. ctest -L gpu --output-on-failure;
+# 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py.
+# Everything goes to $OUT/gpu_log.txt (OUT defaults to ./gpu-out), with the
+# full configure / build / ctest output beside it. Sized for
+# under 8 minutes on a 16-core H100 machine; each step has its own timeout.
+# Exit status: 0 when the build and the GPU tests passed, 1 otherwise (the
+# benchmarks never fail the run).
+#
+# Build dependencies (Gloo, FlatBuffers + flatc, OpenBLAS, PCRE2, Catch2,
+# pkg-config): when .gpudeps/debs/ is present (tools/gpu/pack_deps.sh, carried
+# along), its Debian packages are unpacked into a private prefix ($DEPS, never
+# /) and the build is pointed at it; otherwise the machine's own are used.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/gpu-out}
+mkdir -p "$OUT"
+LOG=$OUT/gpu_log.txt
+: >"$LOG"
+exec > >(tee -a "$LOG") 2>&1
+
+JOBS=${JOBS:-16}
+BUILD=${BUILD:-$ROOT/build-gpu}
+ARCHS=${RINGLM_GPU_ARCHS:-90}
+DEPS=${DEPS:-/tmp/ringlm-deps}
+STATUS=0
+ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+step() { echo; echo "=== $* [$(date +%T), ${SECONDS}s]"; }
+
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 | head -5
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+nvcc --version 2>&1 | tail -2
+cmake --version | head -1
+echo "ninja $(ninja --version 2>&1)"
+g++ --version | head -1
+python3 -c 'import sys; print("python", sys.version.split()[0])'
+nproc
+
+# --- dependencies ---
+CMAKE_DEP_ARGS=()
+if compgen -G ".gpudeps/debs/*.deb" >/dev/null; then
+  step "unpacking .gpudeps/debs into $DEPS"
+  rm -rf "$DEPS" && mkdir -p "$DEPS"
+  for f in .gpudeps/debs/*.deb; do dpkg-deb -x "$f" "$DEPS" || echo "could not unpack $f"; done
+  ML=$DEPS/usr/lib/x86_64-linux-gnu
+  # Gloo's import file names /usr/lib absolutely; the pcre2 .pc file has prefix=/usr.
+  sed -i "s#\"/usr/lib/#\"$DEPS/usr/lib/#g" "$DEPS"/usr/share/cmake/Gloo/*.cmake
+  sed -i "s#^prefix=/usr\$#prefix=$DEPS/usr#" "$ML"/pkgconfig/*.pc
+  # Debian picks the OpenBLAS flavour through alternatives links: make them.
+  ln -sf openblas-pthread/libopenblas.so "$ML/libopenblas.so"
+  ln -sf openblas-pthread/libopenblas.so.0 "$ML/libopenblas.so.0"
+  export PATH=$PATH:$DEPS/usr/bin   # flatc, and pkg-config where the machine has none
+  export LD_LIBRARY_PATH=$ML:$ML/openblas-pthread:$DEPS/usr/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PKG_CONFIG_PATH=$ML/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  command -v pkg-config >/dev/null || ln -sf pkgconf "$DEPS/usr/bin/pkg-config"
+  CMAKE_DEP_ARGS=(
+    "-DCMAKE_PREFIX_PATH=$DEPS/usr"
+    "-DGloo_DIR=$DEPS/usr/share/cmake/Gloo"
+    "-DFlatBuffers_DIR=$ML/cmake/flatbuffers"
+    "-DCMAKE_CXX_FLAGS=-isystem $DEPS/usr/include -isystem $DEPS/usr/include/x86_64-linux-gnu/openblas-pthread"
+  )
+fi
+
+# --- configure + build ---
+step "configure ($BUILD, CUDA arch $ARCHS)"
+timeout 300 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DRINGLM_CUDA_ARCHITECTURES="$ARCHS" "${CMAKE_DEP_ARGS[@]}" >"$OUT/configure.txt" 2>&1
+rc=$?
+grep -E "ringlm|CUDA|NCCL|Error|error" "$OUT/configure.txt" | head -40
+if [[ $rc -ne 0 ]]; then
+  echo "configure FAILED (rc=$rc); last lines:"; tail -40 "$OUT/configure.txt"
+  exit 1
+fi
+
+TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
+  sed -n -E 's/^((gpu_[a-z0-9_]+_test)|(bench_[a-z0-9_]+)): phony$/\1/p' | sort -u | tr '\n' ' ')
+step "build: ringlm_engine $TARGETS"
+timeout "${BUILD_TIMEOUT:-420}" ninja -C "$BUILD" -j"$JOBS" ringlm_engine $TARGETS >"$OUT/build.txt" 2>&1
+rc=$?
+grep -E "warning|error" "$OUT/build.txt" | grep -v "^\[" | head -40
+if [[ $rc -ne 0 ]]; then
+  [[ $rc -eq 124 ]] && echo "build timed out (BUILD_TIMEOUT=${BUILD_TIMEOUT:-420} s)"
+  echo "build FAILED (rc=$rc); first errors:"; grep -B2 -A10 -m5 -E "error|FAILED" "$OUT/build.txt" | head -80
+  exit 1
+fi
+tail -1 "$OUT/build.txt"
+
+# --- tests ---
+step "ctest -L gpu"
+export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
+# Full output in ctest.txt; the log gets its tail.
+timeout 330 ctest --test-dir "$BUILD" -L gpu -j4 --output-on-failure --timeout 300 >"$OUT/ctest.txt" 2>&1
+rc=$?
+tail -250 "$OUT/ctest.txt"
+[[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
+
+# --- benchmarks ---
+step "bench_attention (ours)"
+if [[ -x "$BUILD/bin/bench_attention" ]]; then
+  timeout 150 "$BUILD/bin/bench_attention" --budget-s 110 || echo "bench_attention: rc=$?"
+fi
+step "bench_torch_sdpa.py (torch SDPA: flash / efficient / cudnn)"
+# The torch run must not see the unpacked Debian libraries.
+env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
+  timeout 130 python3 tools/gpu/bench_torch_sdpa.py --budget-s 100 || echo "bench_torch_sdpa: rc=$?"
+
+step "done: status $STATUS"
+exit $STATUS
