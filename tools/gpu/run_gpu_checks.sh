@@ -48,7 +48,14 @@ CMAKE_DEP_ARGS=()
 if compgen -G ".gpudeps/debs/*.deb" >/dev/null; then
   step "unpacking .gpudeps/debs into $DEPS"
   rm -rf "$DEPS" && mkdir -p "$DEPS"
-  for f in .gpudeps/debs/*.deb; do dpkg-deb -x "$f" "$DEPS" || echo "could not unpack $f"; done
+  for f in .gpudeps/debs/*.deb; do
+    if command -v dpkg-deb >/dev/null; then
+      dpkg-deb -x "$f" "$DEPS" || echo "could not unpack $f"
+    else  # no dpkg: a .deb is an ar archive holding data.tar.*
+      (t=$(mktemp -d) && cd "$t" && ar x "$ROOT/$f" && tar -xf data.tar.* -C "$DEPS"; rm -rf "$t") ||
+        echo "could not unpack $f"
+    fi
+  done
   ML=$DEPS/usr/lib/x86_64-linux-gnu
   # Gloo's import file names /usr/lib absolutely; the pcre2 .pc file has prefix=/usr.
   sed -i "s#\"/usr/lib/#\"$DEPS/usr/lib/#g" "$DEPS"/usr/share/cmake/Gloo/*.cmake
