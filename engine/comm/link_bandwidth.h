@@ -1,0 +1,23 @@
+// Link bandwidth calibration for the CP policy (docs/context-parallelism.md,
+// section 5: BW, the achieved link bandwidth per rank).
+#pragma once
+
+#include <cstddef>
+
+#include "comm/comm.h"
+
+namespace ringlm {
+
+// Measures the achieved bandwidth of one ring step: every rank sends `bytes`
+// to next() while receiving `bytes` from prev(), `iters` times, one step after
+// the other, after one untimed warm-up step and a barrier. Returns bytes/s of
+// one rank's send (bytes * iters / elapsed) as measured by rank 0 and
+// broadcast, so every rank returns the same value. Collective: every rank of
+// the group calls it with the same arguments. With size() == 1 it measures the
+// copy that SelfComm does. Host-memory Comms only.
+//
+// kInvalidArgument: bytes == 0 or iters < 1; kUnsupported: a device-memory
+// Comm; kResourceExhausted: the buffers cannot be allocated; any Comm error.
+Result<double> measure_ring_bandwidth(Comm& comm, size_t bytes, int iters);
+
+}  // namespace ringlm
