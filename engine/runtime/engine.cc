@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "backend/cpu/cpu_backend.h"
+#include "runtime/backend_factory.h"
 #include "model/gguf.h"
 #include "runtime/rank_group.h"
 #include "tokenizer/gguf_tokenizer.h"
@@ -52,7 +52,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   const int threads = opts.threads_per_rank > 0
                           ? opts.threads_per_rank
                           : std::max(1, int(std::thread::hardware_concurrency()) / local_ranks);
-  std::unique_ptr<Backend> be = make_cpu_backend(CpuBackendOptions{threads});
+  RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, make_backend(opts, 0, threads));
   RINGLM_ASSIGN_OR_RETURN(e->model_, LlamaModel::Load(*file, *be));
   if (e->tokenizer_->vocab_size() > e->model_->config().vocab)
     return CorruptData("tokenizer vocabulary larger than the model's embedding table");
@@ -62,8 +62,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.backend = std::string(be->name());
   e->info_.model_fingerprint = model_fingerprint(*file);
   e->info_.chat_template = std::string(e->template_->name());
+  const GgufFile& gguf = *file;
+  ModelLoader loader = [&gguf](Backend& b) { return LlamaModel::Load(gguf, b); };
+  RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(opts, *e->model_, std::move(be), loader));
   file.reset();
-  RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(opts, *e->model_, std::move(be)));
   e->info_.calibration = e->group_->calibration();
   return e;
 }

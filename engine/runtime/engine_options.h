@@ -23,6 +23,13 @@ struct EngineOptions {
   std::string store;
   std::string hostname = "127.0.0.1";  // address peers use to reach this rank
   int threads_per_rank = 0;            // 0: cores / ranks in this process
+  // Compute backend: "cpu" or "cuda". CUDA rank r of this process uses device
+  // (device + r) % cuda_device_count(). With nccl, ring traffic between GPU
+  // ranks goes over NCCL (the control plane stays on Gloo); otherwise over
+  // Gloo through host memory.
+  std::string backend = "cpu";
+  int device = 0;
+  bool nccl = false;
   size_t kv_budget_bytes = size_t(4) << 30;  // per rank
   int64_t kv_page_tokens = 256;
   int64_t prefill_chunk = 4096;        // tokens per prefill step (cancel point)

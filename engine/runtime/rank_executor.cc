@@ -52,12 +52,17 @@ std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<cons
 }
 
 RankExecutor::RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm,
-                           RankConfig cfg)
-    : be_(backend), model_(model), kv_(kv), comm_(comm), cfg_(cfg) {}
+                           Comm& data, RankConfig cfg)
+    : be_(backend), model_(model), kv_(kv), comm_(comm), data_(data), cfg_(cfg) {}
+
+uint64_t RankExecutor::bytes_sent() const {
+  return comm_.bytes_sent() + (&data_ != &comm_ ? data_.bytes_sent() : 0);
+}
 
 StepOutcome RankExecutor::lead(std::vector<uint8_t> plan) {
   StepOutcome out;
   comm_.set_timeout(cfg_.step_timeout);
+  data_.set_timeout(cfg_.step_timeout);
   out.status = comm_.broadcast_bytes(plan, 0);
   if (!out.status.ok()) return out;
   return execute(*fb::GetStepPlan(plan.data()));
@@ -71,6 +76,7 @@ Status RankExecutor::serve() {
     comm_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(kIdleWait));
     Status st = comm_.broadcast_bytes(bytes, 0);
     comm_.set_timeout(cfg_.step_timeout);
+    data_.set_timeout(cfg_.step_timeout);
     if (!st.ok()) return st.WithContext("rank " + std::to_string(rank()) + " waiting for a step");
     flatbuffers::Verifier v(bytes.data(), bytes.size());
     if (!fb::VerifyStepPlanBuffer(v)) return CorruptData("malformed step plan from the leader");
@@ -140,7 +146,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   const int n_ranks = world_size(), me = rank();
   const int64_t T = plan.tokens() ? plan.tokens()->size() : 0;
   const int32_t* tokens = plan.tokens() ? plan.tokens()->data() : nullptr;
-  const uint64_t bytes0 = comm_.bytes_sent();
+  const uint64_t bytes0 = bytes_sent();
 
   // Phase A: shard the turn by every rank's current KV and reserve the slots.
   Status local;
@@ -188,7 +194,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
                         first_slot, n_real);
     if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
   } else {
-    CpPrefillAttention attn(be_, kv_, comm_, seq, model_.config(), from_fb(plan.variant()),
+    CpPrefillAttention attn(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()),
                             scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap);
     if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
     const RingStats& rs = attn.stats();
@@ -197,7 +203,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     b.comm_total_ms = rs.comm_total_ms;
   }
   b.kv_tokens = kv_.length(seq);
-  b.bytes_sent = comm_.bytes_sent() - bytes0;
+  b.bytes_sent = bytes_sent() - bytes0;
   b.step_ms = step_timer.ms();
   out.status = agree(b, &out.reports, local);
   if (!out.status.ok()) {
@@ -217,7 +223,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   StepOutcome out;
   const SeqId seq = plan.seq();
   const int me = rank();
-  const uint64_t bytes0 = comm_.bytes_sent();
+  const uint64_t bytes0 = bytes_sent();
   Status local;
   if (!plan.tokens() || plan.tokens()->size() != 1) local = InvalidArgument("decode step needs one token");
   if (local.ok() && !kv_.contains(seq)) local = kv_.create(seq);
@@ -252,7 +258,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     const DecodeVariant dv = plan.decode_variant() == fb::DecodeVariant::RingPassQ
                                  ? DecodeVariant::kRingPassQ
                                  : DecodeVariant::kAllGather;
-    CpDecodeAttention attn(be_, kv_, comm_, seq, model_.config(), dv, scratch_.pos, owner,
+    CpDecodeAttention attn(be_, kv_, data_, seq, model_.config(), dv, scratch_.pos, owner,
                            first_slot, kv_cap);
     if (local.ok()) local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
     b.compute_ms = attn.stats().compute_ms;
@@ -261,7 +267,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     b.variant = int32_t(dv);
   }
   b.kv_tokens = kv_.length(seq);
-  b.bytes_sent = comm_.bytes_sent() - bytes0;
+  b.bytes_sent = bytes_sent() - bytes0;
   b.step_ms = step_timer.ms();
   out.status = agree(b, &out.reports, local);
   if (!out.status.ok()) {

@@ -49,7 +49,10 @@ struct RankConfig {
 
 class RankExecutor {
  public:
-  RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm, RankConfig cfg);
+  // `comm` carries the control plane (host memory); `data` carries the ring
+  // (the same Comm, or an NcclComm between GPU ranks).
+  RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm, Comm& data,
+               RankConfig cfg);
 
   int rank() const { return comm_.rank(); }
   int world_size() const { return comm_.size(); }
@@ -72,11 +75,13 @@ class RankExecutor {
   Status truncate_to(SeqId seq, int32_t keep_positions);
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);
+  uint64_t bytes_sent() const;
 
   Backend& be_;
   const LlamaModel& model_;
   KvStore& kv_;
   Comm& comm_;
+  Comm& data_;
   RankConfig cfg_;
   ForwardScratch scratch_;
 };

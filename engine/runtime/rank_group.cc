@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <thread>
 
-#include "backend/cpu/cpu_backend.h"
 #include "comm/gloo/gloo_comm.h"
 #include "comm/link_bandwidth.h"
 #include "comm/self_comm.h"
 #include "kv/paged_kv_store.h"
 #include "model/gguf.h"
+#include "runtime/backend_factory.h"
+#if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL
+#include "backend/cuda/cuda_backend.h"
+#include "comm/nccl/nccl_comm.h"
+#endif
 
 namespace ringlm {
 namespace {
@@ -26,7 +30,8 @@ int threads_for(const EngineOptions& o, int local_ranks) {
 }  // namespace
 
 Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
-                            std::unique_ptr<Backend> backend, const StoreSpec& store) {
+                            int local_index, std::unique_ptr<Backend> backend,
+                            const StoreSpec& store) {
   RankLocal r;
   r.backend = std::move(backend);
   const ModelConfig& c = model.config();
@@ -47,9 +52,22 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
     g.store = store;
     RINGLM_ASSIGN_OR_RETURN(r.comm, GlooComm::Connect(g));
   }
+  if (opts.nccl && opts.world_size > 1) {
+    if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
+#if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL
+    // The NCCL unique id travels over the Gloo group (same store).
+    RINGLM_ASSIGN_OR_RETURN(r.data_comm, NcclComm::Create(*r.comm, rank_device(opts, local_index),
+                                                          opts.comm_timeout));
+    static_cast<NcclComm&>(*r.data_comm)
+        .set_compute_stream(static_cast<cudaStream_t>(cuda_backend_stream(*r.backend)));
+#else
+    return Unsupported("this build of ringlm has no NCCL");
+#endif
+  }
   RankConfig rc;
   rc.step_timeout = opts.comm_timeout;
-  r.exec = std::make_unique<RankExecutor>(*r.backend, model, *r.kv, *r.comm, rc);
+  r.exec = std::make_unique<RankExecutor>(*r.backend, model, *r.kv, *r.comm,
+                                          r.data_comm ? *r.data_comm : *r.comm, rc);
   return r;
 }
 
@@ -71,7 +89,8 @@ Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts) {
 
 Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
                                                     const LlamaModel& model,
-                                                    std::unique_ptr<Backend> leader_backend) {
+                                                    std::unique_ptr<Backend> leader_backend,
+                                                    const ModelLoader& loader) {
   std::unique_ptr<RankGroup> g(new RankGroup());
   g->world_ = opts.world_size;
   StoreSpec spec;
@@ -94,13 +113,26 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
     ranks.emplace_back(Internal("rank not started"));
     calibs.emplace_back(CpCalibration{});
   }
+  // Backends and model copies first (serially: loading is memory-bound).
+  std::vector<std::unique_ptr<Backend>> backends(local);
+  std::vector<const LlamaModel*> models(local, &model);
+  backends[0] = std::move(leader_backend);
+  const int leader_device = rank_device(opts, 0);
+  for (int i = 1; i < local; ++i) {
+    RINGLM_ASSIGN_OR_RETURN(backends[i], make_backend(opts, i, threads));
+    const int dev = rank_device(opts, i);
+    if (dev == leader_device) continue;
+    auto& copy = g->device_models_[dev];
+    if (!copy) {
+      RINGLM_ASSIGN_OR_RETURN(copy, loader(*backends[i]));
+    }
+    models[i] = copy.get();
+  }
   std::vector<std::thread> starters;
   for (int i = 0; i < local; ++i) {
     const int rank = g->in_process_ ? i : opts.rank;
-    std::unique_ptr<Backend> be =
-        i == 0 ? std::move(leader_backend) : make_cpu_backend(CpuBackendOptions{threads});
-    starters.emplace_back([&, i, rank, be = std::move(be)]() mutable {
-      ranks[i] = make_rank(opts, model, rank, std::move(be), spec);
+    starters.emplace_back([&, i, rank]() {
+      ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec);
       if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
     });
   }
@@ -119,8 +151,14 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
 }
 
 void RankGroup::abort() {
-  if (leader_.comm) leader_.comm->abort();
-  for (auto& f : follower_ranks_) f.comm->abort();
+  for (RankLocal* r : {&leader_}) {
+    if (r->comm) r->comm->abort();
+    if (r->data_comm) r->data_comm->abort();
+  }
+  for (auto& f : follower_ranks_) {
+    f.comm->abort();
+    if (f.data_comm) f.data_comm->abort();
+  }
 }
 
 RankGroup::~RankGroup() {
@@ -138,11 +176,11 @@ Status serve_worker(const EngineOptions& opts) {
     return InvalidArgument("worker rank must be in [1, world_size)");
   if (opts.store.empty()) return InvalidArgument("a worker needs a rendezvous store (--store)");
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(opts.model_path));
-  std::unique_ptr<Backend> be = make_cpu_backend(CpuBackendOptions{threads_for(opts, 1)});
+  RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, make_backend(opts, 0, threads_for(opts, 1)));
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(*file, *be));
   file.reset();
   RINGLM_ASSIGN_OR_RETURN(StoreSpec spec, StoreSpec::Parse(opts.store));
-  RINGLM_ASSIGN_OR_RETURN(RankLocal r, make_rank(opts, *model, opts.rank, std::move(be), spec));
+  RINGLM_ASSIGN_OR_RETURN(RankLocal r, make_rank(opts, *model, opts.rank, 0, std::move(be), spec));
   RINGLM_RETURN_IF_ERROR(calibrate(r, opts).status());
   return r.exec->serve();
 }

@@ -13,6 +13,8 @@
 // requests). Destruction shuts the followers down and joins them.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -30,16 +32,23 @@ namespace ringlm {
 struct RankLocal {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<KvStore> kv;
-  std::unique_ptr<Comm> comm;
+  std::unique_ptr<Comm> comm;       // control plane (and ring, without data_comm)
+  std::unique_ptr<Comm> data_comm;  // NcclComm between GPU ranks, when enabled
   std::unique_ptr<RankExecutor> exec;
 };
 
+// Loads the model's weights onto a backend (for ranks on another device).
+using ModelLoader = std::function<Result<std::unique_ptr<LlamaModel>>(Backend&)>;
+
 class RankGroup {
  public:
-  // `model` was loaded on `leader_backend`; CPU ranks share it.
+  // `model` was loaded on `leader_backend`; CPU ranks and GPU ranks on the
+  // leader's device share it; ranks on other devices get their own copy
+  // through `loader`.
   static Result<std::unique_ptr<RankGroup>> Start(const EngineOptions& opts,
                                                   const LlamaModel& model,
-                                                  std::unique_ptr<Backend> leader_backend);
+                                                  std::unique_ptr<Backend> leader_backend,
+                                                  const ModelLoader& loader);
   ~RankGroup();
 
   RankExecutor& leader() { return *leader_.exec; }
@@ -55,6 +64,7 @@ class RankGroup {
   int world_ = 1;
   bool in_process_ = false;
   RankLocal leader_;
+  std::map<int, std::unique_ptr<LlamaModel>> device_models_;  // other devices' copies
   std::vector<RankLocal> follower_ranks_;  // each driven by its thread below
   std::vector<std::thread> followers_;
   CpCalibration calib_;
@@ -62,7 +72,8 @@ class RankGroup {
 
 // Builds one rank's backend/KV/comm/executor (the comm connected).
 Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
-                            std::unique_ptr<Backend> backend, const StoreSpec& store);
+                            int local_index, std::unique_ptr<Backend> backend,
+                            const StoreSpec& store);
 
 // Collective calibration; returns the leader's numbers on every rank.
 Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts);

@@ -9,7 +9,8 @@ namespace ringlm::cli {
 
 std::set<std::string> engine_value_flags() {
   return {"model", "cp", "world", "rank", "store", "hostname", "variant", "decode-variant", "threads",
-          "kv-budget-mb", "prefill-chunk", "timeout-ms", "template", "attn-flops", "link-bw"};
+          "kv-budget-mb", "prefill-chunk", "timeout-ms", "template", "attn-flops", "link-bw",
+          "backend", "device", "comm"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -65,6 +66,12 @@ Result<EngineOptions> engine_options(const Args& a) {
   if (timeout < 1) return InvalidArgument("--timeout-ms must be positive");
   o.comm_timeout = std::chrono::milliseconds(timeout);
   o.chat_template = a.get("template");
+  o.backend = a.get("backend", "cpu");
+  RINGLM_ASSIGN_OR_RETURN(int64_t device, a.get_int("device", 0));
+  o.device = int(device);
+  const std::string comm = a.get("comm", "gloo");
+  if (comm != "gloo" && comm != "nccl") return InvalidArgument("--comm must be gloo or nccl");
+  o.nccl = comm == "nccl";
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
   return o;
