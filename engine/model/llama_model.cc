@@ -99,6 +99,70 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Load(const GgufFile& f, Backend&
   return m;
 }
 
+namespace {
+
+// [rows, cols] uniform in [-a, a], a = 0.02*sqrt(3); rows seeded independently
+// (splitmix64) so the fill parallelises and stays deterministic.
+std::vector<float> random_matrix(int64_t rows, int64_t cols, uint64_t seed) {
+  std::vector<float> v(size_t(rows * cols));
+  const float a = 0.02f * std::sqrt(3.f);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + uint64_t(r) * 0xBF58476D1CE4E5B9ull;
+    for (int64_t c = 0; c < cols; ++c) {
+      x += 0x9E3779B97F4A7C15ull;
+      uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      v[size_t(r * cols + c)] = a * (2.f * float(z >> 40) / float(1 << 24) - 1.f);
+    }
+  }
+  return v;
+}
+
+Result<std::unique_ptr<Weight>> random_weight(Backend& be, int64_t rows, int64_t cols, uint64_t seed) {
+  std::vector<float> v = random_matrix(rows, cols, seed);
+  return be.make_weight(v.data(), rows, cols);
+}
+
+Result<Buffer> ones(Backend& be, int64_t n) {
+  RINGLM_ASSIGN_OR_RETURN(Buffer b, be.alloc(sizeof(float) * n));
+  std::vector<float> v(n, 1.f);
+  RINGLM_RETURN_IF_ERROR(be.copy_from_host(b.data(), v.data(), sizeof(float) * n));
+  return b;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::Random(const ModelConfig& cfg, Backend& be,
+                                                       uint64_t seed) {
+  if (cfg.n_layers < 1 || cfg.dim < 1 || cfg.n_heads < 1 || cfg.n_kv_heads < 1 ||
+      cfg.n_heads % cfg.n_kv_heads || cfg.head_dim < 2 || cfg.ffn_dim < 1 || cfg.vocab < 1)
+    return InvalidArgument("random model: inconsistent shape");
+  std::unique_ptr<LlamaModel> m(new LlamaModel(be, cfg));
+  m->cfg_.tied_embeddings = true;
+  m->cfg_.qkv_bias = false;
+  const ModelConfig& c = m->cfg_;
+  const int64_t qd = int64_t(c.n_heads) * c.head_dim, kvd = int64_t(c.n_kv_heads) * c.head_dim;
+  uint64_t s = seed;
+  RINGLM_ASSIGN_OR_RETURN(m->tok_embd_, random_weight(be, c.vocab, c.dim, ++s));
+  RINGLM_ASSIGN_OR_RETURN(m->output_norm_, ones(be, c.dim));
+  m->layers_.resize(c.n_layers);
+  for (Layer& L : m->layers_) {
+    RINGLM_ASSIGN_OR_RETURN(L.attn_norm, ones(be, c.dim));
+    RINGLM_ASSIGN_OR_RETURN(L.ffn_norm, ones(be, c.dim));
+    RINGLM_ASSIGN_OR_RETURN(L.wq, random_weight(be, qd, c.dim, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.wk, random_weight(be, kvd, c.dim, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.wv, random_weight(be, kvd, c.dim, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.wo, random_weight(be, c.dim, qd, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.w_gate, random_weight(be, c.ffn_dim, c.dim, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.w_up, random_weight(be, c.ffn_dim, c.dim, ++s));
+    RINGLM_ASSIGN_OR_RETURN(L.w_down, random_weight(be, c.dim, c.ffn_dim, ++s));
+  }
+  return m;
+}
+
 Status LlamaModel::forward(Backend& be, std::span<const int32_t> ids, std::span<const int32_t> pos,
                            LayerAttention& attn, ForwardScratch& s,
                            std::span<const int64_t> logit_rows, float* logits) const {

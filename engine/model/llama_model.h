@@ -55,6 +55,11 @@ class LlamaModel {
   // the backend). kCorruptData / kNotFound naming a missing or misshapen
   // tensor; kUnsupported for an unsupported architecture.
   static Result<std::unique_ptr<LlamaModel>> Load(const GgufFile& file, Backend& backend);
+  // Random weights of the given shape (benchmarks of model shapes no file is
+  // at hand for): uniform values of standard deviation 0.02, norms 1, tied
+  // output head. Deterministic for a seed.
+  static Result<std::unique_ptr<LlamaModel>> Random(const ModelConfig& cfg, Backend& backend,
+                                                    uint64_t seed);
 
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() const { return backend_; }
