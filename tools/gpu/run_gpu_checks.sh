@@ -5,7 +5,12 @@
 # 1. configure (Release, CUDA arch $RINGLM_GPU_ARCHS, default 90) and build
 #    only ringlm_engine, the GPU tests and the benchmarks (-j$JOBS, default 16);
 # 2. ctest -L gpu --output-on-failure;
-# 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py.
+# 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
+# 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
+#    weights: prefill time, MFU, decode), the CP engine equality suite on the
+#    CUDA backend, and GPU vs CPU greedy tokens on the default model's first
+#    layers (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
+# PHASE=1 runs 1-3, PHASE=2 runs 4 (reusing the build), default both.
 # Everything goes to $OUT/gpu_log.txt (OUT defaults to ./gpu-out), with the
 # full configure / build / ctest output beside it. Sized for
 # under 8 minutes on a 16-core H100 machine; each step has its own timeout.
@@ -78,7 +83,7 @@ fi
 # --- configure + build ---
 step "configure ($BUILD, CUDA arch $ARCHS)"
 timeout 300 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DRINGLM_CUDA_ARCHITECTURES="$ARCHS" "${CMAKE_DEP_ARGS[@]}" >"$OUT/configure.txt" 2>&1
+  -DRINGLM_CUDA_ARCHITECTURES="$ARCHS" -DRINGLM_BUILD_BINDINGS=OFF "${CMAKE_DEP_ARGS[@]}" >"$OUT/configure.txt" 2>&1
 rc=$?
 grep -E "ringlm|CUDA|NCCL|Error|error" "$OUT/configure.txt" | head -40
 if [[ $rc -ne 0 ]]; then
@@ -86,8 +91,10 @@ if [[ $rc -ne 0 ]]; then
   exit 1
 fi
 
+PHASE=${PHASE:-all}
 TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
   sed -n -E 's/^((gpu_[a-z0-9_]+_test)|(bench_[a-z0-9_]+)): phony$/\1/p' | sort -u | tr '\n' ' ')
+TARGETS="$TARGETS ringlm_cli cp_engine_test"
 step "build: ringlm_engine $TARGETS"
 timeout "${BUILD_TIMEOUT:-420}" ninja -C "$BUILD" -j"$JOBS" ringlm_engine $TARGETS >"$OUT/build.txt" 2>&1
 rc=$?
@@ -99,11 +106,12 @@ if [[ $rc -ne 0 ]]; then
 fi
 tail -1 "$OUT/build.txt"
 
+if [[ $PHASE != 2 ]]; then
 # --- tests ---
 step "ctest -L gpu"
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
 # Full output in ctest.txt; the log gets its tail.
-timeout 330 ctest --test-dir "$BUILD" -L gpu -j4 --output-on-failure --timeout 300 >"$OUT/ctest.txt" 2>&1
+timeout 150 ctest --test-dir "$BUILD" -L gpu -j4 --output-on-failure --timeout 140 >"$OUT/ctest.txt" 2>&1
 rc=$?
 tail -250 "$OUT/ctest.txt"
 [[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
@@ -111,12 +119,40 @@ tail -250 "$OUT/ctest.txt"
 # --- benchmarks ---
 step "bench_attention (ours)"
 if [[ -x "$BUILD/bin/bench_attention" ]]; then
-  timeout 150 "$BUILD/bin/bench_attention" --budget-s 110 || echo "bench_attention: rc=$?"
+  timeout 75 "$BUILD/bin/bench_attention" --budget-s "${ATTN_BUDGET:-55}" || echo "bench_attention: rc=$?"
 fi
 step "bench_torch_sdpa.py (torch SDPA: flash / efficient / cudnn)"
 # The torch run must not see the unpacked Debian libraries.
 env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
-  timeout 130 python3 tools/gpu/bench_torch_sdpa.py --budget-s 100 || echo "bench_torch_sdpa: rc=$?"
+  timeout 75 python3 tools/gpu/bench_torch_sdpa.py --budget-s "${ATTN_BUDGET:-55}" || echo "bench_torch_sdpa: rc=$?"
+
+fi  # phase 1
+
+if [[ $PHASE != 1 ]]; then
+step "ringlm bench model (Llama-3-8B shape, random weights, one GPU)"
+timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
+  --tokens "${MODEL_BENCH_TOKENS:-32768,131072}" --chunk 16384 --page-tokens 8192 --decode-tokens 16 \
+  --peak-tflops "${PEAK_TFLOPS:-989}" || echo "bench model: rc=$?"
+
+step "cp_engine_test on the CUDA backend (N ranks on one GPU over Gloo)"
+RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
+  timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -40
+[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda) FAILED"; STATUS=1; }
+
+step "GPU vs CPU greedy tokens (default model's first layers)"
+if compgen -G ".gpumodel/*.gguf" >/dev/null; then
+  M=$(ls .gpumodel/*.gguf | head -1)
+  for p in "The capital of France is" "def fibonacci(n):" "Once upon a time, in a small village,"; do
+    c=$(timeout 60 "$BUILD/bin/ringlm" generate --model "$M" --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/cpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
+    g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
+    d=$(python3 -c 'import numpy as n; a=n.fromfile("'"$OUT"'/cpu.f32",n.float32); b=n.fromfile("'"$OUT"'/gpu.f32",n.float32); print("max|dlogit| %.4f of max|logit| %.2f" % (abs(a-b).max(), abs(a).max()))')
+    echo "prompt: $p"; echo "  cpu $c"; echo "  gpu $g"; echo "  $d"
+    [[ "$c" == "$g" ]] && echo "  greedy tokens equal" || { echo "  greedy tokens DIFFER"; STATUS=1; }
+  done
+else
+  echo ".gpumodel/ not carried: skipped"
+fi
+fi  # phase 2
 
 step "done: status $STATUS"
 exit $STATUS
