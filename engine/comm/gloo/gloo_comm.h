@@ -25,9 +25,9 @@
 // (Gloo itself only signals the messages queued behind it; a watchdog thread
 // covers the rest, see gloo_transfer.h). A message that completed before the
 // failure still reports success, so peers that destroy their GlooComm right
-// after a last collective do not fail the others' copy of it. After a
-// timeout or another local error this endpoint closes its connections, so its
-// peers fail at once instead of waiting out their deadlines. A peer host that
+// after a last collective do not fail the others' copy of it. When one of its
+// own operations fails, this endpoint closes its connections, so its peers
+// fail at once instead of waiting out their deadlines. A peer host that
 // vanishes without closing its sockets is caught by the deadline.
 //
 // abort() wakes every pending wait of this endpoint (they return kCancelled),

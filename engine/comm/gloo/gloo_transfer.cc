@@ -82,17 +82,14 @@ Status GlooGroup::failure() {
   return failure_;
 }
 
-Status GlooGroup::fail(Status status) {
+Status GlooGroup::fail(Status status, bool close) {
   if (status.ok()) return status;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failure_.ok()) failure_ = status;
     wake_pending_locked();
   }
-  // A lost peer is seen by every rank directly (full mesh), and a hard close
-  // here would reset connections to live peers and discard messages this rank
-  // already handed to the socket; so only other failures close.
-  if (status.code() != StatusCode::kUnavailable) close_connections();
+  if (close) close_connections();
   return status;
 }
 
@@ -133,7 +130,12 @@ void GlooGroup::watchdog_loop() {
         status_from_current_exception("a connection of rank " + std::to_string(rank()) + " failed");
     if (lost.code() == StatusCode::kInternal) lost = Unavailable(lost.message());
   }
-  (void)fail(lost);
+  // No close here: every rank sees a lost peer's connection itself, and a
+  // hard close would reset the connections to live peers, discarding messages
+  // this rank completed but they have not read yet (e.g. the last barrier
+  // before a clean shutdown). A transfer this wakes that had not completed
+  // closes when it finishes.
+  (void)fail(lost, /*close=*/false);
 }
 
 void GlooGroup::close_connections() {
@@ -274,9 +276,11 @@ Status GlooTransfer::finish(Status status) {
     group_->unregister_transfer(this);
     registered_ = false;
   }
-  // An error leaves the group broken; closing first makes sure the transport
-  // holds no reference to the buffers freed next.
-  if (!status.ok()) (void)group_->fail(status);
+  // An error leaves the group broken. Close its connections too: this
+  // transfer's unfinished receives stay posted in Gloo, and a live peer's
+  // message for one of them, once its buffer is gone, would stall that
+  // connection (and spin Gloo's I/O thread) until it closed.
+  if (!status.ok()) (void)group_->fail(status, /*close=*/true);
   // Destroying an unbound buffer waits for Gloo's I/O thread to let go of it:
   // after this no byte of the user's buffers is read or written.
   for (Op& op : ops_) op.buf.reset();

@@ -5,11 +5,13 @@
 // Failure model. Gloo closes every connection of a context when one wait
 // times out, so an endpoint cannot go on after any transport error. The first
 // error (timeout, lost peer, abort) is therefore sticky: GlooGroup records it,
-// wakes every pending wait, and every later operation fails. On abort() and on
-// failures other than a lost peer it also hard-closes all connections, so
-// peers blocked on this rank fail at once instead of waiting out their own
-// deadlines (a lost peer needs no such relay: in a full mesh every rank sees
-// the dead connection itself). A group is rebuilt by connecting a new one.
+// wakes every pending wait, and every later operation fails. A transfer that
+// fails also hard-closes all connections, so peers blocked on this rank fail
+// at once instead of waiting out their deadlines, and no stale receive stays
+// posted on a live connection. The watchdog's notice of a lost peer alone
+// does not close (every rank of the full mesh sees that peer's connection
+// itself), so messages this rank completed still reach live peers. A group
+// is rebuilt by connecting a new one.
 #pragma once
 
 #include <atomic>
@@ -65,9 +67,8 @@ class GlooGroup {
 
   // Records `status` as the group's failure if it is the first, wakes every
   // pending wait (they return the failure, unless their message had already
-  // completed), closes every connection unless `status` is kUnavailable (a
-  // lost peer), and returns `status`.
-  Status fail(Status status);
+  // completed), hard-closes every connection if `close`, and returns `status`.
+  Status fail(Status status, bool close);
 
   // Records kCancelled as the failure, wakes every pending wait and closes
   // every connection. Any thread; idempotent.
