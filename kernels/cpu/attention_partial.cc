@@ -58,12 +58,21 @@ constexpr int kTileKeysMax = 256;
 constexpr int64_t kSplitKeys = 1024;
 constexpr int64_t kSplitMaxFloats = int64_t(16) << 20;
 
+// Branch-free select: with the default -ftrapping-math gcc will not
+// if-convert a float ?: (or std::min/max) inside a loop, so those keep the
+// loop scalar; integer masks vectorise on any x86-64.
+inline float select(bool c, float a, float b) {
+  const int32_t m = -int32_t(c);
+  return std::bit_cast<float>((std::bit_cast<int32_t>(a) & m) | (std::bit_cast<int32_t>(b) & ~m));
+}
+
 // exp(x) in float, written so that gcc vectorises the loops calling it (no
 // libm call): x = n*ln2 + r with |r| <= ln2/2 (Cody-Waite), a degree-6
 // polynomial for exp(r) (Cephes expf coefficients, ~1 ulp), 2^n built in the
 // exponent bits. Exactly 0 for x < -87.3, -inf included: masked scores.
 inline float exp_approx(float x) {
-  const float xc = std::min(std::max(x, -87.3f), 88.3f);
+  float xc = select(x >= -87.3f, x, -87.3f);  // also maps NaN to -87.3
+  xc = select(xc <= 88.3f, xc, 88.3f);
   // Round to nearest by adding and subtracting 1.5 * 2^23.
   const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = xc - n * 0.693359375f;
@@ -77,8 +86,7 @@ inline float exp_approx(float x) {
   y = y * r + 5.0000001201e-1f;
   y = y * r2 + r + 1.f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  const float result = y * std::bit_cast<float>(bits);
-  return x < -87.3f ? 0.f : result;
+  return select(x >= -87.3f, y * std::bit_cast<float>(bits), 0.f);
 }
 
 // Valid (>= 0) position range of a run of keys or queries, and whether
@@ -151,6 +159,7 @@ void tile_softmax(const AttentionParams& p, int mrows, int64_t j0, int n, bool a
   float* sum = w.sum.data();
   const int32_t* row_pos = w.row_pos.data();
   if (!all_visible) {
+    const bool causal = p.causal;
     for (int j = 0; j < n; ++j) {
       const int32_t kp = p.k_pos[j0 + j];
       float* sj = st + size_t(j) * mrows;  // [M]
@@ -160,8 +169,8 @@ void tile_softmax(const AttentionParams& p, int mrows, int64_t j0, int n, bool a
       }
 #pragma omp simd
       for (int r = 0; r < mrows; ++r) {
-        const bool vis = row_pos[r] >= 0 && (!p.causal || kp <= row_pos[r]);
-        sj[r] = vis ? sj[r] : kNegInf;
+        const bool vis = (row_pos[r] >= 0) & (!causal | (kp <= row_pos[r]));
+        sj[r] = select(vis, sj[r], kNegInf);
       }
     }
   }

@@ -8,6 +8,14 @@
 namespace ringlm::kernels::cpu {
 namespace {
 
+// Branch-free select: with the default -ftrapping-math gcc will not
+// if-convert a float ?: (or std::min/max) inside a loop, so those keep the
+// loop scalar; integer masks vectorise on any x86-64.
+inline float select(bool c, float a, float b) {
+  const int32_t m = -int32_t(c);
+  return std::bit_cast<float>((std::bit_cast<int32_t>(a) & m) | (std::bit_cast<int32_t>(b) & ~m));
+}
+
 // exp(x) in float without a libm call, so that the loop below vectorises
 // (libm's expf does not, short of -ffast-math). x = n*ln2 + r, |r| <= ln2/2
 // (Cody-Waite), degree-6 polynomial for exp(r) (Cephes expf coefficients,
@@ -15,8 +23,10 @@ namespace {
 // [-87.3, 88.3]; below -87.3 the result is exactly 0. The same routine as in
 // attention_partial.cc.
 inline float exp_approx(float x) {
-  const float xc = std::min(std::max(x, -87.3f), 88.3f);
-  const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round(x / ln2)
+  float xc = select(x >= -87.3f, x, -87.3f);  // also maps NaN to -87.3
+  xc = select(xc <= 88.3f, xc, 88.3f);
+  // Round to nearest by adding and subtracting 1.5 * 2^23.
+  const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   const float r2 = r * r;
@@ -28,20 +38,26 @@ inline float exp_approx(float x) {
   y = y * r + 5.0000001201e-1f;
   y = y * r2 + r + 1.f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  const float result = y * std::bit_cast<float>(bits);
-  return x < -87.3f ? 0.f : result;
+  return select(x >= -87.3f, y * std::bit_cast<float>(bits), 0.f);
 }
 
 }  // namespace
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  // Blocks of 4096 elements across threads, a vectorised loop inside each.
   // out may alias gate: each element reads its own gate[i] before writing out[i].
-#pragma omp parallel for simd schedule(static) if (n >= (int64_t(1) << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    // For g < -88.3, exp(-g) saturates at e^88.3 and silu is ~0 (|silu| < 1e-36);
-    // for g > 87.3, exp(-g) is exactly 0 and silu(g) = g.
-    out[i] = g / (1.f + exp_approx(-g)) * up[i];
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (blocks >= 16)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t end = std::min(n, (b + 1) * kBlock);
+#pragma omp simd
+    for (int64_t i = b * kBlock; i < end; ++i) {
+      const float g = gate[i];
+      // For g < -88.3, exp(-g) saturates at e^88.3 and silu is ~0 (|silu| < 1e-36);
+      // for g > 87.3, exp(-g) is exactly 0 and silu(g) = g.
+      out[i] = g / (1.f + exp_approx(-g)) * up[i];
+    }
   }
 }
 
