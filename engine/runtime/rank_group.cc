@@ -1,7 +1,5 @@
 #include "runtime/rank_group.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <thread>
 
@@ -104,7 +102,6 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   }
   const int local = g->in_process_ ? opts.world_size : 1;
   const int threads = threads_for(opts, local);
-  if (g->in_process_) openblas_set_num_threads(threads);
 
   // Connect and calibrate every local rank concurrently (rendezvous needs all).
   std::vector<Result<RankLocal>> ranks;

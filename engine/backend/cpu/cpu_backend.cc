@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -32,7 +33,12 @@ void free_aligned(void* p) { std::free(p); }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads) {}
+  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads) {
+    // BLAS runs single-threaded inside our OpenMP teams (matmul below): a
+    // threaded OpenBLAS beside OpenMP's spinning workers oversubscribes the
+    // cores and was 10x slower at decode on a 2-core machine.
+    openblas_set_num_threads(1);
+  }
 
   std::string_view name() const override { return "cpu"; }
   bool host_memory() const override { return true; }
@@ -67,13 +73,24 @@ class CpuBackend final : public Backend {
     set_threads();
     const auto& cw = static_cast<const CpuWeight&>(w);
     const int64_t n = w.rows(), k = w.cols();
-    if (m == 1) {
-      // y[n] = W[n,k] x[k]: a GEMV streams the weight once.
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, cw.data(), k, x, 1, 0.f, y, 1);
-    } else {
-      // y[m,n] = x[m,k] W[n,k]^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, x, k, cw.data(), k, 0.f,
-                  y, n);
+    // Each thread owns a slice of the output features [j0, j1): W's rows are
+    // split, so every weight byte is read by one thread only.
+#pragma omp parallel
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
+      const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
+      if (j0 < j1) {
+        const float* wj = cw.data() + j0 * k;
+        if (m == 1) {
+          // y[j0:j1] = W[j0:j1, k] x[k]: a GEMV streams the weight once.
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.f, wj, k, x, 1, 0.f, y + j0, 1);
+        } else {
+          // y[m, j0:j1] = x[m, k] W[j0:j1, k]^T
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, j1 - j0, k, 1.f, x, k, wj, k,
+                      0.f, y + j0, n);
+        }
+      }
     }
     if (bias) {
       for (int64_t i = 0; i < m; ++i)
