@@ -19,7 +19,8 @@ APT_PACKAGES=(
   python3 python3-pip
 )
 # pip package name -> Python module name
-PY_PACKAGES=(numpy:numpy gguf:gguf tokenizers:tokenizers pytest:pytest flatbuffers:flatbuffers)
+PY_PACKAGES=(numpy:numpy gguf:gguf tokenizers:tokenizers pytest:pytest flatbuffers:flatbuffers
+             scikit-build-core:scikit_build_core)
 
 log() { echo "install_deps: $*"; }
 

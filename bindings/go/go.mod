@@ -1,0 +1,3 @@
+module github.com/ringlm/ringlm/bindings/go
+
+go 1.19

@@ -1,0 +1,220 @@
+package org.ringlm;
+
+import java.lang.ref.Cleaner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import org.ringlm.capi.CApi;
+import org.ringlm.capi.Format;
+
+/**
+ * A loaded model and its context-parallel rank group.
+ *
+ * <pre>{@code
+ * try (Engine engine = Engine.builder(modelPath).worldSize(2).build();
+ *      Session session = engine.newSession()) {
+ *   ChatResponse r = session.chat("Hello!").response();
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: any number of threads may use one engine; requests of
+ * different sessions run one at a time. {@link #close()} releases the
+ * handle; open sessions keep the ranks alive until they are closed.
+ */
+public final class Engine implements AutoCloseable {
+  static {
+    NativeLibrary.load();
+  }
+
+  static final Cleaner CLEANER = Cleaner.create();
+
+  private final Handle handle;
+  private final Cleaner.Cleanable cleanable;
+
+  /** Releases the native engine when closed, or when the Engine is collected. */
+  private static final class Handle implements Runnable {
+    final long value;
+    volatile boolean closed;
+
+    Handle(long value) {
+      this.value = value;
+    }
+
+    @Override
+    public void run() {
+      if (!closed) {
+        closed = true;
+        try {
+          CApi.engine_destroy(value);
+        } catch (RingLmException ignored) {
+          // already gone
+        }
+      }
+    }
+  }
+
+  private Engine(byte[] configJson) throws RingLmException {
+    long[] out = new long[1];
+    CApi.engine_create(configJson, Format.FORMAT_JSON, out);
+    handle = new Handle(out[0]);
+    cleanable = CLEANER.register(this, handle);
+  }
+
+  /** An engine from an EngineConfig in the schema's JSON form. */
+  public static Engine fromJson(String engineConfigJson) throws RingLmException {
+    Objects.requireNonNull(engineConfigJson, "engineConfigJson");
+    return new Engine(engineConfigJson.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A builder of the EngineConfig for the model file {@code modelPath} (GGUF). */
+  public static Builder builder(Path modelPath) {
+    return new Builder(modelPath.toString());
+  }
+
+  /** A builder of the EngineConfig for the model file {@code modelPath} (GGUF). */
+  public static Builder builder(String modelPath) {
+    return new Builder(modelPath);
+  }
+
+  /** EngineConfig fields (see capi/schemas/engine_config.fbs). */
+  public static final class Builder {
+    private final Map<String, Object> config = new LinkedHashMap<>();
+
+    private Builder(String modelPath) {
+      config.put("model_path", Objects.requireNonNull(modelPath, "modelPath"));
+    }
+
+    /** Context-parallel ranks in this process (1 .. 1024). */
+    public Builder worldSize(int n) {
+      config.put("world_size", n);
+      return this;
+    }
+
+    /** Compute threads per rank (0: cores / ranks). */
+    public Builder threadsPerRank(int n) {
+      config.put("threads_per_rank", n);
+      return this;
+    }
+
+    /** KV cache budget per rank in bytes (0: the engine's default). */
+    public Builder kvBudgetBytes(long bytes) {
+      config.put("kv_budget_bytes", bytes);
+      return this;
+    }
+
+    /** Tokens per prefill step (the granularity of progress and cancel). */
+    public Builder prefillChunk(long tokens) {
+      config.put("prefill_chunk", tokens);
+      return this;
+    }
+
+    /** Forced prefill ring variant (Auto: chosen per step). */
+    public Builder cpVariant(CpVariant v) {
+      config.put("cp_variant", v.name());
+      return this;
+    }
+
+    /** Chat template override ("chatml", "llama3", ...). */
+    public Builder chatTemplate(String name) {
+      config.put("chat_template", name);
+      return this;
+    }
+
+    /** Any other EngineConfig field, by its schema name. */
+    public Builder set(String field, Object value) {
+      config.put(field, value);
+      return this;
+    }
+
+    public String toJson() {
+      return Json.write(config);
+    }
+
+    /** Loads the model and starts the ranks. */
+    public Engine build() throws RingLmException {
+      return new Engine(toJson().getBytes(StandardCharsets.UTF_8));
+    }
+  }
+
+  long handle() {
+    return handle.value;
+  }
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    return handle.closed;
+  }
+
+  /** Releases the engine; closing twice is a no-op. */
+  @Override
+  public void close() throws RingLmException {
+    if (handle.closed) {
+      return;
+    }
+    handle.closed = true;
+    cleanable.clean(); // no-op run (closed is set); unregisters the cleaner
+    CApi.engine_destroy(handle.value);
+  }
+
+  /** The EngineInfo (version, model, ranks, calibration) in its JSON form. */
+  public String infoJson() throws RingLmException {
+    byte[][] out = new byte[1][];
+    CApi.engine_info(handle.value, Format.FORMAT_JSON, out);
+    return new String(out[0], StandardCharsets.UTF_8);
+  }
+
+  /** The number of CP ranks. */
+  public int worldSize() throws RingLmException {
+    return (int) Json.longValue(Json.object(Json.parse(infoJson())).get("world_size"));
+  }
+
+  /** The model's vocabulary size. */
+  public int vocabSize() throws RingLmException {
+    Map<String, Object> model = Json.object(Json.object(Json.parse(infoJson())).get("model"));
+    return (int) Json.longValue(model.get("vocab"));
+  }
+
+  /** Token ids of {@code text} with the model's tokenizer. */
+  public int[] tokenize(String text, boolean addSpecial) throws RingLmException {
+    int[][] out = new int[1][];
+    CApi.engine_tokenize(handle.value, text.getBytes(StandardCharsets.UTF_8), addSpecial ? 1 : 0, out);
+    return out[0];
+  }
+
+  /** The text of {@code tokens} (an incomplete trailing character becomes U+FFFD). */
+  public String detokenize(int[] tokens) throws RingLmException {
+    byte[][] out = new byte[1][];
+    CApi.engine_detokenize(handle.value, tokens, out);
+    return new String(out[0], StandardCharsets.UTF_8);
+  }
+
+  /** Opens a session with the default configuration. */
+  public Session newSession() throws RingLmException {
+    return newSession(null);
+  }
+
+  /** Opens a session with a system prompt ({@code null}: none). */
+  public Session newSession(String systemPrompt) throws RingLmException {
+    byte[] config = null;
+    if (systemPrompt != null) {
+      config = Json.write(Map.of("system_prompt", systemPrompt)).getBytes(StandardCharsets.UTF_8);
+    }
+    long[] out = new long[1];
+    CApi.session_create(handle.value, config, Format.FORMAT_JSON, out);
+    return new Session(this, out[0]);
+  }
+
+  /** Opens a session saved by {@link Session#save(Path)}. */
+  public Session restoreSession(Path path) throws RingLmException {
+    long[] out = new long[1];
+    CApi.session_restore(handle.value, Session.pathBytes(path), out);
+    return new Session(this, out[0]);
+  }
+
+  /** The library's version, e.g. "0.1.0". */
+  public static String version() {
+    return CApi.version();
+  }
+}

@@ -1,0 +1,127 @@
+package org.ringlm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Multi-turn chat on the real model: KV reuse, CP ranks, streaming. */
+class ChatTest {
+  static Engine engine;
+
+  @BeforeAll
+  static void open() throws RingLmException {
+    engine = TestModel.engine(1);
+  }
+
+  @AfterAll
+  static void close() throws RingLmException {
+    if (engine != null) {
+      engine.close();
+    }
+  }
+
+  @Test
+  void versionIsTheLibrarys() {
+    assertEquals(org.ringlm.capi.CApi.VERSION, Engine.version());
+  }
+
+  @Test
+  void threeTurnsReuseTheKv() throws RingLmException {
+    List<TestModel.Turn> turns = TestModel.runChat(engine);
+    for (int k = 0; k < turns.size(); k++) {
+      TurnStats st = turns.get(k).response().stats();
+      long before = turns.get(k).before();
+      assertEquals(1, st.worldSize());
+      assertEquals(turns.get(k).response().tokens().length, st.generatedTokens());
+      // P: the whole history was reused; T: only the new message was prefilled.
+      assertEquals(before, st.cachedTokens());
+      if (k > 0) {
+        assertTrue(st.cachedTokens() > 0);
+        assertTrue(st.newTokens() > 0 && st.newTokens() < before, "T=" + st.newTokens());
+      }
+    }
+    // Turn 3 asks about turn 1.
+    String third = turns.get(2).response().text();
+    assertTrue(third.contains("Tom"), third);
+  }
+
+  @Test
+  void streamsEventsThenTheResponse() throws RingLmException {
+    try (Session s = engine.newSession();
+         ChatStream stream = s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS))) {
+      StringBuilder text = new StringBuilder();
+      List<Integer> tokens = new ArrayList<>();
+      Event.Progress last = null;
+      for (Event e : stream) {
+        if (e instanceof Event.Text t) {
+          text.append(t.text());
+          for (int id : t.tokens()) {
+            tokens.add(id);
+          }
+        } else if (e instanceof Event.Progress p) {
+          last = p;
+        }
+      }
+      assertNotNull(last);
+      assertEquals(last.total(), last.done());
+      ChatResponse r = stream.response();
+      assertTrue(stream.isDone());
+      assertEquals(r.text(), text.toString());
+      assertArrayEquals(r.tokens(), tokens.stream().mapToInt(Integer::intValue).toArray());
+      assertTrue(r.finishReason() == FinishReason.Length || r.finishReason() == FinishReason.Stop);
+    }
+  }
+
+  @Test
+  void rawJsonRequestsWork() throws RingLmException {
+    try (Session a = engine.newSession(); Session b = engine.newSession()) {
+      ChatResponse built = a.chat(ChatRequest.user("Hi").maxTokens(3)).response();
+      ChatResponse raw = b.chatJson(
+          "{\"messages\": [{\"role\": \"User\", \"content\": \"Hi\"}], \"max_tokens\": 3}").response();
+      assertArrayEquals(built.tokens(), raw.tokens());
+    }
+  }
+
+  @Test
+  void twoCpRanksGiveIdenticalGreedyTokens() throws RingLmException {
+    List<TestModel.Turn> one = TestModel.runChat(engine);
+    try (Engine engine2 = TestModel.engine(2)) {
+      assertEquals(2, engine2.worldSize());
+      List<TestModel.Turn> two = TestModel.runChat(engine2);
+      for (int k = 0; k < one.size(); k++) {
+        assertArrayEquals(one.get(k).response().tokens(), two.get(k).response().tokens(), "turn " + (k + 1));
+        TurnStats st = two.get(k).response().stats();
+        assertEquals(2, st.worldSize());
+        assertEquals(2, st.kvTokens().length);
+        assertTrue(st.kvTokens()[0] > 0 && st.kvTokens()[1] > 0);
+        assertEquals(two.get(k).before(), st.cachedTokens());
+      }
+    }
+  }
+
+  @Test
+  void tokenizeRoundTrips() throws RingLmException {
+    int[] ids = engine.tokenize("Hello, world!", false);
+    assertTrue(ids.length > 0);
+    assertEquals("Hello, world!", engine.detokenize(ids));
+  }
+
+  @Test
+  void transcriptHoldsTheSystemPrompt() throws RingLmException {
+    try (Session s = engine.newSession("You are terse.")) {
+      s.chat(ChatRequest.user("Hi").maxTokens(2)).response();
+      Transcript t = s.transcript();
+      assertEquals(List.of(Role.System, Role.User, Role.Assistant),
+          t.messages().stream().map(Message::role).toList());
+      assertEquals("You are terse.", t.messages().get(0).content());
+      assertTrue(t.tokenCount() > 0);
+    }
+  }
+}

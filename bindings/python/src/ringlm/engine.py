@@ -1,0 +1,333 @@
+"""Engine and Session: the Python face of the ringlm C ABI."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+
+from . import capi
+from . import messages as _m
+from .errors import Error, error_from_status
+from .messages import ChatResponse, Message, ProgressEvent, Sampling, TextEvent, Transcript
+
+__all__ = ["Engine", "Session", "ChatStream"]
+
+# How long one wait for an event lasts before Python gets a chance to handle
+# signals (Ctrl-C); the request itself is not affected.
+_POLL_MS = 200
+
+Request = Union[Mapping[str, Any], bytes, bytearray, memoryview]
+
+
+def _request_bytes(request: Request) -> tuple[bytes, int]:
+    """(bytes, format): a dict in the JSON form, or a FlatBuffer as is."""
+    if isinstance(request, Mapping):
+        return _m.to_json(request), capi.FORMAT_JSON
+    if isinstance(request, (bytes, bytearray, memoryview)):
+        return bytes(request), capi.FORMAT_FLATBUFFERS
+    raise TypeError(f"a request is a dict (JSON form) or FlatBuffer bytes, not {type(request).__name__}")
+
+
+def _path(path: str | os.PathLike) -> str:
+    p = os.fspath(path)
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
+    if "\0" in p:
+        raise ValueError("a path cannot contain a NUL character")
+    return p
+
+
+class Engine:
+    """A loaded model and its CP rank group (``world_size`` ranks).
+
+    ``Engine(model_path, world_size=2)`` or ``Engine(config={...})`` with an
+    EngineConfig in the JSON form (``model_path``, ``world_size``,
+    ``kv_budget_bytes``, ``threads_per_rank``, ...). Use it as a context
+    manager, or call :meth:`close`. Thread-safe: any number of threads may
+    use one engine; requests of different sessions run one at a time.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, *, world_size: int = 1,
+                 config: Mapping[str, Any] | bytes | None = None, **options: Any):
+        if config is None:
+            if model_path is None:
+                raise TypeError("Engine needs model_path (or config)")
+            config = {"model_path": os.fspath(model_path), "world_size": world_size, **options}
+        elif model_path is not None or options:
+            raise TypeError("pass either config or model_path and options, not both")
+        data, fmt = _request_bytes(config)
+        self._handle = capi.engine_create(data, fmt)
+        self._closed = False
+        self._info: dict | None = None
+
+    # -- lifetime ---------------------------------------------------------
+    def close(self) -> None:
+        """Releases the engine. Open sessions keep the ranks alive until they
+        are closed. Closing twice is a no-op."""
+        if not self._closed:
+            self._closed = True
+            capi.engine_destroy(self._handle)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- queries ----------------------------------------------------------
+    def info(self) -> dict:
+        """EngineInfo as a dict (version, model, world_size, backend, ...)."""
+        return json.loads(capi.engine_info(self._handle, capi.FORMAT_JSON))
+
+    @property
+    def world_size(self) -> int:
+        return int(self.info()["world_size"])
+
+    def tokenize(self, text: str, add_special: bool = False) -> list[int]:
+        """Token ids of ``text`` with the model's tokenizer."""
+        return capi.engine_tokenize(self._handle, text, 1 if add_special else 0)
+
+    def detokenize(self, tokens: Iterable[int]) -> str:
+        """Text of ``tokens`` (an incomplete trailing character becomes U+FFFD)."""
+        return capi.engine_detokenize(self._handle, list(tokens)).decode("utf-8", "replace")
+
+    # -- sessions ---------------------------------------------------------
+    def session(self, system_prompt: str | None = None, *,
+                config: Mapping[str, Any] | bytes | None = None) -> "Session":
+        """Opens a new session (a conversation with its own KV cache)."""
+        if config is None:
+            data, fmt = _m.build_session_config(system_prompt), capi.FORMAT_FLATBUFFERS
+        else:
+            data, fmt = _request_bytes(config)
+        return Session(self, capi.session_create(self._handle, data, fmt))
+
+    def restore_session(self, path: str | os.PathLike) -> "Session":
+        """Opens a session saved by :meth:`Session.save`."""
+        return Session(self, capi.session_restore(self._handle, _path(path)))
+
+    def __repr__(self) -> str:
+        return f"<ringlm.Engine {'closed' if self._closed else 'open'}>"
+
+
+class Session:
+    """One conversation: its transcript and its KV cache, kept across turns.
+
+    One thread uses a session at a time, except :meth:`cancel`, which any
+    thread may call. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, engine: Engine, handle: int):
+        self._engine = engine  # the engine object outlives its sessions' use
+        self._handle = handle
+        self._closed = False
+
+    # -- lifetime ---------------------------------------------------------
+    def close(self) -> None:
+        """Cancels a request in flight and frees the session's KV. Closing
+        twice is a no-op; any other call on a closed session raises
+        :class:`ringlm.NotFoundError`."""
+        if not self._closed:
+            self._closed = True
+            capi.session_close(self._handle)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- requests ---------------------------------------------------------
+    def chat(self, message: str | None = None, *, messages: Sequence[Any] | None = None,
+             max_tokens: int = 256, sampling: Sampling | Mapping[str, Any] | None = None,
+             stop: Sequence[str] | None = None, variant: Any = None,
+             request: Request | None = None) -> "ChatStream":
+        """Starts one chat turn and returns its :class:`ChatStream`.
+
+        ``chat("Hi")`` sends one user message; ``messages=[...]`` sends
+        several (``Message``, ``{"role": ..., "content": ...}`` or
+        ``(role, content)``); ``request=`` sends a ready ChatRequest, a dict
+        in the JSON form or FlatBuffer bytes. Only the new messages are
+        prefilled: earlier turns stay in the session's KV cache.
+        """
+        if request is None:
+            msgs = list(messages or [])
+            if message is not None:
+                msgs.append(Message(_m.Role.USER, message))
+            request = _m.build_chat_request(msgs, max_tokens=max_tokens, sampling=sampling,
+                                            stop=stop, variant=variant)
+        elif message is not None or messages is not None:
+            raise TypeError("pass either request or message/messages, not both")
+        data, fmt = _request_bytes(request)
+        capi.session_chat(self._handle, data, fmt)
+        return ChatStream(self, fmt == capi.FORMAT_JSON)
+
+    def generate(self, tokens: Iterable[int] | None = None, *, max_tokens: int = 256,
+                 sampling: Sampling | Mapping[str, Any] | None = None,
+                 stop: Sequence[str] | None = None, variant: Any = None,
+                 want_prompt_logits: bool = False, request: Request | None = None) -> "ChatStream":
+        """Raw mode: appends token ids to the session's history (no chat
+        template) and generates. Returns a :class:`ChatStream`."""
+        if request is None:
+            request = _m.build_generate_request(tokens or [], max_tokens=max_tokens, sampling=sampling,
+                                                stop=stop, variant=variant,
+                                                want_prompt_logits=want_prompt_logits)
+        data, fmt = _request_bytes(request)
+        capi.session_generate(self._handle, data, fmt)
+        return ChatStream(self, fmt == capi.FORMAT_JSON)
+
+    def cancel(self) -> None:
+        """Asks the request in flight to stop (from any thread). It ends with
+        a response whose finish_reason is CANCELLED; the session stays usable."""
+        capi.session_cancel(self._handle)
+
+    def transcript(self) -> Transcript:
+        """The conversation so far and the number of tokens of history."""
+        return _m.decode_transcript(capi.session_transcript(self._handle, capi.FORMAT_FLATBUFFERS))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the session (transcript, history, KV) to ``path`` atomically."""
+        capi.session_save(self._handle, _path(path))
+
+    def _next_event(self, timeout_ms: int) -> bytes | None:
+        return capi.session_next_event(self._handle, timeout_ms)
+
+    def __repr__(self) -> str:
+        return f"<ringlm.Session {'closed' if self._closed else 'open'}>"
+
+
+class ChatStream:
+    """The events of one request, then its response.
+
+    Iterate it for :class:`TextEvent` and :class:`ProgressEvent` values; the
+    iteration ends at the request's end, and :attr:`response` then holds the
+    :class:`ChatResponse`. :meth:`result` skips to it. A failed request
+    raises its :class:`ringlm.Error` from the iteration (the session stays
+    usable). Leaving a ``with`` block early, or a KeyboardInterrupt during
+    the iteration, cancels the request and waits for its end, so the session
+    is ready for the next turn.
+    """
+
+    def __init__(self, session: Session, json_format: bool):
+        self._session = session
+        self._json = json_format
+        self._response: ChatResponse | None = None
+        self._error: Error | None = None
+        self._done = False
+        self._lock = threading.Lock()  # guards pulling events (one puller at a time)
+
+    @property
+    def response(self) -> ChatResponse | None:
+        """The response once the request has ended, else None."""
+        return self._response
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def __iter__(self) -> Iterator[TextEvent | ProgressEvent]:
+        return self
+
+    def __next__(self) -> TextEvent | ProgressEvent:
+        with self._lock:
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                raise StopIteration
+            try:
+                while True:
+                    data = self._session._next_event(_POLL_MS)
+                    if data is not None:
+                        break
+            except Error:
+                raise
+            except BaseException:  # KeyboardInterrupt and the like: stop the request
+                self._abort()
+                raise
+            kind, payload = self._decode(data)
+            if kind == _m.DONE:
+                self._done = True
+                self._response = payload
+                raise StopIteration
+            if kind == _m.ERROR:
+                self._done = True
+                status, message = payload
+                self._error = error_from_status(status, message)
+                raise self._error
+            return payload
+
+    def _decode(self, data: bytes):
+        if self._json:
+            data = capi.message_convert(capi.MESSAGE_EVENT, data, capi.FORMAT_JSON,
+                                        capi.FORMAT_FLATBUFFERS)
+        return _m.decode_event(data)
+
+    def _abort(self) -> None:
+        """Cancels the request and drains it (after an interrupt)."""
+        if self._done:
+            return
+        try:
+            self._session.cancel()
+            while True:
+                data = self._session._next_event(-1)
+                if data is None:
+                    continue
+                kind, payload = self._decode(data)
+                if kind == _m.DONE:
+                    self._response = payload
+                    break
+                if kind == _m.ERROR:
+                    break
+        except Error:
+            pass
+        self._done = True
+
+    def result(self) -> ChatResponse:
+        """Consumes the remaining events and returns the response (raises the
+        request's :class:`ringlm.Error` if it failed)."""
+        for _ in self:
+            pass
+        assert self._response is not None
+        return self._response
+
+    def text(self) -> str:
+        """The whole reply: ``result().text``."""
+        return self.result().text
+
+    def cancel(self) -> None:
+        """Asks the request to stop (any thread); iteration then ends soon."""
+        if not self._done:
+            self._session.cancel()
+
+    def __enter__(self) -> "ChatStream":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if not self._done:
+            with self._lock:
+                self._abort()
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "running"
+        return f"<ringlm.ChatStream {state}>"

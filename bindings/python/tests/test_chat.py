@@ -1,0 +1,75 @@
+"""Multi-turn chat on the real model: KV reuse, CP ranks, both request forms."""
+
+import ringlm
+from conftest import MAX_TOKENS, TURNS, run_chat
+
+
+def test_version():
+    assert ringlm.__version__ == ringlm.capi.VERSION
+    assert ringlm.ABI_VERSION == ringlm.capi.ABI_VERSION
+
+
+def test_three_turns_reuse_the_kv(engine):
+    turns = run_chat(engine)
+    for k, (resp, before) in enumerate(turns):
+        st = resp.stats
+        assert st.world_size == 1
+        assert st.generated_tokens == len(resp.tokens) > 0
+        # P: every token of the history was reused; T: only the new message.
+        assert st.cached_tokens == before
+        if k > 0:
+            assert st.cached_tokens > 0
+            assert 0 < st.new_tokens < before
+    # Turn 3 asks about turn 1, which only the reused KV still holds.
+    assert "Tom" in turns[2][0].text
+
+
+def test_events_stream_then_response(engine):
+    with engine.session() as s:
+        stream = s.chat(TURNS[0], max_tokens=MAX_TOKENS)
+        events = list(stream)
+        texts = [e for e in events if isinstance(e, ringlm.TextEvent)]
+        progress = [e for e in events if isinstance(e, ringlm.ProgressEvent)]
+        assert progress and progress[-1].done == progress[-1].total > 0
+        resp = stream.response
+        assert resp is not None and stream.done
+        assert "".join(e.text for e in texts) == resp.text
+        assert tuple(t for e in texts for t in e.tokens) == resp.tokens
+        assert resp.finish_reason in (ringlm.FinishReason.LENGTH, ringlm.FinishReason.STOP)
+        assert stream.result() is resp  # idempotent once done
+
+
+def test_dict_requests_match_flatbuffers(engine):
+    """The JSON form (a plain dict) and the flatc-built FlatBuffer agree."""
+    with engine.session() as a, engine.session() as b:
+        fb = a.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+        js = b.chat(request={"messages": [{"role": "User", "content": TURNS[0]}],
+                             "max_tokens": MAX_TOKENS}).result()
+    assert fb.tokens == js.tokens and fb.text == js.text
+    assert js.stats.new_tokens == fb.stats.new_tokens
+
+
+def test_two_cp_ranks_give_identical_greedy_tokens(engine, engine2):
+    one = run_chat(engine)
+    two = run_chat(engine2)
+    assert [r.tokens for r, _ in one] == [r.tokens for r, _ in two]
+    for resp, before in two:
+        assert resp.stats.world_size == 2
+        assert len(resp.stats.kv_tokens) == 2 and all(n > 0 for n in resp.stats.kv_tokens)
+        assert resp.stats.cached_tokens == before
+    assert engine2.info()["world_size"] == 2
+
+
+def test_tokenize_roundtrip(engine):
+    ids = engine.tokenize("Hello, world!")
+    assert ids and all(isinstance(i, int) for i in ids)
+    assert engine.detokenize(ids) == "Hello, world!"
+
+
+def test_transcript_and_system_prompt(engine):
+    with engine.session(system_prompt="You are terse.") as s:
+        s.chat("Hi", max_tokens=2).result()
+        t = s.transcript()
+    roles = [m.role for m in t.messages]
+    assert roles == [ringlm.Role.SYSTEM, ringlm.Role.USER, ringlm.Role.ASSISTANT]
+    assert t.messages[0].content == "You are terse." and t.token_count > 0

@@ -1,0 +1,82 @@
+"""Cancellation from another thread, save/restore, many sessions at once."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import ringlm
+from conftest import MAX_TOKENS, TURNS
+
+
+def test_cancel_from_another_thread(engine):
+    with engine.session() as s:
+        stream = s.chat("Tell me a long story about a dragon.", max_tokens=200)
+        canceller = None
+        texts = 0
+        for ev in stream:
+            if isinstance(ev, ringlm.TextEvent):
+                texts += 1
+                if canceller is None:
+                    canceller = threading.Thread(target=s.cancel)
+                    canceller.start()
+        canceller.join()
+        resp = stream.response
+        assert resp.finish_reason == ringlm.FinishReason.CANCELLED
+        assert 0 < resp.stats.generated_tokens < 200
+        # The session stays usable and still holds the cancelled turn's KV.
+        nxt = s.chat("Hi", max_tokens=2).result()
+        assert nxt.finish_reason != ringlm.FinishReason.CANCELLED
+        assert nxt.stats.generated_tokens > 0
+
+
+def test_leaving_a_stream_early_cancels_it(engine):
+    with engine.session() as s:
+        with s.chat("Tell me a long story.", max_tokens=200) as stream:
+            for ev in stream:
+                if isinstance(ev, ringlm.TextEvent):
+                    break
+        assert stream.done and stream.response.finish_reason == ringlm.FinishReason.CANCELLED
+        assert s.chat("Hi", max_tokens=2).result().stats.generated_tokens > 0
+
+
+def test_save_and_restore(engine, tmp_path):
+    path = tmp_path / "chat.session"
+    with engine.session() as a:
+        a.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+        a.save(path)
+        assert path.stat().st_size > 0
+        with engine.restore_session(path) as b:
+            assert b.transcript() == a.transcript()
+            ra = a.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+            rb = b.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+    assert ra.tokens == rb.tokens
+    assert rb.stats.cached_tokens == ra.stats.cached_tokens > 0
+    assert not rb.stats.rebuilt
+
+
+def test_restore_errors(engine, tmp_path):
+    with pytest.raises(ringlm.NotFoundError):
+        engine.restore_session(tmp_path / "nope")
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a session file at all" * 10)
+    with pytest.raises(ringlm.CorruptDataError):
+        engine.restore_session(junk)
+
+
+def test_many_sessions_from_many_threads(engine):
+    prompts = [f"Say the number {i % 3}." for i in range(6)]
+
+    def converse(prompt):
+        with engine.session() as s:
+            first = s.chat(prompt, max_tokens=3).result()
+            second = s.chat("Thanks.", max_tokens=2).result()
+            return first, second
+
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+        results = list(pool.map(converse, prompts))
+    for i, (first, second) in enumerate(results):
+        assert first.stats.generated_tokens > 0
+        assert second.stats.cached_tokens > 0
+        # Greedy decoding: the same prompt gives the same tokens in any thread.
+        assert first.tokens == results[i % 3][0].tokens
