@@ -6,6 +6,8 @@
 # Exit 77 (skipped) when Go, a C compiler, pkg-config or SWIG is missing.
 set -eu
 mode=$1 go=$2 src=$3 prefix=$4 work=$5
+mkdir -p "$work"
+src=$(cd "$src" && pwd) prefix=$(cd "$prefix" 2>/dev/null && pwd || echo "$prefix") work=$(cd "$work" && pwd)
 if [ -z "$go" ] || ! command -v "$go" >/dev/null 2>&1; then
   echo "skipped: no go command was found when configuring (Debian: golang-go)"; exit 77
 fi
@@ -14,7 +16,6 @@ for tool in pkg-config swig cc; do
     echo "skipped: $tool is missing (cgo and the go tool's SWIG step need it)"; exit 77
   fi
 done
-mkdir -p "$work"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export LD_LIBRARY_PATH="$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export CGO_ENABLED=1 GOPROXY=off GOSUMDB=off GOFLAGS=-mod=mod GOTOOLCHAIN=local

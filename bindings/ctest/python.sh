@@ -10,6 +10,8 @@
 # Exit 77 (skipped) when a Python package the build or the tests need is missing.
 set -eu
 mode=$1 py=$2 src=$3 prefix=$4 work=$5
+mkdir -p "$work"
+src=$(cd "$src" && pwd) prefix=$(cd "$prefix" 2>/dev/null && pwd || echo "$prefix") work=$(cd "$work" && pwd)
 if ! command -v "$py" >/dev/null 2>&1; then
   echo "skipped: no $py on PATH"; exit 77
 fi
@@ -20,11 +22,10 @@ for mod in scikit_build_core pytest flatbuffers; do
 done
 case $mode in
   install)
-    mkdir -p "$work"
     # No build isolation: the build backend comes from the environment (no
     # network needed); the CMake build directory persists between runs.
     CMAKE_PREFIX_PATH="$prefix" exec "$py" -m pip install --quiet --disable-pip-version-check \
-      --no-build-isolation --no-deps --upgrade --target "$work/site" \
+      --root-user-action=ignore --no-build-isolation --no-deps --upgrade --target "$work/site" \
       --config-settings=build-dir="$work/skbuild" "$src" ;;
   pytest)
     cd "$src"

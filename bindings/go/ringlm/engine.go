@@ -63,6 +63,18 @@ func NewEngineJSON(config []byte) (*Engine, error) {
 	return e, nil
 }
 
+// Serve runs one non-leader rank of a multi-process group (cfg.Rendezvous
+// set, 1 <= cfg.Rank < cfg.WorldSize) until the leader, a NewEngine with the
+// same rendezvous and rank 0, is closed. It blocks the calling goroutine.
+func Serve(cfg EngineConfig) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	var msg string
+	return check(capi.Engine_serve(data, formatJSON, &msg), msg)
+}
+
 // Close releases the engine. Open sessions keep its ranks alive until they
 // are closed. A second Close returns an ErrNotFound error.
 func (e *Engine) Close() error {

@@ -80,6 +80,7 @@ type GenerateRequest struct {
 type EngineConfig struct {
 	ModelPath      string    `json:"model_path"`
 	WorldSize      int       `json:"world_size,omitempty"`
+	Rank           int       `json:"rank,omitempty"` // with Rendezvous: 0 (NewEngine) or 1 .. WorldSize-1 (Serve)
 	Devices        []string  `json:"devices,omitempty"`
 	Rendezvous     string    `json:"rendezvous,omitempty"`
 	Hostname       string    `json:"hostname,omitempty"`

@@ -468,3 +468,69 @@ func TestTokenizeRoundTrip(t *testing.T) {
 		t.Fatalf("%q %v", text, err)
 	}
 }
+
+func TestGenerateFromRawTokens(t *testing.T) {
+	e := engine(t)
+	ids, err := e.Tokenize("The capital of France is", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stream, err := s.Generate(context.Background(), ringlm.GenerateRequest{Tokens: ids, MaxTokens: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Response()
+	if err != nil || resp.Stats.NewTokens != int64(len(ids)) || len(resp.Tokens) != 3 {
+		t.Fatalf("%+v %v", resp, err)
+	}
+}
+
+func TestMultiProcessGroupThroughARendezvous(t *testing.T) {
+	path := modelPath(t)
+	cfg := ringlm.EngineConfig{ModelPath: path, WorldSize: 2, ThreadsPerRank: 2, CommTimeoutMS: 60000,
+		Rendezvous: "file:" + t.TempDir()}
+	served := make(chan error, 1)
+	go func() {
+		c := cfg
+		c.Rank = 1
+		served <- ringlm.Serve(c)
+	}()
+	leader, err := ringlm.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := leader.NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := ask(t, ls, turns[0], maxTokens)
+	ls.Close()
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal("rank 1:", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("rank 1 did not return after the leader closed")
+	}
+	s, err := engine(t).NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	one := ask(t, s, turns[0], maxTokens)
+	if !reflect.DeepEqual(one.Tokens, two.Tokens) || two.Stats.WorldSize != 2 {
+		t.Fatalf("1 rank %v, 2 ranks through the rendezvous %v (%+v)", one.Tokens, two.Tokens, two.Stats)
+	}
+	if err := ringlm.Serve(ringlm.EngineConfig{ModelPath: path, WorldSize: 2, Rank: 1}); !errors.Is(err, ringlm.ErrInvalidArgument) {
+		t.Fatalf("serve without a rendezvous: %v", err)
+	}
+}

@@ -1,5 +1,7 @@
 """Multi-turn chat on the real model: KV reuse, CP ranks, both request forms."""
 
+import pytest
+
 import ringlm
 from conftest import MAX_TOKENS, TURNS, run_chat
 
@@ -73,3 +75,43 @@ def test_transcript_and_system_prompt(engine):
     roles = [m.role for m in t.messages]
     assert roles == [ringlm.Role.SYSTEM, ringlm.Role.USER, ringlm.Role.ASSISTANT]
     assert t.messages[0].content == "You are terse." and t.token_count > 0
+
+
+def test_generate_raw_tokens(engine):
+    ids = engine.tokenize("The capital of France is")
+    with engine.session() as s:
+        resp = s.generate(ids, max_tokens=3, want_prompt_logits=True).result()
+        assert resp.stats.new_tokens == len(ids) and resp.stats.generated_tokens == 3
+        assert len(resp.prompt_logits) == engine.info()["model"]["vocab"]
+        # The first token is the argmax of the prompt's logits (greedy).
+        logits = resp.prompt_logits
+        assert resp.tokens[0] == max(range(len(logits)), key=logits.__getitem__)
+        assert s.transcript().token_count >= len(ids)
+
+
+def test_multi_process_group_through_a_rendezvous(model, engine, tmp_path):
+    """Rank 1 served from a thread, the leader in this one: the same tokens as 1 rank."""
+    cfg = {"model_path": model, "world_size": 2, "rendezvous": f"file:{tmp_path}",
+           "threads_per_rank": 2, "comm_timeout_ms": 60000}
+    failure = []
+
+    def rank1():
+        try:
+            ringlm.serve({**cfg, "rank": 1})
+        except BaseException as e:  # reported below
+            failure.append(e)
+
+    import threading
+    worker = threading.Thread(target=rank1)
+    worker.start()
+    try:
+        with ringlm.Engine(config={**cfg, "rank": 0}) as leader:
+            assert leader.world_size == 2
+            [(two, _)] = run_chat(leader, turns=TURNS[:1])
+    finally:
+        worker.join(120)
+    assert not worker.is_alive() and not failure
+    [(one, _)] = run_chat(engine, turns=TURNS[:1])
+    assert two.tokens == one.tokens and two.stats.world_size == 2
+    with pytest.raises(ringlm.InvalidArgumentError):
+        ringlm.serve({"model_path": model, "world_size": 2, "rank": 1})  # no rendezvous

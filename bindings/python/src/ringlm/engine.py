@@ -12,7 +12,7 @@ from . import messages as _m
 from .errors import Error, error_from_status
 from .messages import ChatResponse, Message, ProgressEvent, Sampling, TextEvent, Transcript
 
-__all__ = ["Engine", "Session", "ChatStream"]
+__all__ = ["Engine", "Session", "ChatStream", "serve"]
 
 # How long one wait for an event lasts before Python gets a chance to handle
 # signals (Ctrl-C); the request itself is not affected.
@@ -119,6 +119,16 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"<ringlm.Engine {'closed' if self._closed else 'open'}>"
+
+
+def serve(config: Mapping[str, Any] | bytes) -> None:
+    """Runs one non-leader rank of a multi-process group until the leader
+    (an :class:`Engine` created with ``rank=0`` and the same ``rendezvous``)
+    is closed. ``config`` is an EngineConfig (JSON-form dict or FlatBuffer)
+    with ``rendezvous`` set and ``1 <= rank < world_size``. Blocks the
+    calling thread (the GIL is released)."""
+    data, fmt = _request_bytes(config)
+    capi.engine_serve(data, fmt)
 
 
 class Session:

@@ -110,6 +110,18 @@ public final class Engine implements AutoCloseable {
       return this;
     }
 
+    /**
+     * A multi-process group: the rendezvous store shared by all ranks
+     * ("file:/dir" or "redis://host:port") and this process's rank (0 for
+     * the leader, which {@link #build()} starts; 1 .. worldSize-1 for
+     * {@link #serve()}).
+     */
+    public Builder rendezvous(String store, int rank) {
+      config.put("rendezvous", store);
+      config.put("rank", rank);
+      return this;
+    }
+
     /** Forced prefill ring variant (Auto: chosen per step). */
     public Builder cpVariant(CpVariant v) {
       config.put("cp_variant", v.name());
@@ -135,6 +147,11 @@ public final class Engine implements AutoCloseable {
     /** Loads the model and starts the ranks. */
     public Engine build() throws RingLmException {
       return new Engine(toJson().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** {@link Engine#serve(String)} with this configuration. */
+    public void serve() throws RingLmException {
+      Engine.serve(toJson());
     }
   }
 
@@ -211,6 +228,16 @@ public final class Engine implements AutoCloseable {
     long[] out = new long[1];
     CApi.session_restore(handle.value, Session.pathBytes(path), out);
     return new Session(this, out[0]);
+  }
+
+  /**
+   * Runs one non-leader rank of a multi-process group until the leader (an
+   * Engine built with the same rendezvous and rank 0) is closed. The
+   * EngineConfig (JSON form) has a rendezvous and 1 <= rank < world_size.
+   * Blocks the calling thread.
+   */
+  public static void serve(String engineConfigJson) throws RingLmException {
+    CApi.engine_serve(engineConfigJson.getBytes(StandardCharsets.UTF_8), Format.FORMAT_JSON);
   }
 
   /** The library's version, e.g. "0.1.0". */

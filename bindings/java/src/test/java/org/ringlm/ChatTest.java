@@ -2,14 +2,20 @@ package org.ringlm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Multi-turn chat on the real model: KV reuse, CP ranks, streaming. */
 class ChatTest {
@@ -123,5 +129,48 @@ class ChatTest {
       assertEquals("You are terse.", t.messages().get(0).content());
       assertTrue(t.tokenCount() > 0);
     }
+  }
+
+  @Test
+  void generatesFromRawTokens() throws RingLmException {
+    int[] ids = engine.tokenize("The capital of France is", false);
+    try (Session s = engine.newSession()) {
+      ChatResponse r = s.generate(ids, 3).response();
+      assertEquals(ids.length, r.stats().newTokens());
+      assertEquals(3, r.tokens().length);
+    }
+  }
+
+  @Test
+  void multiProcessGroupThroughARendezvous(@TempDir Path store) throws Exception {
+    Engine.Builder cfg = Engine.builder(TestModel.path()).worldSize(2).threadsPerRank(2)
+        .set("comm_timeout_ms", 60000);
+    String rendezvous = "file:" + store;
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread rank1 = new Thread(() -> {
+      try {
+        Engine.builder(TestModel.path()).worldSize(2).threadsPerRank(2).set("comm_timeout_ms", 60000)
+            .rendezvous(rendezvous, 1).serve();
+      } catch (Throwable t) {
+        failure.set(t);
+      }
+    });
+    rank1.start();
+    ChatResponse two;
+    try (Engine leader = cfg.rendezvous(rendezvous, 0).build(); Session s = leader.newSession()) {
+      assertEquals(2, leader.worldSize());
+      two = s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+    } finally {
+      rank1.join(120_000);
+    }
+    assertFalse(rank1.isAlive());
+    assertNull(failure.get());
+    try (Session s = engine.newSession()) {
+      ChatResponse one = s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+      assertArrayEquals(one.tokens(), two.tokens());
+    }
+    RingLmException e = assertThrows(RingLmException.class,
+        () -> Engine.serve("{\"model_path\": \"x\", \"world_size\": 2, \"rank\": 1}"));
+    assertEquals(Status.INVALID_ARGUMENT, e.status());
   }
 }
