@@ -87,7 +87,7 @@ static void ringlm_py_raise(const ringlm_error* e) {
 
 /* Status results become exceptions (the ERROR typemap); a call that
  * succeeded returns its outputs, or None. */
-%typemap(out) ringlm_status "$result = SWIG_Py_Void();"
+%typemap(out) ringlm_status "(void)$1;\n  $result = SWIG_Py_Void();"
 
 %typemap(in, numinputs=0) ringlm_error** ERROR (ringlm_error* e = NULL) "$1 = &e;"
 %typemap(argout) ringlm_error** ERROR {

@@ -226,6 +226,7 @@ func TestContextCancelsTheRequest(t *testing.T) {
 	}
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	stream, err := s.Chat(ctx, ringlm.ChatRequest{Messages: []ringlm.Message{ringlm.User("Tell me a long story.")}, MaxTokens: 200})
 	if err != nil {
 		t.Fatal(err)

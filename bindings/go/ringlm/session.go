@@ -66,6 +66,9 @@ func (s *Session) Generate(ctx context.Context, req GenerateRequest) (*Stream, e
 
 func (s *Session) start(ctx context.Context, request []byte,
 	call func(uintptr, []byte, int, *string) int) (*Stream, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
