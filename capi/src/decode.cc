@@ -1,0 +1,224 @@
+#include "decode.h"
+
+#include <cmath>
+#include <string>
+
+#include "ringlm/chat_request_generated.h"
+#include "ringlm/engine_config_generated.h"
+#include "ringlm/generate_request_generated.h"
+#include "ringlm/session_config_generated.h"
+#include "runtime/sampler.h"
+
+namespace ringlm::capi {
+namespace {
+
+template <class E>
+bool enum_in_range(E v) {
+  return int(v) >= int(E::MIN) && int(v) <= int(E::MAX);
+}
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+Result<CpVariant> cp_variant(api::CpVariant v, const char* field) {
+  switch (v) {
+    case api::CpVariant::Auto:
+      return CpVariant::kAuto;
+    case api::CpVariant::PassKV:
+      return CpVariant::kPassKV;
+    case api::CpVariant::PassQ:
+      return CpVariant::kPassQ;
+  }
+  return InvalidArgument(std::string(field) + ": unknown CpVariant " + std::to_string(int(v)));
+}
+
+Result<std::string> role_name(api::Role r) {
+  switch (r) {
+    case api::Role::User:
+      return std::string("user");
+    case api::Role::Assistant:
+      return std::string("assistant");
+    case api::Role::System:
+      return std::string("system");
+  }
+  return InvalidArgument("messages: unknown Role " + std::to_string(int(r)));
+}
+
+Result<SamplingParams> sampling(const api::Sampling* s) {
+  SamplingParams p;
+  if (s) {
+    p.temperature = s->temperature();
+    p.top_k = s->top_k();
+    p.top_p = s->top_p();
+    p.min_p = s->min_p();
+    p.repetition_penalty = s->repetition_penalty();
+    p.repetition_window = s->repetition_window();
+    p.seed = s->seed();
+  }
+  Status st = Sampler::Validate(p);
+  if (!st.ok()) return st.WithContext("sampling");
+  return p;
+}
+
+Result<std::vector<std::string>> stop_strings(
+    const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
+  std::vector<std::string> out;
+  if (!v) return out;
+  out.reserve(v->size());
+  for (const flatbuffers::String* s : *v) out.push_back(s->str());
+  return out;
+}
+
+Result<GenerateOptions> generate_options(
+    const api::Sampling* s, int32_t max_tokens,
+    const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* stop,
+    api::CpVariant variant) {
+  GenerateOptions o;
+  RINGLM_ASSIGN_OR_RETURN(o.sampling, sampling(s));
+  if (max_tokens < 0)
+    return InvalidArgument("max_tokens must be >= 0, got " + std::to_string(max_tokens));
+  o.max_tokens = max_tokens;
+  RINGLM_ASSIGN_OR_RETURN(o.stop, stop_strings(stop));
+  RINGLM_ASSIGN_OR_RETURN(o.variant, cp_variant(variant, "variant"));
+  return o;
+}
+
+Status check_devices(const api::EngineConfig& c, int local_ranks) {
+  const auto* devices = c.devices();
+  if (!devices || devices->size() == 0) return Status::Ok();
+  if (int64_t(devices->size()) != local_ranks)
+    return InvalidArgument("devices: " + std::to_string(devices->size()) + " given for " +
+                           std::to_string(local_ranks) + " rank(s) in this process");
+  for (const flatbuffers::String* d : *devices) {
+    const std::string name = d->str();
+    if (name == "cpu") continue;
+    if (name.rfind("cuda", 0) == 0 || name.rfind("gpu", 0) == 0)
+      return Unsupported("devices: '" + name + "': this engine runs its ranks on the CPU backend");
+    return InvalidArgument("devices: unknown device '" + name + "' (\"cpu\")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<EngineOptions> decode_engine_config(const Message& m) {
+  const api::EngineConfig& c = *m.root<api::EngineConfig>();
+  EngineOptions o;
+  o.model_path = str(c.model_path());
+  if (o.model_path.empty()) return InvalidArgument("EngineConfig.model_path is required");
+  if (c.world_size() < 1 || c.world_size() > 1024)
+    return InvalidArgument("EngineConfig.world_size must be in [1, 1024], got " +
+                           std::to_string(c.world_size()));
+  o.world_size = c.world_size();
+  o.store = str(c.rendezvous());
+  if (c.rank() < 0 || c.rank() >= c.world_size())
+    return InvalidArgument("EngineConfig.rank must be in [0, world_size), got " +
+                           std::to_string(c.rank()));
+  if (c.rank() != 0 && o.store.empty())
+    return InvalidArgument("EngineConfig.rank > 0 needs a rendezvous (a multi-process group)");
+  o.rank = c.rank();
+  RINGLM_RETURN_IF_ERROR(check_devices(c, o.store.empty() ? o.world_size : 1));
+  if (c.hostname() && c.hostname()->size() > 0) o.hostname = c.hostname()->str();
+  if (c.kv_budget_bytes() > 0) {
+    if (c.kv_budget_bytes() > uint64_t(SIZE_MAX))
+      return InvalidArgument("EngineConfig.kv_budget_bytes too large");
+    o.kv_budget_bytes = size_t(c.kv_budget_bytes());
+  }
+  if (c.kv_page_tokens() < 0 || c.kv_page_tokens() > (int64_t(1) << 20))
+    return InvalidArgument("EngineConfig.kv_page_tokens must be in [0, 2^20]");
+  if (c.kv_page_tokens() > 0) o.kv_page_tokens = c.kv_page_tokens();
+  if (c.prefill_chunk() < 0 || c.prefill_chunk() > (int64_t(1) << 30))
+    return InvalidArgument("EngineConfig.prefill_chunk must be in [0, 2^30]");
+  if (c.prefill_chunk() > 0) o.prefill_chunk = c.prefill_chunk();
+  if (c.threads_per_rank() < 0 || c.threads_per_rank() > 4096)
+    return InvalidArgument("EngineConfig.threads_per_rank must be in [0, 4096]");
+  o.threads_per_rank = c.threads_per_rank();
+  if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > int64_t(30) * 86400 * 1000)
+    return InvalidArgument("EngineConfig.comm_timeout_ms must be in [0, 30 days]");
+  if (c.comm_timeout_ms() > 0) o.comm_timeout = std::chrono::milliseconds(c.comm_timeout_ms());
+  RINGLM_ASSIGN_OR_RETURN(o.variant, cp_variant(c.cp_variant(), "EngineConfig.cp_variant"));
+  switch (c.decode_variant()) {
+    case api::DecodeVariant::Auto:
+      o.decode_variant = EngineOptions{}.decode_variant;
+      break;
+    case api::DecodeVariant::AllGather:
+      o.decode_variant = DecodeVariant::kAllGather;
+      break;
+    case api::DecodeVariant::RingPassQ:
+      o.decode_variant = DecodeVariant::kRingPassQ;
+      break;
+    default:
+      return InvalidArgument("EngineConfig.decode_variant: unknown value " +
+                             std::to_string(int(c.decode_variant())));
+  }
+  if (!(c.attn_flops() >= 0) || !std::isfinite(c.attn_flops()))
+    return InvalidArgument("EngineConfig.attn_flops must be finite and >= 0");
+  if (!(c.link_bytes_per_s() >= 0) || !std::isfinite(c.link_bytes_per_s()))
+    return InvalidArgument("EngineConfig.link_bytes_per_s must be finite and >= 0");
+  o.attn_flops = c.attn_flops();
+  o.link_bytes_per_s = c.link_bytes_per_s();
+  o.chat_template = str(c.chat_template());
+  return o;
+}
+
+Result<SessionOptions> decode_session_config(const Message& m) {
+  SessionOptions o;
+  o.system_prompt = str(m.root<api::SessionConfig>()->system_prompt());
+  return o;
+}
+
+Result<ChatCall> decode_chat_request(const Message& m) {
+  const api::ChatRequest& r = *m.root<api::ChatRequest>();
+  ChatCall call;
+  if (!r.messages() || r.messages()->size() == 0)
+    return InvalidArgument("ChatRequest.messages: at least one message is needed");
+  call.messages.reserve(r.messages()->size());
+  for (const api::Message* msg : *r.messages()) {
+    if (!enum_in_range(msg->role()))
+      return InvalidArgument("ChatRequest.messages: unknown Role " +
+                             std::to_string(int(msg->role())));
+    RINGLM_ASSIGN_OR_RETURN(std::string role, role_name(msg->role()));
+    call.messages.push_back({std::move(role), str(msg->content())});
+  }
+  RINGLM_ASSIGN_OR_RETURN(call.opts,
+                          generate_options(r.sampling(), r.max_tokens(), r.stop(), r.variant()));
+  return call;
+}
+
+Result<GenerateCall> decode_generate_request(const Message& m) {
+  const api::GenerateRequest& r = *m.root<api::GenerateRequest>();
+  GenerateCall call;
+  if (!r.tokens() || r.tokens()->size() == 0)
+    return InvalidArgument("GenerateRequest.tokens: at least one token is needed");
+  call.tokens.assign(r.tokens()->begin(), r.tokens()->end());
+  for (int32_t t : call.tokens) {
+    if (t < 0)
+      return InvalidArgument("GenerateRequest.tokens: negative token id " + std::to_string(t));
+  }
+  RINGLM_ASSIGN_OR_RETURN(call.opts,
+                          generate_options(r.sampling(), r.max_tokens(), r.stop(), r.variant()));
+  call.opts.want_prompt_logits = r.want_prompt_logits();
+  return call;
+}
+
+Result<EngineOptions> read_engine_config(const void* data, size_t len, Format format) {
+  RINGLM_ASSIGN_OR_RETURN(Message m, read_message(MessageType::kEngineConfig, data, len, format));
+  return decode_engine_config(m);
+}
+
+Result<SessionOptions> read_session_config(const void* data, size_t len, Format format) {
+  RINGLM_ASSIGN_OR_RETURN(Message m, read_message(MessageType::kSessionConfig, data, len, format));
+  return decode_session_config(m);
+}
+
+Result<ChatCall> read_chat_request(const void* data, size_t len, Format format) {
+  RINGLM_ASSIGN_OR_RETURN(Message m, read_message(MessageType::kChatRequest, data, len, format));
+  return decode_chat_request(m);
+}
+
+Result<GenerateCall> read_generate_request(const void* data, size_t len, Format format) {
+  RINGLM_ASSIGN_OR_RETURN(Message m,
+                          read_message(MessageType::kGenerateRequest, data, len, format));
+  return decode_generate_request(m);
+}
+
+}  // namespace ringlm::capi
