@@ -184,7 +184,9 @@ final class Json {
         case 'f':
           return literal("false", Boolean.FALSE);
         case 'n':
-          return literal("null", null);
+          return s.startsWith("nan", pos) ? number() : literal("null", null);
+        case 'i':
+          return number();
         default:
           return number();
       }
@@ -283,6 +285,14 @@ final class Json {
     }
 
     Object number() {
+      // FlatBuffers' text output spells non-finite floats nan / inf.
+      for (String word : new String[] {"nan", "-nan", "inf", "+inf", "-inf"}) {
+        if (s.startsWith(word, pos)) {
+          pos += word.length();
+          return word.endsWith("nan") ? Double.NaN
+              : word.startsWith("-") ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+        }
+      }
       int start = pos;
       boolean integral = true;
       while (pos < s.length()) {
