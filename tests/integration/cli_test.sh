@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 
 "$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
   --temperature 0 --json --logits-out "$WORK/logits.f32" > "$WORK/gen.json"
-json_get "$WORK/gen.json" "j['text']" | grep -q "Paris" || fail "generate: $(cat "$WORK/gen.json")"
+grep -q "Paris" <<< "$(json_get "$WORK/gen.json" "j['text']")" || fail "generate: $(cat "$WORK/gen.json")"
 [ "$(json_get "$WORK/gen.json" "len(j['tokens']), j['stats']['new_tokens'], j['stats']['world_size']")" = "8 5 1" ] ||
   fail "generate stats: $(cat "$WORK/gen.json")"
 [ "$(stat -c %s "$WORK/logits.f32")" = $((49152 * 4)) ] || fail "logits file size"

@@ -18,7 +18,7 @@ for variant in pass-kv pass-q; do
   [ "$a" = "$b" ] || fail "$variant tokens differ: $a vs $b"
   [ "$(json_get "$WORK/n2.json" "j['stats']['world_size'], j['stats']['variant']")" = "2 $variant" ] ||
     fail "stats: $(cat "$WORK/n2.json")"
-  json_get "$WORK/n2.json" "all(b > 0 for b in j['stats']['bytes_sent'])" | grep -q True ||
+  grep -q True <<< "$(json_get "$WORK/n2.json" "all(b > 0 for b in j['stats']['bytes_sent'])")" ||
     fail "no ring traffic reported: $(cat "$WORK/n2.json")"
 done
 echo "multiprocess_cp_test: ok"

@@ -6,7 +6,7 @@ port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); pr
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no > "$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do
-  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
   sleep 0.1
 done
 "$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "redis://127.0.0.1:$port" --threads 1 \
@@ -15,5 +15,5 @@ PIDS+=($!)
 "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "redis://127.0.0.1:$port" \
   --threads 1 --prompt "The capital of France is" --max-tokens 6 --json > "$WORK/out.json"
 wait "${PIDS[-1]}" || fail "worker failed: $(cat "$WORK/worker.log")"
-json_get "$WORK/out.json" "j['text']" | grep -q "Paris" || fail "$(cat "$WORK/out.json")"
+grep -q "Paris" <<< "$(json_get "$WORK/out.json" "j['text']")" || fail "$(cat "$WORK/out.json")"
 echo "redis_store_test: ok"
