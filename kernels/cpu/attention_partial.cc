@@ -28,6 +28,8 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/vec_math.h"
+
 namespace ringlm::kernels::cpu {
 namespace {
 
@@ -57,37 +59,6 @@ constexpr int kTileKeysMax = 256;
 // memory the ranges' partial results take (floats).
 constexpr int64_t kSplitKeys = 1024;
 constexpr int64_t kSplitMaxFloats = int64_t(16) << 20;
-
-// Branch-free select: with the default -ftrapping-math gcc will not
-// if-convert a float ?: (or std::min/max) inside a loop, so those keep the
-// loop scalar; integer masks vectorise on any x86-64.
-inline float select(bool c, float a, float b) {
-  const int32_t m = -int32_t(c);
-  return std::bit_cast<float>((std::bit_cast<int32_t>(a) & m) | (std::bit_cast<int32_t>(b) & ~m));
-}
-
-// exp(x) in float, written so that gcc vectorises the loops calling it (no
-// libm call): x = n*ln2 + r with |r| <= ln2/2 (Cody-Waite), a degree-6
-// polynomial for exp(r) (Cephes expf coefficients, ~1 ulp), 2^n built in the
-// exponent bits. Exactly 0 for x < -87.3, -inf included: masked scores.
-inline float exp_approx(float x) {
-  float xc = select(x >= -87.3f, x, -87.3f);  // also maps NaN to -87.3
-  xc = select(xc <= 88.3f, xc, 88.3f);
-  // Round to nearest by adding and subtracting 1.5 * 2^23.
-  const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  const float r2 = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r2 + r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return select(x >= -87.3f, y * std::bit_cast<float>(bits), 0.f);
-}
 
 // Valid (>= 0) position range of a run of keys or queries, and whether
 // padding (< 0) occurs in it.
