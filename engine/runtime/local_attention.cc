@@ -30,6 +30,9 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
   p.d = d;
   p.scale = 1.f / std::sqrt(float(d));
   p.causal = true;
+  p.out = out;
+  p.lse = acc_lse;
+  if (n_ >= kGatherRows) return attend_gathered(layer, p);
   bool first = true;
   for (const KvSpan& sp : kv_.spans(seq_, layer)) {
     p.k = sp.k;
@@ -48,6 +51,23 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
   }
   if (first) return Internal("attention over an empty KV sequence");
   return Status::Ok();
+}
+
+Status LocalAttention::attend_gathered(int layer, kernels::AttentionParams& p) {
+  const int64_t len = kv_.length(seq_), tf = int64_t(cfg_.n_kv_heads) * cfg_.head_dim;
+  const size_t bytes = sizeof(float) * len * (2 * tf + 1);
+  if (gather_.bytes() < bytes) {
+    RINGLM_ASSIGN_OR_RETURN(gather_, be_.alloc(bytes));
+  }
+  float* k = gather_.as<float>();
+  float* v = k + len * tf;
+  int32_t* pos = reinterpret_cast<int32_t*>(v + len * tf);
+  RINGLM_RETURN_IF_ERROR(kv_.gather(seq_, layer, k, v, pos, len));
+  p.k = k;
+  p.v = v;
+  p.k_pos = pos;
+  p.tk = len;
+  return be_.attention_partial(p);
 }
 
 }  // namespace ringlm

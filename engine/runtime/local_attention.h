@@ -3,7 +3,10 @@
 // The new tokens' K/V are written into slots already appended to the
 // sequence; the queries then attend to every span of the sequence (cached and
 // new) with the partial-attention primitive, and the partials are merged by
-// their LSE — the same primitive and merge the CP ring uses.
+// their LSE — the same primitive and merge the CP ring uses. For batches of
+// kGatherRows rows or more the sequence is first gathered contiguous: one
+// attention call then replaces one merge of [n, hq, d] per page, which costs
+// more than the copy once n is that large.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +27,19 @@ class LocalAttention final : public LayerAttention {
 
   Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
 
+  static constexpr int64_t kGatherRows = 64;
+
  private:
+  Status attend_gathered(int layer, kernels::AttentionParams& p);
+
   Backend& be_;
   KvStore& kv_;
   SeqId seq_;
   const ModelConfig& cfg_;
   const int32_t* q_pos_;
   int64_t n_, first_slot_, n_store_;
-  Buffer tmp_;  // partial out [n, hq, d] + lse [n, hq] x2 (accumulator and block)
+  Buffer tmp_;     // partial out [n, hq, d] + lse [n, hq] x2 (accumulator and block)
+  Buffer gather_;  // k, v [len, hkv, d] and pos [len] of the whole sequence
 };
 
 }  // namespace ringlm
