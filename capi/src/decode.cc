@@ -82,18 +82,38 @@ Result<GenerateOptions> generate_options(
   return o;
 }
 
-Status check_devices(const api::EngineConfig& c, int local_ranks) {
+// devices: all "cpu", or "cuda:K", "cuda:K+1", ... (the engine gives rank r
+// of this process device first + r).
+Status apply_devices(const api::EngineConfig& c, int local_ranks, EngineOptions* o) {
   const auto* devices = c.devices();
   if (!devices || devices->size() == 0) return Status::Ok();
   if (int64_t(devices->size()) != local_ranks)
     return InvalidArgument("devices: " + std::to_string(devices->size()) + " given for " +
                            std::to_string(local_ranks) + " rank(s) in this process");
-  for (const flatbuffers::String* d : *devices) {
-    const std::string name = d->str();
-    if (name == "cpu") continue;
-    if (name.rfind("cuda", 0) == 0 || name.rfind("gpu", 0) == 0)
-      return Unsupported("devices: '" + name + "': this engine runs its ranks on the CPU backend");
-    return InvalidArgument("devices: unknown device '" + name + "' (\"cpu\")");
+  int first = -1;
+  for (uint32_t r = 0; r < devices->size(); ++r) {
+    const std::string name = devices->Get(r)->str();
+    if (name == "cpu") {
+      if (first >= 0) return Unsupported("devices: mixing cpu and cuda ranks is not supported");
+      continue;
+    }
+    if (name.rfind("cuda", 0) != 0)
+      return InvalidArgument("devices: unknown device '" + name + "' (\"cpu\" or \"cuda:N\")");
+    int k = 0;
+    const std::string num = name.size() > 5 && name[4] == ':' ? name.substr(5) : "0";
+    if (name != "cuda" && (name.size() <= 5 || name[4] != ':' ||
+                           num.find_first_not_of("0123456789") != std::string::npos || num.size() > 4))
+      return InvalidArgument("devices: malformed device '" + name + "' (\"cuda:N\")");
+    k = std::stoi(num);
+    if (r > 0 && first < 0) return Unsupported("devices: mixing cpu and cuda ranks is not supported");
+    if (r == 0) first = k;
+    if (k != first + int(r))
+      return Unsupported("devices: CUDA ranks of one process take consecutive devices (cuda:" +
+                         std::to_string(first) + ", cuda:" + std::to_string(first + 1) + ", ...)");
+  }
+  if (first >= 0) {
+    o->backend = "cuda";
+    o->device = first;
   }
   return Status::Ok();
 }
@@ -116,7 +136,7 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   if (c.rank() != 0 && o.store.empty())
     return InvalidArgument("EngineConfig.rank > 0 needs a rendezvous (a multi-process group)");
   o.rank = c.rank();
-  RINGLM_RETURN_IF_ERROR(check_devices(c, o.store.empty() ? o.world_size : 1));
+  RINGLM_RETURN_IF_ERROR(apply_devices(c, o.store.empty() ? o.world_size : 1, &o));
   if (c.hostname() && c.hostname()->size() > 0) o.hostname = c.hostname()->str();
   if (c.kv_budget_bytes() > 0) {
     if (c.kv_budget_bytes() > uint64_t(SIZE_MAX))

@@ -272,9 +272,13 @@ static void test_engine_config_errors(void) {
     }
     ringlm_error_free(err);
   }
-  const char* cuda = "{\"model_path\": \"m\", \"devices\": [\"cuda:0\"]}";
+  /* Device lists the engine cannot run: mixed, or CUDA ranks out of order. */
+  const char* mixed = "{\"model_path\": \"m\", \"world_size\": 2, \"devices\": [\"cpu\", \"cuda:0\"]}";
   EXPECT_STATUS(RINGLM_STATUS_UNSUPPORTED,
-                ringlm_engine_create(cuda, strlen(cuda), RINGLM_FORMAT_JSON, &e, &err));
+                ringlm_engine_create(mixed, strlen(mixed), RINGLM_FORMAT_JSON, &e, &err));
+  const char* gap = "{\"model_path\": \"m\", \"world_size\": 2, \"devices\": [\"cuda:0\", \"cuda:2\"]}";
+  EXPECT_STATUS(RINGLM_STATUS_UNSUPPORTED,
+                ringlm_engine_create(gap, strlen(gap), RINGLM_FORMAT_JSON, &e, &err));
   /* The model file. */
   EXPECT_STATUS(RINGLM_STATUS_NOT_FOUND,
                 ringlm_engine_create(cfg, strlen(cfg), RINGLM_FORMAT_JSON, &e, &err));
