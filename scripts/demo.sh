@@ -9,7 +9,7 @@ bash scripts/install_deps.sh
 model=$(bash scripts/fetch_model.sh | tail -n 1)
 bash scripts/build.sh
 printf '%s\n' \
-  "Hi! My name is Ada and I love astronomy. What is the closest planet to the Sun?" \
+  "My cat is called Tom." \
   "What is the largest planet in our solar system?" \
-  "What did I say my name was, and what do I love?" |
-  build/bin/ringlm chat --model "$model" --cp "${RINGLM_CP:-2}" --max-tokens 96 --echo "$@"
+  "What is my cat called?" |
+  build/bin/ringlm chat --model "$model" --cp "${RINGLM_CP:-2}" --max-tokens 64 --echo "$@"
