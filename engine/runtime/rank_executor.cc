@@ -130,6 +130,21 @@ Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const 
   return Status::Ok();
 }
 
+int64_t RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Status& local,
+                                       StepOutcome* out) {
+  StepReport a;
+  a.kv_tokens = kv_.length(seq);
+  out->status = agree(a, &out->reports, local);
+  if (!out->status.ok()) {
+    // Some rank could not reserve: every rank gives back what it took.
+    if (kv_.length(seq) > len_before) (void)kv_.truncate(seq, len_before);
+    return 0;
+  }
+  int64_t cap = 0;
+  for (const StepReport& r : out->reports) cap = std::max(cap, r.kv_tokens);
+  return cap;
+}
+
 Status RankExecutor::truncate_to(SeqId seq, int32_t keep_positions) {
   if (!kv_.contains(seq)) return Status::Ok();
   // A rank's shard holds increasing positions (sharding.h), so the entries
@@ -171,15 +186,8 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     if (first.ok()) first_slot = first.value();
     else local = first.status();
   }
-  StepReport a;
-  a.kv_tokens = kv_.length(seq);
-  out.status = agree(a, &out.reports, local);
-  if (!out.status.ok()) {
-    if (local.ok() || local.code() == StatusCode::kResourceExhausted) (void)kv_.truncate(seq, len_before);
-    return out;
-  }
-  int64_t kv_cap = 0;
-  for (const StepReport& r : out.reports) kv_cap = std::max(kv_cap, r.kv_tokens);
+  const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
+  if (!out.status.ok()) return out;
 
   // Phase B: the layers, attention through the ring (or locally for N = 1).
   const TokenOwner last = token_owner(shard.value(), T - 1);
@@ -236,15 +244,8 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     if (first.ok()) first_slot = first.value();
     else local = first.status();
   }
-  StepReport a;
-  a.kv_tokens = kv_.length(seq);
-  out.status = agree(a, &out.reports, local);
-  if (!out.status.ok()) {
-    if (kv_.contains(seq)) (void)kv_.truncate(seq, len_before);
-    return out;
-  }
-  int64_t kv_cap = 0;
-  for (const StepReport& r : out.reports) kv_cap = std::max(kv_cap, r.kv_tokens);
+  const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
+  if (!out.status.ok()) return out;
 
   std::vector<int64_t> logit_rows;
   if (plan.want_logits() && me == 0) logit_rows.push_back(0);

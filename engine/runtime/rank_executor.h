@@ -76,6 +76,11 @@ class RankExecutor {
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);
   uint64_t bytes_sent() const;
+  // The end of a step's reservation phase: the ranks agree that every KV
+  // append worked (else each rolls its own back, and out->status says why).
+  // Returns the largest shard of the sequence over the ranks.
+  int64_t agree_reservation(SeqId seq, int64_t len_before, const Status& local,
+                            StepOutcome* out);
 
   Backend& be_;
   const LlamaModel& model_;
