@@ -7,8 +7,15 @@ PROMPT="Write one sentence about the ocean and one about the mountains."
 for variant in pass-kv pass-q; do
   store="$WORK/store-$variant"
   mkdir -p "$store"
-  "$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
-    2> "$WORK/worker-$variant.log" &
+  # The worker takes its rank from flags (pass-kv) or from the launcher's
+  # RANK / WORLD_SIZE environment (pass-q).
+  if [ "$variant" = pass-kv ]; then
+    "$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
+      2> "$WORK/worker-$variant.log" &
+  else
+    RANK=1 WORLD_SIZE=2 "$RINGLM" worker --model "$MODEL" --store "file:$store" --threads 1 \
+      2> "$WORK/worker-$variant.log" &
+  fi
   PIDS+=($!)
   "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
     --prompt "$PROMPT" --chat --max-tokens 24 --variant "$variant" --json > "$WORK/n2.json"
