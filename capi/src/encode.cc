@@ -35,6 +35,7 @@ Offset<api::TurnStats> turn_stats(FlatBufferBuilder& b, const TurnStats& s) {
   auto decode_variant = b.CreateString(s.decode_variant);
   auto bytes_sent = b.CreateVector(s.bytes_sent);
   auto kv_tokens = b.CreateVector(s.kv_tokens);
+  auto kv_bytes = b.CreateVector(s.kv_bytes);
   api::TurnStatsBuilder t(b);
   t.add_world_size(s.world_size);
   t.add_variant(variant);
@@ -52,6 +53,7 @@ Offset<api::TurnStats> turn_stats(FlatBufferBuilder& b, const TurnStats& s) {
   t.add_kv_tokens(kv_tokens);
   t.add_evictions(s.evictions);
   t.add_rebuilt(s.rebuilt);
+  t.add_kv_bytes(kv_bytes);
   return t.Finish();
 }
 

@@ -73,6 +73,7 @@ struct TurnStats {
   double comm_exposed_ms = 0;              // transfer time not hidden (max over ranks)
   std::vector<uint64_t> bytes_sent;        // [N]
   std::vector<int64_t> kv_tokens;          // [N] this session's KV tokens per rank
+  std::vector<uint64_t> kv_bytes;          // [N] bytes each rank's KV store holds (all sessions)
   int evictions = 0;                       // idle sessions evicted to make room
   bool rebuilt = false;                    // the KV had been evicted and was rebuilt
 };

@@ -15,11 +15,13 @@ void add_reports(const std::vector<StepReport>& reports, TurnStats* st) {
   if (st->bytes_sent.size() != reports.size()) {
     st->bytes_sent.assign(reports.size(), 0);
     st->kv_tokens.assign(reports.size(), 0);
+    st->kv_bytes.assign(reports.size(), 0);
   }
   double exposed = 0, total = 0;
   for (size_t r = 0; r < reports.size(); ++r) {
     st->bytes_sent[r] += reports[r].bytes_sent;
     st->kv_tokens[r] = reports[r].kv_tokens;
+    st->kv_bytes[r] = reports[r].kv_bytes;
     exposed = std::max(exposed, reports[r].comm_exposed_ms);
     total = std::max(total, reports[r].comm_total_ms);
   }

@@ -120,6 +120,7 @@ StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
 
 Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const Status& local) {
   mine.code = int32_t(local.code());
+  mine.kv_bytes = kv_.bytes_used();
   all->assign(world_size(), StepReport{});
   RINGLM_RETURN_IF_ERROR(comm_.all_gather(&mine, all->data(), sizeof(StepReport)));
   if (!local.ok()) return local;

@@ -29,6 +29,7 @@ struct StepReport {
   int32_t code = 0;            // StatusCode
   int32_t variant = 0;         // CpVariant used (prefill) or DecodeVariant (decode)
   int64_t kv_tokens = 0;       // this rank's KV tokens of the sequence after the step
+  uint64_t kv_bytes = 0;       // bytes this rank's KV store holds (all sequences)
   uint64_t bytes_sent = 0;     // ring + collective payload bytes sent during the step
   double compute_ms = 0;       // attention compute inside the ring
   double comm_exposed_ms = 0;  // waiting on transfers after compute was done

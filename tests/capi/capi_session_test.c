@@ -105,6 +105,11 @@ static void test_pull_turns(void) {
   CHECK(json_int(done, "response.stats.new_tokens", 0) > 16);
   CHECK(json_array_len(done, "response.stats.kv_tokens") == 2);
   CHECK(json_array_len(done, "response.stats.bytes_sent") == 2);
+  CHECK(json_array_len(done, "response.stats.kv_bytes") == 2);
+  {
+    const char* kvb = json_find(done, "response.stats.kv_bytes");  /* "[b0, b1]" */
+    CHECK(kvb != NULL && kvb[0] == '[' && strtoll(kvb + 1, NULL, 10) > 0);
+  }
   CHECK(json_string_is(done, "response.stats.variant", "pass-kv") ||
         json_string_is(done, "response.stats.variant", "pass-q"));
   CHECK(json_int(done, "response.stats.evictions", -1) == 0);

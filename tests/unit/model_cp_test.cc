@@ -69,6 +69,8 @@ TEST_CASE("real model: CP logits and greedy replies equal N = 1", "[model][cp]")
     CHECK(got[t].stats.new_tokens == ref[t].stats.new_tokens);
     if (t > 0) CHECK(got[t].stats.cached_tokens > 0);
     REQUIRE(got[t].stats.kv_tokens.size() == size_t(n));
+    REQUIRE(got[t].stats.kv_bytes.size() == size_t(n));
+    for (int r = 0; r < n; ++r) CHECK(got[t].stats.kv_bytes[r] > 0);
     int64_t kv = 0;
     for (int64_t k : got[t].stats.kv_tokens) kv += k;
     // The shards together hold what one rank holds (prompt + fed decode tokens).

@@ -114,6 +114,7 @@ std::string stats_json(const TurnStats& s) {
       .num("comm_exposed_ms", s.comm_exposed_ms)
       .raw("bytes_sent", json_array(s.bytes_sent))
       .raw("kv_tokens", json_array(s.kv_tokens))
+      .raw("kv_bytes", json_array(s.kv_bytes))
       .integer("evictions", s.evictions)
       .boolean("rebuilt", s.rebuilt);
   return o.str();
