@@ -8,27 +8,14 @@
 #include <map>
 
 #include "model/gguf.h"
+#include "golden_lines.h"
 #include "test_util.h"
 
 namespace ringlm {
 namespace {
 
-std::string raw_field(const std::string& line, const std::string& key) {
-  const std::string tag = "\"" + key + "\": ";
-  const size_t at = line.find(tag);
-  if (at == std::string::npos) return {};
-  const size_t v = at + tag.size();
-  if (line[v] == '"') return line.substr(v + 1, line.find('"', v + 1) - v - 1);
-  return line.substr(v, line.find_first_of(",}", v) - v);
-}
-
-std::string from_hex(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
+using test::from_hex;
+using test::raw_field;
 
 // "messages_hex": [["726f6c65", "636f6e74656e74"], ...]
 std::vector<ChatMessage> parse_messages(const std::string& line) {
