@@ -60,20 +60,20 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
       // Same N: each rank takes its shard back as it was.
       StepOutcome o = group_->leader().lead_import(s->id, f.shards);
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("restoring the KV shards"));
+      s->kv_resident = true;
       int64_t total = 0;
       for (const StepReport& r : o.reports) total += r.kv_tokens;
       if (total != int64_t(f.tokens.size())) {
-        (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s->id));
+        (void)drop_kv(*s);
         return CorruptData("session file KV shards do not match its token history");
       }
-      s->kv_resident = true;
       s->tokens = std::move(f.tokens);
     } else if (!f.tokens.empty()) {
       // Another N (or no KV saved): rebuild the KV by prefill of the history.
       TurnResult tr;
       Status st = prefill(*s, f.tokens, GenerateOptions{}, TurnEvents{}, &tr);
       if (!st.ok()) {
-        if (s->kv_resident) (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s->id));
+        (void)drop_kv(*s);
         return st.WithContext("rebuilding the session's KV");
       }
     }
