@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -67,6 +68,25 @@ Result<double> Args::get_double(const std::string& name, double def) const {
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end || errno) return InvalidArgument("--" + name + ": not a number: '" + v + "'");
   return x;
+}
+
+Result<std::vector<double>> Args::get_double_list(const std::string& name,
+                                                  const std::string& def) const {
+  const std::string v = get(name, def);
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t comma = std::min(v.find(',', start), v.size());
+    const std::string item = v.substr(start, comma - start);
+    char* end = nullptr;
+    errno = 0;
+    const double x = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end || errno)
+      return InvalidArgument("--" + name + ": not a list of numbers: '" + v + "'");
+    out.push_back(x);
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace ringlm::cli

@@ -21,6 +21,8 @@ class Args {
   std::string get(const std::string& name, const std::string& def = "") const;
   Result<int64_t> get_int(const std::string& name, int64_t def) const;
   Result<double> get_double(const std::string& name, double def) const;
+  // A comma-separated list of numbers ("4096,8000"); `def` when absent.
+  Result<std::vector<double>> get_double_list(const std::string& name, const std::string& def) const;
   const std::vector<std::string>& positional() const { return positional_; }
   // All values of a repeated flag (e.g. --stop a --stop b).
   std::vector<std::string> all(const std::string& name) const;

@@ -7,21 +7,12 @@
 //  decode:  decode tokens/s per world size and decode variant.
 #include <cstdio>
 #include <random>
-#include <sstream>
 
 #include "commands.h"
 #include "engine_flags.h"
 
 namespace ringlm::cli {
 namespace {
-
-std::vector<double> parse_list(const std::string& s) {
-  std::vector<double> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stod(item));
-  return out;
-}
 
 std::vector<int32_t> random_tokens(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -143,13 +134,17 @@ int run_bench(int argc, char** argv) {
   auto dec = args->get_int("decode-tokens", 32);
   if (!n.ok() || !total.ok() || !dec.ok()) return fail(InvalidArgument("bad numeric flag"));
   const std::string only = args->get("only");
+  auto tokens = args->get_double_list("tokens", "4096,8000");
+  auto miss = args->get_double_list("miss-rates", "0.01,0.02,0.05,0.1,0.25,0.5,1");
+  if (!tokens.ok()) return fail(tokens.status());
+  if (!miss.ok()) return fail(miss.status());
   std::printf("ringlm bench cp: model %s, %d ranks, %d thread(s) per rank\n",
               eo->model_path.c_str(), int(n.value()), eo->threads_per_rank);
   Status st;
   if (only.empty() || only == "scaling")
-    st = run_scaling(eo.value(), parse_list(args->get("tokens", "4096,8000")), int(n.value()));
+    st = run_scaling(eo.value(), tokens.value(), int(n.value()));
   if (st.ok() && (only.empty() || only == "sweep"))
-    st = run_sweep(eo.value(), parse_list(args->get("miss-rates", "0.01,0.02,0.05,0.1,0.25,0.5,1")),
+    st = run_sweep(eo.value(), miss.value(),
                    total.value(), int(n.value()));
   if (st.ok() && (only.empty() || only == "decode"))
     st = run_decode(eo.value(), int(n.value()), total.value(), int(dec.value()));

@@ -1,7 +1,6 @@
 // `ringlm bench model`: prefill time, MFU and decode speed of one rank on a
 // model shape with random weights (e.g. Llama-3-8B on one GPU), no file needed.
 #include <cstdio>
-#include <sstream>
 
 #include "comm/self_comm.h"
 #include "commands.h"
@@ -50,11 +49,12 @@ Status bench(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(int64_t page, a.get_int("page-tokens", 8192));
   RINGLM_ASSIGN_OR_RETURN(int64_t decode, a.get_int("decode-tokens", 16));
   RINGLM_ASSIGN_OR_RETURN(double peak, a.get_double("peak-tflops", 989));
+  RINGLM_ASSIGN_OR_RETURN(std::vector<double> token_list, a.get_double_list("tokens", "32768,131072"));
   std::vector<int64_t> lengths;
-  {
-    std::stringstream ss(a.get("tokens", "32768,131072"));
-    std::string item;
-    while (std::getline(ss, item, ',')) lengths.push_back(std::stoll(item));
+  for (double t : token_list) {
+    if (t < 1 || t > (1 << 30) || t != int64_t(t))
+      return InvalidArgument("--tokens: lengths must be whole numbers in [1, 2^30]");
+    lengths.push_back(int64_t(t));
   }
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, make_backend(eo, 0, eo.threads_per_rank));
   Timer load;
