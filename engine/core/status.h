@@ -14,18 +14,18 @@ namespace ringlm {
 
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument = 1,     // caller passed something malformed
-  kNotFound = 2,            // file, session, tensor or key absent
-  kOutOfRange = 3,          // index/length beyond a limit (e.g. context overflow)
-  kCorruptData = 4,         // a file or buffer failed validation
-  kUnsupported = 5,         // valid input the engine cannot handle (type, arch)
-  kIoError = 6,             // the OS refused a read/write/mmap
-  kResourceExhausted = 7,   // memory or KV budget exhausted
-  kDeadlineExceeded = 8,    // a communication deadline passed
-  kUnavailable = 9,         // a peer rank disappeared
-  kCancelled = 10,          // the request was cancelled
-  kFailedPrecondition = 11, // the object is in the wrong state for the call
-  kInternal = 12,           // a bug: an invariant did not hold
+  kInvalidArgument = 1,      // caller passed something malformed
+  kNotFound = 2,             // file, session, tensor or key absent
+  kOutOfRange = 3,           // index/length beyond a limit (e.g. context overflow)
+  kCorruptData = 4,          // a file or buffer failed validation
+  kUnsupported = 5,          // valid input the engine cannot handle (type, arch)
+  kIoError = 6,              // the OS refused a read/write/mmap
+  kResourceExhausted = 7,    // memory or KV budget exhausted
+  kDeadlineExceeded = 8,     // a communication deadline passed
+  kUnavailable = 9,          // a peer rank disappeared
+  kCancelled = 10,           // the request was cancelled
+  kFailedPrecondition = 11,  // the object is in the wrong state for the call
+  kInternal = 12,            // a bug: an invariant did not hold
 };
 
 std::string_view status_code_name(StatusCode code);
@@ -67,8 +67,8 @@ Status Internal(std::string msg);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}         // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }
   const Status& status() const {
@@ -91,9 +91,9 @@ class [[nodiscard]] Result {
 #define RINGLM_CONCAT_INNER_(a, b) a##b
 #define RINGLM_CONCAT_(a, b) RINGLM_CONCAT_INNER_(a, b)
 
-#define RINGLM_RETURN_IF_ERROR(expr)               \
-  do {                                             \
-    ::ringlm::Status ringlm_status_ = (expr);      \
+#define RINGLM_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::ringlm::Status ringlm_status_ = (expr);        \
     if (!ringlm_status_.ok()) return ringlm_status_; \
   } while (0)
 

@@ -22,7 +22,9 @@ struct Sequence {
 class PagedKvStore final : public KvStore {
  public:
   PagedKvStore(Backend& backend, const PagedKvOptions& o)
-      : backend_(backend), shape_(o.shape), page_tokens_(std::max<int64_t>(1, o.page_tokens)),
+      : backend_(backend),
+        shape_(o.shape),
+        page_tokens_(std::max<int64_t>(1, o.page_tokens)),
         budget_(o.budget_bytes) {
     layer_floats_ = 2 * page_tokens_ * shape_.token_floats();
     page_bytes_ = sizeof(float) * layer_floats_ * shape_.n_layers + sizeof(int32_t) * page_tokens_;
@@ -31,7 +33,8 @@ class PagedKvStore final : public KvStore {
   const KvShape& shape() const override { return shape_; }
 
   Status create(SeqId seq) override {
-    if (seqs_.count(seq)) return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
+    if (seqs_.count(seq))
+      return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
     seqs_.emplace(seq, Sequence{});
     return Status::Ok();
   }
@@ -149,7 +152,8 @@ class PagedKvStore final : public KvStore {
       RINGLM_RETURN_IF_ERROR(backend_.fill(k + len * tf, 0.f, (cap - len) * tf));
       RINGLM_RETURN_IF_ERROR(backend_.fill(v + len * tf, 0.f, (cap - len) * tf));
       std::vector<int32_t> pad(cap - len, -1);
-      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(pos + len, pad.data(), sizeof(int32_t) * pad.size()));
+      RINGLM_RETURN_IF_ERROR(
+          backend_.copy_from_host(pos + len, pad.data(), sizeof(int32_t) * pad.size()));
     }
     return Status::Ok();
   }
@@ -194,13 +198,15 @@ class PagedKvStore final : public KvStore {
       off += bytes;
       return true;
     };
-    if (!take(hdr, sizeof(hdr)) || hdr[0] != kStateMagic) return CorruptData("kv state: bad header");
+    if (!take(hdr, sizeof(hdr)) || hdr[0] != kStateMagic)
+      return CorruptData("kv state: bad header");
     if (int(hdr[1]) != shape_.n_layers || int(hdr[2]) != shape_.n_kv_heads ||
         int(hdr[3]) != shape_.head_dim)
       return CorruptData("kv state: shape does not match this model");
     const int64_t tf = shape_.token_floats();
     if (!take(&n, sizeof(n)) || n < 0 ||
-        uint64_t(n) > (blob.size() - off) / (sizeof(int32_t) + 2 * sizeof(float) * tf * shape_.n_layers))
+        uint64_t(n) >
+            (blob.size() - off) / (sizeof(int32_t) + 2 * sizeof(float) * tf * shape_.n_layers))
       return CorruptData("kv state: bad token count");
     std::vector<int32_t> pos(n);
     if (!take(pos.data(), sizeof(int32_t) * n)) return CorruptData("kv state: truncated positions");
@@ -216,8 +222,10 @@ class PagedKvStore final : public KvStore {
   Status restore_tokens(SeqId seq, const std::vector<int32_t>& pos, std::span<const uint8_t> data) {
     const int64_t n = int64_t(pos.size()), tf = shape_.token_floats();
     RINGLM_ASSIGN_OR_RETURN(int64_t first, append(seq, pos.data(), n));
-    RINGLM_ASSIGN_OR_RETURN(Buffer kb, backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
-    RINGLM_ASSIGN_OR_RETURN(Buffer vb, backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
+    RINGLM_ASSIGN_OR_RETURN(Buffer kb,
+                            backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
+    RINGLM_ASSIGN_OR_RETURN(Buffer vb,
+                            backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
     const size_t layer_bytes = sizeof(float) * n * tf;
     for (int l = 0; l < shape_.n_layers; ++l) {
       const uint8_t* k = data.data() + 2 * l * layer_bytes;
@@ -239,7 +247,9 @@ class PagedKvStore final : public KvStore {
     return &it->second;
   }
 
-  float* page_k(const Page& p, int layer) const { return p.mem.as<float>() + layer * layer_floats_; }
+  float* page_k(const Page& p, int layer) const {
+    return p.mem.as<float>() + layer * layer_floats_;
+  }
   int32_t* page_pos(const Page& p) const {
     return reinterpret_cast<int32_t*>(p.mem.as<float>() + shape_.n_layers * layer_floats_);
   }

@@ -17,7 +17,8 @@ Result<std::vector<float>> read_checked(const GgufFile& f, const std::string& na
     std::string want, got;
     for (auto x : ne) want += std::to_string(x) + ",";
     for (auto x : t->ne) got += std::to_string(x) + ",";
-    return CorruptData("model tensor '" + name + "' has shape [" + got + "], expected [" + want + "]");
+    return CorruptData("model tensor '" + name + "' has shape [" + got + "], expected [" + want +
+                       "]");
   }
   return f.read_tensor_f32(*t);
 }
@@ -121,7 +122,8 @@ std::vector<float> random_matrix(int64_t rows, int64_t cols, uint64_t seed) {
   return v;
 }
 
-Result<std::unique_ptr<Weight>> random_weight(Backend& be, int64_t rows, int64_t cols, uint64_t seed) {
+Result<std::unique_ptr<Weight>> random_weight(Backend& be, int64_t rows, int64_t cols,
+                                              uint64_t seed) {
   std::vector<float> v = random_matrix(rows, cols, seed);
   return be.make_weight(v.data(), rows, cols);
 }
@@ -168,7 +170,8 @@ Status LlamaModel::forward(Backend& be, std::span<const int32_t> ids, std::span<
                            std::span<const int64_t> logit_rows, float* logits) const {
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(ids.size());
-  if (pos.size() != ids.size()) return InvalidArgument("forward: ids and positions differ in length");
+  if (pos.size() != ids.size())
+    return InvalidArgument("forward: ids and positions differ in length");
   if (n == 0) return Status::Ok();
   for (int64_t r : logit_rows)
     if (r < 0 || r >= n) return InvalidArgument("forward: logit row outside the batch");
@@ -185,7 +188,8 @@ Status LlamaModel::forward(Backend& be, std::span<const int32_t> ids, std::span<
     RINGLM_RETURN_IF_ERROR(be.matmul(s.h, *L.wv, L.bv.as<float>(), s.v, n));
     RINGLM_RETURN_IF_ERROR(be.rope(s.q, s.pos, n, c.n_heads, c.rope));
     RINGLM_RETURN_IF_ERROR(be.rope(s.k, s.pos, n, c.n_kv_heads, c.rope));
-    RINGLM_RETURN_IF_ERROR(attn.attend(li, s.q, s.k, s.v, s.att).WithContext("layer " + std::to_string(li)));
+    RINGLM_RETURN_IF_ERROR(
+        attn.attend(li, s.q, s.k, s.v, s.att).WithContext("layer " + std::to_string(li)));
     RINGLM_RETURN_IF_ERROR(be.matmul(s.att, *L.wo, nullptr, s.o, n));
     RINGLM_RETURN_IF_ERROR(be.add(s.x, s.o, n * c.dim));
     // Feed-forward block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x).
@@ -200,7 +204,8 @@ Status LlamaModel::forward(Backend& be, std::span<const int32_t> ids, std::span<
   // Logits only for the requested rows: gather them, norm, project.
   const int64_t rows = int64_t(logit_rows.size());
   for (int64_t i = 0; i < rows; ++i)
-    RINGLM_RETURN_IF_ERROR(be.copy(s.h + i * c.dim, s.x + logit_rows[i] * c.dim, sizeof(float) * c.dim));
+    RINGLM_RETURN_IF_ERROR(
+        be.copy(s.h + i * c.dim, s.x + logit_rows[i] * c.dim, sizeof(float) * c.dim));
   RINGLM_RETURN_IF_ERROR(be.rmsnorm(s.h, output_norm_.as<float>(), s.h, rows, c.dim, c.rms_eps));
   RINGLM_ASSIGN_OR_RETURN(Buffer out, be.alloc(sizeof(float) * rows * c.vocab));
   const Weight& head = output_ ? *output_ : *tok_embd_;

@@ -33,15 +33,15 @@ class LayerAttention {
 class ForwardScratch {
  public:
   Status reserve(Backend& be, const ModelConfig& c, int64_t n);
-  float* x = nullptr;    // [n, dim] residual stream
-  float* h = nullptr;    // [n, dim] normed
-  float* q = nullptr;    // [n, hq*d]
-  float* k = nullptr;    // [n, hkv*d]
-  float* v = nullptr;    // [n, hkv*d]
-  float* att = nullptr;  // [n, hq*d]
-  float* o = nullptr;    // [n, dim]
-  float* gate = nullptr; // [n, ffn]
-  float* up = nullptr;   // [n, ffn]
+  float* x = nullptr;      // [n, dim] residual stream
+  float* h = nullptr;      // [n, dim] normed
+  float* q = nullptr;      // [n, hq*d]
+  float* k = nullptr;      // [n, hkv*d]
+  float* v = nullptr;      // [n, hkv*d]
+  float* att = nullptr;    // [n, hq*d]
+  float* o = nullptr;      // [n, dim]
+  float* gate = nullptr;   // [n, ffn]
+  float* up = nullptr;     // [n, ffn]
   int32_t* pos = nullptr;  // [n]
 
  private:

@@ -5,9 +5,7 @@
 namespace ringlm {
 namespace {
 
-bool supported_arch(const std::string& a) {
-  return a == "llama" || a == "qwen2" || a == "mistral";
-}
+bool supported_arch(const std::string& a) { return a == "llama" || a == "qwen2" || a == "mistral"; }
 
 }  // namespace
 
@@ -44,7 +42,8 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
   c.context_length = 4096;
   if (f.find(a + "context_length"))
     RINGLM_RETURN_IF_ERROR(get_int(a + "context_length", &c.context_length, 1, 1 << 30));
-  if (auto e = f.get_float(a + "attention.layer_norm_rms_epsilon"); e.ok()) c.rms_eps = float(e.value());
+  if (auto e = f.get_float(a + "attention.layer_norm_rms_epsilon"); e.ok())
+    c.rms_eps = float(e.value());
 
   auto& r = c.rope;
   r.head_dim = c.head_dim;
@@ -59,7 +58,8 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
   if (auto s = f.get_string(a + "rope.scaling.type"); s.ok() && s.value() != "none") {
     if (s.value() != "linear" && s.value() != "llama3")
       return Unsupported("rope scaling type '" + s.value() + "' is not supported");
-    r.scaling = s.value() == "linear" ? kernels::RopeScaling::kLinear : kernels::RopeScaling::kLlama3;
+    r.scaling =
+        s.value() == "linear" ? kernels::RopeScaling::kLinear : kernels::RopeScaling::kLlama3;
     if (auto fa = f.get_float(a + "rope.scaling.factor"); fa.ok()) r.factor = float(fa.value());
     if (r.factor <= 0) return CorruptData("rope.scaling.factor must be positive");
     if (f.find(a + "rope.scaling.original_context_length"))

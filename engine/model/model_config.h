@@ -10,13 +10,13 @@
 namespace ringlm {
 
 struct ModelConfig {
-  std::string arch;   // "llama", "qwen2", ...
-  std::string name;   // general.name
+  std::string arch;  // "llama", "qwen2", ...
+  std::string name;  // general.name
   int n_layers = 0;
-  int dim = 0;        // embedding length
-  int n_heads = 0;    // H_q
-  int n_kv_heads = 0; // H_kv
-  int head_dim = 0;   // d
+  int dim = 0;         // embedding length
+  int n_heads = 0;     // H_q
+  int n_kv_heads = 0;  // H_kv
+  int head_dim = 0;    // d
   int ffn_dim = 0;
   int vocab = 0;
   float rms_eps = 1e-5f;

@@ -7,11 +7,19 @@ namespace ringlm {
 CpAttentionBase::CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq,
                                  const ModelConfig& cfg, const int32_t* q_pos, int64_t n,
                                  int64_t first_slot, int64_t n_store, int64_t kv_cap)
-    : be_(be), kv_(kv), comm_(comm), seq_(seq), cfg_(cfg), q_pos_(q_pos), n_(n),
-      first_slot_(first_slot), n_store_(n_store), kv_cap_(std::max<int64_t>(kv_cap, 1)) {}
+    : be_(be),
+      kv_(kv),
+      comm_(comm),
+      seq_(seq),
+      cfg_(cfg),
+      q_pos_(q_pos),
+      n_(n),
+      first_slot_(first_slot),
+      n_store_(n_store),
+      kv_cap_(std::max<int64_t>(kv_cap, 1)) {}
 
 Status CpAttentionBase::store_and_gather(int layer, const float* k, const float* v,
-                                        RingAttentionArgs* a) {
+                                         RingAttentionArgs* a) {
   if (n_store_ > 0) RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
   const int64_t tf = int64_t(cfg_.n_kv_heads) * cfg_.head_dim;
   if (!shard_.data()) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "runtime/backend_factory.h"
 #include "model/gguf.h"
+#include "runtime/backend_factory.h"
 #include "runtime/rank_group.h"
 #include "tokenizer/gguf_tokenizer.h"
 
@@ -11,10 +11,14 @@ namespace ringlm {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kContextFull: return "context_full";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kContextFull:
+      return "context_full";
   }
   return "?";
 }

@@ -113,8 +113,7 @@ class Engine {
                               const TurnEvents& events);
   Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,
                  const TurnEvents& events, TurnResult* out);
-  Status decode(Session& s, const GenerateOptions& opts, const TurnEvents& events,
-                TurnResult* out);
+  Status decode(Session& s, const GenerateOptions& opts, const TurnEvents& events, TurnResult* out);
   // Executes a step, evicting idle sessions while the KV budget is short.
   Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats);
   Status evict_one(const Session& keep);
@@ -130,7 +129,7 @@ class Engine {
   mutable std::mutex sessions_mu_;  // guards sessions_ and next_id_
   std::map<SessionId, std::shared_ptr<Session>> sessions_;
   SessionId next_id_ = 1;
-  std::mutex run_mu_;  // one step at a time on the ring; guards every Session's KV fields
+  std::mutex run_mu_;   // one step at a time on the ring; guards every Session's KV fields
   uint64_t clock_ = 0;  // LRU clock, guarded by run_mu_
 };
 

@@ -32,7 +32,7 @@ struct EngineOptions {
   bool nccl = false;
   size_t kv_budget_bytes = size_t(4) << 30;  // per rank
   int64_t kv_page_tokens = 256;
-  int64_t prefill_chunk = 4096;        // tokens per prefill step (cancel point)
+  int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};
   // CP policy: a forced variant, and calibration numbers (0 = measure).
   CpVariant variant = CpVariant::kAuto;
@@ -59,23 +59,23 @@ const char* finish_reason_name(FinishReason r);
 
 // Per-request statistics (docs/context-parallelism.md vocabulary).
 struct TurnStats {
-  int world_size = 1;                      // N
-  std::string variant = "local";           // local, pass-kv, pass-q
-  std::string decode_variant = "local";    // local, all-gather, ring-pass-q
-  int64_t new_tokens = 0;                  // T prefilled this turn
-  int64_t cached_tokens = 0;               // P reused from the session's KV
+  int world_size = 1;                    // N
+  std::string variant = "local";         // local, pass-kv, pass-q
+  std::string decode_variant = "local";  // local, all-gather, ring-pass-q
+  int64_t new_tokens = 0;                // T prefilled this turn
+  int64_t cached_tokens = 0;             // P reused from the session's KV
   int64_t generated_tokens = 0;
   double prefill_ms = 0;
   double decode_ms = 0;
   double prefill_tok_s = 0;
   double decode_tok_s = 0;
-  double comm_hidden_ms = 0;               // transfer time overlapped by compute (max over ranks)
-  double comm_exposed_ms = 0;              // transfer time not hidden (max over ranks)
-  std::vector<uint64_t> bytes_sent;        // [N]
-  std::vector<int64_t> kv_tokens;          // [N] this session's KV tokens per rank
-  std::vector<uint64_t> kv_bytes;          // [N] bytes each rank's KV store holds (all sessions)
-  int evictions = 0;                       // idle sessions evicted to make room
-  bool rebuilt = false;                    // the KV had been evicted and was rebuilt
+  double comm_hidden_ms = 0;         // transfer time overlapped by compute (max over ranks)
+  double comm_exposed_ms = 0;        // transfer time not hidden (max over ranks)
+  std::vector<uint64_t> bytes_sent;  // [N]
+  std::vector<int64_t> kv_tokens;    // [N] this session's KV tokens per rank
+  std::vector<uint64_t> kv_bytes;    // [N] bytes each rank's KV store holds (all sessions)
+  int evictions = 0;                 // idle sessions evicted to make room
+  bool rebuilt = false;              // the KV had been evicted and was rebuilt
 };
 
 }  // namespace ringlm

@@ -44,7 +44,8 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
   if (int64_t(f.tokens.size()) >= info_.model.context_length)
     return CorruptData("session file holds more tokens than the model's context");
   for (int32_t t : f.tokens) {
-    if (t < 0 || t >= tokenizer_->vocab_size()) return CorruptData("session file holds a bad token id");
+    if (t < 0 || t >= tokenizer_->vocab_size())
+      return CorruptData("session file holds a bad token id");
   }
   auto s = std::make_shared<Session>();
   s->messages = std::move(f.messages);

@@ -106,7 +106,8 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
   if (new_tokens.empty()) return InvalidArgument("generate: no tokens");
   for (int32_t t : new_tokens) {
     if (t < 0 || t >= tokenizer_->vocab_size())
-      return InvalidArgument("generate: token id " + std::to_string(t) + " outside the vocabulary of " +
+      return InvalidArgument("generate: token id " + std::to_string(t) +
+                             " outside the vocabulary of " +
                              std::to_string(tokenizer_->vocab_size()));
   }
   std::vector<int32_t> prompt;

@@ -93,8 +93,8 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
     while (common < int64_t(n) && s.tokens[common] == prompt[common]) ++common;
     common = std::min<int64_t>(common, int64_t(prompt.size()) - 1);
     if (common < int64_t(s.tokens.size())) {
-      StepOutcome o = group_->leader().lead(
-          make_step_plan(fb::StepKind::Truncate, s.id, {}, 0, CpVariant::kAuto, 0, int32_t(common)));
+      StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Truncate, s.id, {}, 0,
+                                                           CpVariant::kAuto, 0, int32_t(common)));
       RINGLM_RETURN_IF_ERROR(o.status);
     }
   }
@@ -138,8 +138,8 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
       out->stats.variant = cp_variant_name(variant);
     }
     const bool last = off + len == total;
-    auto plan = make_step_plan(fb::StepKind::Prefill, s.id, prompt.subspan(off, len), int32_t(start),
-                               variant, 0, 0, last);
+    auto plan = make_step_plan(fb::StepKind::Prefill, s.id, prompt.subspan(off, len),
+                               int32_t(start), variant, 0, 0, last);
     RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
     s.kv_resident = true;
     s.tokens.insert(s.tokens.end(), prompt.begin() + off, prompt.begin() + off + len);

@@ -6,7 +6,13 @@ namespace ringlm {
 
 LocalAttention::LocalAttention(Backend& be, KvStore& kv, SeqId seq, const ModelConfig& cfg,
                                const int32_t* q_pos, int64_t n, int64_t first_slot, int64_t n_store)
-    : be_(be), kv_(kv), seq_(seq), cfg_(cfg), q_pos_(q_pos), n_(n), first_slot_(first_slot),
+    : be_(be),
+      kv_(kv),
+      seq_(seq),
+      cfg_(cfg),
+      q_pos_(q_pos),
+      n_(n),
+      first_slot_(first_slot),
       n_store_(n_store) {}
 
 Status LocalAttention::attend(int layer, const float* q, const float* k, const float* v,

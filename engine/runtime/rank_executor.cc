@@ -14,17 +14,23 @@ constexpr std::chrono::hours kIdleWait{24 * 365};
 
 CpVariant from_fb(fb::RingVariant v) {
   switch (v) {
-    case fb::RingVariant::PassKV: return CpVariant::kPassKV;
-    case fb::RingVariant::PassQ: return CpVariant::kPassQ;
-    default: return CpVariant::kAuto;
+    case fb::RingVariant::PassKV:
+      return CpVariant::kPassKV;
+    case fb::RingVariant::PassQ:
+      return CpVariant::kPassQ;
+    default:
+      return CpVariant::kAuto;
   }
 }
 
 fb::RingVariant to_fb(CpVariant v) {
   switch (v) {
-    case CpVariant::kPassKV: return fb::RingVariant::PassKV;
-    case CpVariant::kPassQ: return fb::RingVariant::PassQ;
-    default: return fb::RingVariant::Auto;
+    case CpVariant::kPassKV:
+      return fb::RingVariant::PassKV;
+    case CpVariant::kPassQ:
+      return fb::RingVariant::PassQ;
+    default:
+      return fb::RingVariant::Auto;
   }
 }
 
@@ -84,15 +90,18 @@ Status RankExecutor::serve() {
     if (plan.kind() == fb::StepKind::Shutdown) return Status::Ok();
     StepOutcome o = execute(plan);
     // A failed step was rolled back everywhere; only a broken ring ends the loop.
-    if (o.status.code() == StatusCode::kUnavailable || o.status.code() == StatusCode::kDeadlineExceeded)
+    if (o.status.code() == StatusCode::kUnavailable ||
+        o.status.code() == StatusCode::kDeadlineExceeded)
       return o.status;
   }
 }
 
 StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
   switch (plan.kind()) {
-    case fb::StepKind::Prefill: return prefill(plan);
-    case fb::StepKind::Decode: return decode(plan);
+    case fb::StepKind::Prefill:
+      return prefill(plan);
+    case fb::StepKind::Decode:
+      return decode(plan);
     case fb::StepKind::Truncate: {
       StepOutcome o;
       Status local = truncate_to(plan.seq(), plan.keep_positions());
@@ -107,9 +116,12 @@ StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
       o.status = agree(StepReport{}, &o.reports, local);
       return o;
     }
-    case fb::StepKind::Shutdown: return StepOutcome{};
-    case fb::StepKind::ExportKv: return export_kv(plan);
-    case fb::StepKind::ImportKv: return import_kv(plan, nullptr);
+    case fb::StepKind::Shutdown:
+      return StepOutcome{};
+    case fb::StepKind::ExportKv:
+      return export_kv(plan);
+    case fb::StepKind::ImportKv:
+      return import_kv(plan, nullptr);
     default: {
       StepOutcome o;
       o.status = agree(StepReport{}, &o.reports, Unsupported("step kind not supported"));
@@ -132,7 +144,7 @@ Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const 
 }
 
 int64_t RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Status& local,
-                                       StepOutcome* out) {
+                                        StepOutcome* out) {
   StepReport a;
   a.kv_tokens = kv_.length(seq);
   out->status = agree(a, &out->reports, local);
@@ -184,8 +196,10 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     ids.assign(pos.size(), 0);
     for (int64_t i = 0; i < n_real; ++i) ids[i] = tokens[mine.token_index[i]];
     auto first = kv_.append(seq, pos.data(), n_real);
-    if (first.ok()) first_slot = first.value();
-    else local = first.status();
+    if (first.ok())
+      first_slot = first.value();
+    else
+      local = first.status();
   }
   const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
@@ -201,11 +215,13 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   if (n_ranks == 1) {
     LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, int64_t(ids.size()),
                         first_slot, n_real);
-    if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
+    if (local.ok())
+      local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
   } else {
     CpPrefillAttention attn(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()),
                             scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap);
-    if (local.ok()) local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
+    if (local.ok())
+      local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
     const RingStats& rs = attn.stats();
     b.compute_ms = rs.compute_ms;
     b.comm_exposed_ms = rs.comm_exposed_ms;
@@ -234,7 +250,8 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   const int me = rank();
   const uint64_t bytes0 = bytes_sent();
   Status local;
-  if (!plan.tokens() || plan.tokens()->size() != 1) local = InvalidArgument("decode step needs one token");
+  if (!plan.tokens() || plan.tokens()->size() != 1)
+    local = InvalidArgument("decode step needs one token");
   if (local.ok() && !kv_.contains(seq)) local = kv_.create(seq);
   const int64_t len_before = kv_.length(seq);
   const bool owner = plan.decode_owner() == me;
@@ -242,8 +259,10 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   int64_t first_slot = 0;
   if (local.ok() && owner) {
     auto first = kv_.append(seq, &p, 1);
-    if (first.ok()) first_slot = first.value();
-    else local = first.status();
+    if (first.ok())
+      first_slot = first.value();
+    else
+      local = first.status();
   }
   const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
@@ -255,14 +274,16 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   local = scratch_.reserve(be_, model_.config(), 1);
   if (world_size() == 1) {
     LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, 1, first_slot, 1);
-    if (local.ok()) local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
+    if (local.ok())
+      local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
   } else {
     const DecodeVariant dv = plan.decode_variant() == fb::DecodeVariant::RingPassQ
                                  ? DecodeVariant::kRingPassQ
                                  : DecodeVariant::kAllGather;
     CpDecodeAttention attn(be_, kv_, data_, seq, model_.config(), dv, scratch_.pos, owner,
                            first_slot, kv_cap);
-    if (local.ok()) local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
+    if (local.ok())
+      local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
     b.compute_ms = attn.stats().compute_ms;
     b.comm_exposed_ms = attn.stats().comm_exposed_ms;
     b.comm_total_ms = attn.stats().comm_total_ms;

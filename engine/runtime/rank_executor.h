@@ -39,8 +39,8 @@ struct StepReport {
 
 struct StepOutcome {
   Status status;
-  std::vector<StepReport> reports;  // [N], one per rank (every rank gets all)
-  std::vector<float> logits;        // [vocab] when the plan asked for logits
+  std::vector<StepReport> reports;           // [N], one per rank (every rank gets all)
+  std::vector<float> logits;                 // [vocab] when the plan asked for logits
   std::vector<std::vector<uint8_t>> shards;  // ExportKv, leader: every rank's KV shard
 };
 
@@ -80,8 +80,7 @@ class RankExecutor {
   // The end of a step's reservation phase: the ranks agree that every KV
   // append worked (else each rolls its own back, and out->status says why).
   // Returns the largest shard of the sequence over the ranks.
-  int64_t agree_reservation(SeqId seq, int64_t len_before, const Status& local,
-                            StepOutcome* out);
+  int64_t agree_reservation(SeqId seq, int64_t len_before, const Status& local, StepOutcome* out);
 
   Backend& be_;
   const LlamaModel& model_;
@@ -93,10 +92,10 @@ class RankExecutor {
 };
 
 // Builders for the leader's plans.
-std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<const int32_t> tokens = {},
-                                    int32_t start_pos = 0, CpVariant variant = CpVariant::kAuto,
-                                    int32_t decode_owner = 0, int32_t keep_positions = 0,
-                                    bool want_logits = false,
+std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq,
+                                    std::span<const int32_t> tokens = {}, int32_t start_pos = 0,
+                                    CpVariant variant = CpVariant::kAuto, int32_t decode_owner = 0,
+                                    int32_t keep_positions = 0, bool want_logits = false,
                                     DecodeVariant decode_variant = DecodeVariant::kAllGather);
 
 }  // namespace ringlm

@@ -55,7 +55,8 @@ StepOutcome RankExecutor::lead_import(SeqId seq, const std::vector<std::vector<u
   if (!out.status.ok()) return out;
   // The leader's shards travel in rank order; its own stays here.
   std::vector<uint8_t> packed;
-  for (int r = 1; r < world_size(); ++r) packed.insert(packed.end(), shards[r].begin(), shards[r].end());
+  for (int r = 1; r < world_size(); ++r)
+    packed.insert(packed.end(), shards[r].begin(), shards[r].end());
   std::vector<size_t> send(world_size(), 0), recv(world_size(), 0);
   for (int r = 1; r < world_size(); ++r) send[r] = shards[r].size();
   uint8_t dummy = 0;

@@ -54,8 +54,8 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
     if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL
     // The NCCL unique id travels over the Gloo group (same store).
-    RINGLM_ASSIGN_OR_RETURN(r.data_comm, NcclComm::Create(*r.comm, rank_device(opts, local_index),
-                                                          opts.comm_timeout));
+    RINGLM_ASSIGN_OR_RETURN(
+        r.data_comm, NcclComm::Create(*r.comm, rank_device(opts, local_index), opts.comm_timeout));
     static_cast<NcclComm&>(*r.data_comm)
         .set_compute_stream(static_cast<cudaStream_t>(cuda_backend_stream(*r.backend)));
 #else
@@ -80,7 +80,8 @@ Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts) {
     }
   }
   RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&c.attn_flops, sizeof(double), 0));
-  RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s, measure_ring_bandwidth(*r.comm, kCalibrationBytes, 3));
+  RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s,
+                          measure_ring_bandwidth(*r.comm, kCalibrationBytes, 3));
   if (opts.link_bytes_per_s > 0) c.link_bytes_per_s = opts.link_bytes_per_s;
   return c;
 }
@@ -136,7 +137,8 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   for (auto& t : starters) t.join();
   for (int i = 0; i < local; ++i) {
     if (!ranks[i].ok()) return ranks[i].status().WithContext("starting rank " + std::to_string(i));
-    if (!calibs[i].ok()) return calibs[i].status().WithContext("calibrating rank " + std::to_string(i));
+    if (!calibs[i].ok())
+      return calibs[i].status().WithContext("calibrating rank " + std::to_string(i));
   }
   g->calib_ = calibs[0].value();
   g->leader_ = std::move(ranks[0].value());

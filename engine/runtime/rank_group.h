@@ -65,7 +65,7 @@ class RankGroup {
   bool in_process_ = false;
   RankLocal leader_;
   std::map<int, std::unique_ptr<LlamaModel>> device_models_;  // other devices' copies
-  std::vector<RankLocal> follower_ranks_;  // each driven by its thread below
+  std::vector<RankLocal> follower_ranks_;                     // each driven by its thread below
   std::vector<std::thread> followers_;
   CpCalibration calib_;
 };

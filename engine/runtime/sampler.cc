@@ -14,17 +14,20 @@ std::string num(double v) { return std::isnan(v) ? std::string("nan") : std::to_
 
 Status Sampler::Validate(const SamplingParams& p) {
   if (!(p.temperature >= 0.f) || std::isinf(p.temperature))
-    return InvalidArgument("sampling: temperature must be 0 (greedy) or a finite positive number, got " +
-                           num(p.temperature));
-  if (p.top_k < 0) return InvalidArgument("sampling: top_k must be >= 0 (0 = off), got " +
-                                          std::to_string(p.top_k));
+    return InvalidArgument(
+        "sampling: temperature must be 0 (greedy) or a finite positive number, got " +
+        num(p.temperature));
+  if (p.top_k < 0)
+    return InvalidArgument("sampling: top_k must be >= 0 (0 = off), got " +
+                           std::to_string(p.top_k));
   if (!(p.top_p > 0.f && p.top_p <= 1.f))
     return InvalidArgument("sampling: top_p must be in (0, 1], got " + num(p.top_p));
   if (!(p.min_p >= 0.f && p.min_p < 1.f))
     return InvalidArgument("sampling: min_p must be in [0, 1), got " + num(p.min_p));
   if (!(p.repetition_penalty > 0.f) || std::isinf(p.repetition_penalty))
-    return InvalidArgument("sampling: repetition_penalty must be a finite number > 0 (1 = off), got " +
-                           num(p.repetition_penalty));
+    return InvalidArgument(
+        "sampling: repetition_penalty must be a finite number > 0 (1 = off), got " +
+        num(p.repetition_penalty));
   if (p.repetition_window < 0)
     return InvalidArgument("sampling: repetition_window must be >= 0, got " +
                            std::to_string(p.repetition_window));

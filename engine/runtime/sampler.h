@@ -13,13 +13,13 @@
 namespace ringlm {
 
 struct SamplingParams {
-  float temperature = 0.f;          // 0: greedy (argmax, ties to the lowest id); else > 0
-  int top_k = 0;                    // keep the k most likely tokens; 0: off
-  float top_p = 1.f;                // nucleus: smallest set with probability >= top_p; (0, 1]
-  float min_p = 0.f;                // drop tokens below min_p * p(most likely); [0, 1)
-  float repetition_penalty = 1.f;   // > 0; 1: off
-  int repetition_window = 64;       // last tokens of the history the penalty looks at; >= 0
-  uint64_t seed = 0;                // the random stream; same seed, same tokens
+  float temperature = 0.f;         // 0: greedy (argmax, ties to the lowest id); else > 0
+  int top_k = 0;                   // keep the k most likely tokens; 0: off
+  float top_p = 1.f;               // nucleus: smallest set with probability >= top_p; (0, 1]
+  float min_p = 0.f;               // drop tokens below min_p * p(most likely); [0, 1)
+  float repetition_penalty = 1.f;  // > 0; 1: off
+  int repetition_window = 64;      // last tokens of the history the penalty looks at; >= 0
+  uint64_t seed = 0;               // the random stream; same seed, same tokens
 };
 
 // Draws one token id per call.
@@ -72,9 +72,9 @@ class Sampler {
   SamplingParams params_;
   Status params_status_;
   std::mt19937_64 rng_;
-  std::vector<float> work_;         // [vocab] penalised logits
-  std::vector<Candidate> cand_;     // surviving candidates
-  std::vector<int32_t> recent_;     // distinct ids of the penalty window
+  std::vector<float> work_;      // [vocab] penalised logits
+  std::vector<Candidate> cand_;  // surviving candidates
+  std::vector<int32_t> recent_;  // distinct ids of the penalty window
 };
 
 // Result of feeding one piece of generated text to a StopStringMatcher.

@@ -12,7 +12,7 @@ namespace ringlm {
 struct Engine::Session {
   SessionId id = 0;
   SessionOptions opts;
-  std::mutex busy;                 // held for the duration of a request on this session
+  std::mutex busy;  // held for the duration of a request on this session
   std::atomic<bool> running{false};
   std::atomic<bool> cancel{false};
 

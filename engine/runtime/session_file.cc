@@ -22,7 +22,9 @@ class Writer {
     out.insert(out.end(), b, b + n);
   }
   template <typename T>
-  void pod(T v) { bytes(&v, sizeof(v)); }
+  void pod(T v) {
+    bytes(&v, sizeof(v));
+  }
   void str(const std::string& s) {
     pod<uint64_t>(s.size());
     bytes(s.data(), s.size());
@@ -40,7 +42,9 @@ class Reader {
     return true;
   }
   template <typename T>
-  bool pod(T* v) { return bytes(v, sizeof(T)); }
+  bool pod(T* v) {
+    return bytes(v, sizeof(T));
+  }
   bool str(std::string* s) {
     uint64_t len = 0;
     if (!pod(&len) || len > n_ - off_) return false;

@@ -56,7 +56,8 @@ Result<int64_t> Args::get_int(const std::string& name, int64_t def) const {
   char* end = nullptr;
   errno = 0;
   long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno) return InvalidArgument("--" + name + ": not an integer: '" + v + "'");
+  if (v.empty() || *end || errno)
+    return InvalidArgument("--" + name + ": not an integer: '" + v + "'");
   return int64_t(x);
 }
 
@@ -66,7 +67,8 @@ Result<double> Args::get_double(const std::string& name, double def) const {
   char* end = nullptr;
   errno = 0;
   double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || errno) return InvalidArgument("--" + name + ": not a number: '" + v + "'");
+  if (v.empty() || *end || errno)
+    return InvalidArgument("--" + name + ": not a number: '" + v + "'");
   return x;
 }
 

@@ -14,7 +14,8 @@ namespace ringlm::cli {
 class Args {
  public:
   // `value_flags` take a value; `bool_flags` do not.
-  static Result<Args> Parse(int argc, char** argv, int first, const std::set<std::string>& value_flags,
+  static Result<Args> Parse(int argc, char** argv, int first,
+                            const std::set<std::string>& value_flags,
                             const std::set<std::string>& bool_flags);
 
   bool has(const std::string& name) const { return values_.count(name) != 0; }
@@ -22,7 +23,8 @@ class Args {
   Result<int64_t> get_int(const std::string& name, int64_t def) const;
   Result<double> get_double(const std::string& name, double def) const;
   // A comma-separated list of numbers ("4096,8000"); `def` when absent.
-  Result<std::vector<double>> get_double_list(const std::string& name, const std::string& def) const;
+  Result<std::vector<double>> get_double_list(const std::string& name,
+                                              const std::string& def) const;
   const std::vector<std::string>& positional() const { return positional_; }
   // All values of a repeated flag (e.g. --stop a --stop b).
   std::vector<std::string> all(const std::string& name) const;

@@ -115,11 +115,12 @@ Status run_decode(const EngineOptions& base, int n, int64_t context, int tokens)
 int run_bench(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[2]) == "model") return run_bench_model(argc, argv);
   if (argc < 3 || std::string(argv[2]) != "cp") {
-    std::fprintf(stderr, "usage: ringlm bench cp [--tokens 4096,8000] [--ranks 2] [--threads 1]\n"
-                         "  [--miss-rates 0.01,...] [--total 4096] [--decode-tokens 32]\n"
-                         "  [--only scaling|sweep|decode]\n"
-                         "       ringlm bench model [--shape llama3-8b] [--backend cuda]\n"
-                         "  [--tokens 32768,131072] [--chunk 16384] [--decode-tokens 16]\n");
+    std::fprintf(stderr,
+                 "usage: ringlm bench cp [--tokens 4096,8000] [--ranks 2] [--threads 1]\n"
+                 "  [--miss-rates 0.01,...] [--total 4096] [--decode-tokens 32]\n"
+                 "  [--only scaling|sweep|decode]\n"
+                 "       ringlm bench model [--shape llama3-8b] [--backend cuda]\n"
+                 "  [--tokens 32768,131072] [--chunk 16384] [--decode-tokens 16]\n");
     return 2;
   }
   auto vf = engine_value_flags();
@@ -144,8 +145,7 @@ int run_bench(int argc, char** argv) {
   if (only.empty() || only == "scaling")
     st = run_scaling(eo.value(), tokens.value(), int(n.value()));
   if (st.ok() && (only.empty() || only == "sweep"))
-    st = run_sweep(eo.value(), miss.value(),
-                   total.value(), int(n.value()));
+    st = run_sweep(eo.value(), miss.value(), total.value(), int(n.value()));
   if (st.ok() && (only.empty() || only == "decode"))
     st = run_decode(eo.value(), int(n.value()), total.value(), int(dec.value()));
   if (!st.ok()) return fail(st);

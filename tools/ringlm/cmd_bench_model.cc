@@ -37,7 +37,8 @@ Result<ModelConfig> shape(const std::string& name) {
 
 double prefill_flops(const ModelConfig& c, double t) {
   const double qd = double(c.n_heads) * c.head_dim, kvd = double(c.n_kv_heads) * c.head_dim;
-  const double linear = 2.0 * c.n_layers * (2 * qd * c.dim + 2 * kvd * c.dim + 3.0 * c.dim * c.ffn_dim);
+  const double linear =
+      2.0 * c.n_layers * (2 * qd * c.dim + 2 * kvd * c.dim + 3.0 * c.dim * c.ffn_dim);
   const double attention = 4.0 * c.n_layers * c.n_heads * c.head_dim * t * (t + 1) / 2;  // causal
   return linear * t + attention + 2.0 * c.vocab * c.dim;
 }
@@ -49,7 +50,8 @@ Status bench(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(int64_t page, a.get_int("page-tokens", 8192));
   RINGLM_ASSIGN_OR_RETURN(int64_t decode, a.get_int("decode-tokens", 16));
   RINGLM_ASSIGN_OR_RETURN(double peak, a.get_double("peak-tflops", 989));
-  RINGLM_ASSIGN_OR_RETURN(std::vector<double> token_list, a.get_double_list("tokens", "32768,131072"));
+  RINGLM_ASSIGN_OR_RETURN(std::vector<double> token_list,
+                          a.get_double_list("tokens", "32768,131072"));
   std::vector<int64_t> lengths;
   for (double t : token_list) {
     if (t < 1 || t > (1 << 30) || t != int64_t(t))
@@ -60,10 +62,11 @@ Status bench(const Args& a) {
   Timer load;
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Random(cfg, *be, 1));
   RINGLM_RETURN_IF_ERROR(be->synchronize());
-  std::printf("ringlm bench model: %s on %s (%d layers, dim %d, heads %d/%d, ffn %d, vocab %d); "
-              "random weights in %.1f s; chunk %lld, peak %.0f TFLOP/s\n",
-              cfg.name.c_str(), std::string(be->name()).c_str(), cfg.n_layers, cfg.dim, cfg.n_heads,
-              cfg.n_kv_heads, cfg.ffn_dim, cfg.vocab, load.ms() / 1000, (long long)chunk, peak);
+  std::printf(
+      "ringlm bench model: %s on %s (%d layers, dim %d, heads %d/%d, ffn %d, vocab %d); "
+      "random weights in %.1f s; chunk %lld, peak %.0f TFLOP/s\n",
+      cfg.name.c_str(), std::string(be->name()).c_str(), cfg.n_layers, cfg.dim, cfg.n_heads,
+      cfg.n_kv_heads, cfg.ffn_dim, cfg.vocab, load.ms() / 1000, (long long)chunk, peak);
   std::printf("%9s %10s %10s %9s %7s %12s %10s\n", "tokens", "prefill_s", "tok/s", "TFLOP/s", "MFU",
               "decode_tok/s", "kv_GiB");
   for (int64_t t : lengths) {
@@ -79,9 +82,9 @@ Status bench(const Args& a) {
     Timer timer;
     for (int64_t off = 0; off < t; off += chunk) {
       const int64_t len = std::min(chunk, t - off);
-      StepOutcome o = exec.lead(make_step_plan(fb::StepKind::Prefill, 1,
-                                               std::span(ids).subspan(off, len), int32_t(off),
-                                               CpVariant::kPassKV, 0, 0, off + len == t));
+      StepOutcome o =
+          exec.lead(make_step_plan(fb::StepKind::Prefill, 1, std::span(ids).subspan(off, len),
+                                   int32_t(off), CpVariant::kPassKV, 0, 0, off + len == t));
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("prefill at " + std::to_string(off)));
     }
     RINGLM_RETURN_IF_ERROR(be->synchronize());

@@ -39,7 +39,8 @@ int run_generate(int argc, char** argv) {
     std::vector<ChatMessage> msgs{{"user", args->get("prompt")}};
     r = e.chat(sid.value(), msgs, go.value(), ev);
   } else {
-    auto ids = e.tokenizer().encode(args->get("prompt"), /*add_special=*/true, /*parse_special=*/true);
+    auto ids =
+        e.tokenizer().encode(args->get("prompt"), /*add_special=*/true, /*parse_special=*/true);
     if (!ids.ok()) return fail(ids.status());
     r = e.generate(sid.value(), ids.value(), go.value(), ev);
   }
@@ -49,7 +50,8 @@ int run_generate(int argc, char** argv) {
     if (!f) return fail(IoError("cannot write " + args->get("logits-out")));
     const auto& l = r->prompt_logits;
     const bool ok = std::fwrite(l.data(), sizeof(float), l.size(), f) == l.size();
-    if (std::fclose(f) != 0 || !ok) return fail(IoError("short write to " + args->get("logits-out")));
+    if (std::fclose(f) != 0 || !ok)
+      return fail(IoError("short write to " + args->get("logits-out")));
   }
   if (json) {
     JsonObject o;

@@ -47,12 +47,12 @@ int run_info(int argc, char** argv) {
   if (args->has("json")) {
     std::printf("%s\n", o.str().c_str());
   } else {
-    std::printf("%s (%s)\n  %d layers, dim %d, heads %d/%d (d=%d), ffn %d, vocab %d, ctx %d\n"
-                "  rope theta %.0f, tokenizer %s/%s, chat template %s, %zu tensors\n",
-                c.name.c_str(), c.arch.c_str(), c.n_layers, c.dim, c.n_heads, c.n_kv_heads,
-                c.head_dim, c.ffn_dim, c.vocab, c.context_length, c.rope.theta, td->model.c_str(),
-                td->pre.c_str(), tmpl.ok() ? std::string(tmpl->name()).c_str() : "unrecognised",
-                f.tensors().size());
+    std::printf(
+        "%s (%s)\n  %d layers, dim %d, heads %d/%d (d=%d), ffn %d, vocab %d, ctx %d\n"
+        "  rope theta %.0f, tokenizer %s/%s, chat template %s, %zu tensors\n",
+        c.name.c_str(), c.arch.c_str(), c.n_layers, c.dim, c.n_heads, c.n_kv_heads, c.head_dim,
+        c.ffn_dim, c.vocab, c.context_length, c.rope.theta, td->model.c_str(), td->pre.c_str(),
+        tmpl.ok() ? std::string(tmpl->name()).c_str() : "unrecognised", f.tensors().size());
   }
   return 0;
 }

@@ -8,9 +8,11 @@
 namespace ringlm::cli {
 
 std::set<std::string> engine_value_flags() {
-  return {"model", "cp", "world", "rank", "store", "hostname", "variant", "decode-variant", "threads",
-          "kv-budget-mb", "prefill-chunk", "timeout-ms", "template", "attn-flops", "link-bw",
-          "backend", "device", "comm"};
+  return {"model",    "cp",           "world",         "rank",
+          "store",    "hostname",     "variant",       "decode-variant",
+          "threads",  "kv-budget-mb", "prefill-chunk", "timeout-ms",
+          "template", "attn-flops",   "link-bw",       "backend",
+          "device",   "comm"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -53,9 +55,12 @@ Result<EngineOptions> engine_options(const Args& a) {
   o.hostname = a.get("hostname", "127.0.0.1");
   RINGLM_ASSIGN_OR_RETURN(o.variant, parse_variant(a.get("variant")));
   const std::string dv = a.get("decode-variant", "all-gather");
-  if (dv == "all-gather") o.decode_variant = DecodeVariant::kAllGather;
-  else if (dv == "ring-pass-q") o.decode_variant = DecodeVariant::kRingPassQ;
-  else return InvalidArgument("--decode-variant must be all-gather or ring-pass-q");
+  if (dv == "all-gather")
+    o.decode_variant = DecodeVariant::kAllGather;
+  else if (dv == "ring-pass-q")
+    o.decode_variant = DecodeVariant::kRingPassQ;
+  else
+    return InvalidArgument("--decode-variant must be all-gather or ring-pass-q");
   RINGLM_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
   o.threads_per_rank = int(threads);
   RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096));
@@ -122,10 +127,11 @@ std::string stats_json(const TurnStats& s) {
 
 std::string stats_line(const TurnStats& s) {
   char buf[512];
-  std::snprintf(buf, sizeof(buf),
-                "[prefill %lld tok (cached %lld) %.1f tok/s | decode %lld tok %.1f tok/s | cp %d %s]",
-                (long long)s.new_tokens, (long long)s.cached_tokens, s.prefill_tok_s,
-                (long long)s.generated_tokens, s.decode_tok_s, s.world_size, s.variant.c_str());
+  std::snprintf(
+      buf, sizeof(buf),
+      "[prefill %lld tok (cached %lld) %.1f tok/s | decode %lld tok %.1f tok/s | cp %d %s]",
+      (long long)s.new_tokens, (long long)s.cached_tokens, s.prefill_tok_s,
+      (long long)s.generated_tokens, s.decode_tok_s, s.world_size, s.variant.c_str());
   return buf;
 }
 

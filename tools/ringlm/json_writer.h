@@ -14,11 +14,21 @@ inline std::string json_quote(std::string_view s) {
   std::string o = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -44,8 +54,10 @@ std::string json_array(const std::vector<T>& v) {
   std::string o = "[";
   for (size_t i = 0; i < v.size(); ++i) {
     if (i) o += ",";
-    if constexpr (std::is_floating_point_v<T>) o += json_number(v[i]);
-    else o += std::to_string(v[i]);
+    if constexpr (std::is_floating_point_v<T>)
+      o += json_number(v[i]);
+    else
+      o += std::to_string(v[i]);
   }
   return o + "]";
 }

@@ -47,7 +47,8 @@ class CpuBackend final : public Backend {
     size_t rounded = (bytes + 63) / 64 * 64;
     if (rounded == 0) rounded = 64;
     void* p = std::aligned_alloc(64, rounded);
-    if (!p) return ResourceExhausted("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes");
+    if (!p)
+      return ResourceExhausted("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes");
     return Buffer(p, bytes, &free_aligned);
   }
   Status copy_from_host(void* dst, const void* src, size_t n) override { return copy(dst, src, n); }
@@ -87,8 +88,8 @@ class CpuBackend final : public Backend {
           cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.f, wj, k, x, 1, 0.f, y + j0, 1);
         } else {
           // y[m, j0:j1] = x[m, k] W[j0:j1, k]^T
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, j1 - j0, k, 1.f, x, k, wj, k,
-                      0.f, y + j0, n);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, j1 - j0, k, 1.f, x, k, wj, k, 0.f,
+                      y + j0, n);
         }
       }
     }
@@ -155,11 +156,11 @@ class CpuBackend final : public Backend {
   // Inverse frequencies of the last RoPE configuration, recomputed when it changes.
   const std::vector<float>& inv_freq(const kernels::RopeConfig& c) {
     const auto& k = rope_key_;
-    const bool same = !rope_inv_freq_.empty() && k.head_dim == c.head_dim && k.rot_dim == c.rot_dim &&
-                      k.theta == c.theta && k.neox == c.neox && k.scaling == c.scaling &&
-                      k.factor == c.factor && k.low_freq_factor == c.low_freq_factor &&
-                      k.high_freq_factor == c.high_freq_factor &&
-                      k.original_context == c.original_context && k.freq_factors == c.freq_factors;
+    const bool same =
+        !rope_inv_freq_.empty() && k.head_dim == c.head_dim && k.rot_dim == c.rot_dim &&
+        k.theta == c.theta && k.neox == c.neox && k.scaling == c.scaling && k.factor == c.factor &&
+        k.low_freq_factor == c.low_freq_factor && k.high_freq_factor == c.high_freq_factor &&
+        k.original_context == c.original_context && k.freq_factors == c.freq_factors;
     if (!same) {
       rope_key_ = c;
       rope_inv_freq_ = kernels::cpu::rope_inv_freq(c);
