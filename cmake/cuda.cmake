@@ -53,9 +53,35 @@ else()
 endif()
 message(STATUS "ringlm: NCCL ${RINGLM_HAVE_NCCL} (${RINGLM_NCCL_LIBRARY}, ${RINGLM_NCCL_INCLUDE_DIR})")
 
+# --- cuDNN fused attention (optional) ---
+# Built when cudnn.h and the cuDNN frontend headers are found
+# (scripts/fetch_cudnn_frontend.sh unpacks the frontend into ~/.cache/ringlm).
+# libcudnn is not linked: it is opened at run time (dlopen), and without it
+# the CUDA backend runs ringlm's own attention kernel.
+option(RINGLM_ENABLE_CUDNN "Use cuDNN's fused attention where cuDNN is present" ON)
+set(RINGLM_CUDNN_FRONTEND_DIR "$ENV{RINGLM_CUDNN_FRONTEND_DIR}" CACHE PATH
+    "Include directory holding cudnn_frontend.h")
+if(NOT RINGLM_CUDNN_FRONTEND_DIR)
+  set(RINGLM_CUDNN_FRONTEND_DIR "$ENV{HOME}/.cache/ringlm/cudnn-frontend-1.32.0/include"
+      CACHE PATH "Include directory holding cudnn_frontend.h" FORCE)
+endif()
+find_path(RINGLM_CUDNN_INCLUDE_DIR cudnn.h
+          HINTS $ENV{RINGLM_CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+                ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda
+          PATH_SUFFIXES include)
+file(GLOB RINGLM_CUDNN_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/engine/backend/cuda/cudnn/*.cc)
+if(RINGLM_ENABLE_CUDNN AND RINGLM_CUDNN_INCLUDE_DIR AND EXISTS "${RINGLM_CUDNN_FRONTEND_DIR}/cudnn_frontend.h")
+  set(RINGLM_HAVE_CUDNN ON)
+else()
+  set(RINGLM_HAVE_CUDNN OFF)
+  set(RINGLM_CUDNN_SOURCES "")
+endif()
+message(STATUS "ringlm: cuDNN attention ${RINGLM_HAVE_CUDNN} (cudnn.h in ${RINGLM_CUDNN_INCLUDE_DIR}, "
+               "frontend ${RINGLM_CUDNN_FRONTEND_DIR})")
+
 # --- the library ---
 add_library(ringlm_cuda STATIC ${RINGLM_CUDA_KERNEL_SOURCES} ${RINGLM_CUDA_BACKEND_SOURCES}
-                               ${RINGLM_NCCL_SOURCES})
+                               ${RINGLM_NCCL_SOURCES} ${RINGLM_CUDNN_SOURCES})
 set_target_properties(ringlm_cuda PROPERTIES
   CUDA_ARCHITECTURES "${RINGLM_CUDA_ARCHITECTURES}"
   CUDA_STANDARD 17
@@ -73,6 +99,15 @@ if(RINGLM_HAVE_NCCL)
   target_compile_definitions(ringlm_cuda PUBLIC RINGLM_HAVE_NCCL=1)
 else()
   target_compile_definitions(ringlm_cuda PUBLIC RINGLM_HAVE_NCCL=0)
+endif()
+if(RINGLM_HAVE_CUDNN)
+  # The frontend is a large header library: its warnings are not ours.
+  set_source_files_properties(${RINGLM_CUDNN_SOURCES} PROPERTIES INCLUDE_DIRECTORIES
+    "${RINGLM_CUDNN_FRONTEND_DIR};${RINGLM_CUDNN_INCLUDE_DIR}" COMPILE_OPTIONS "-w")
+  target_link_libraries(ringlm_cuda PUBLIC ${CMAKE_DL_LIBS})
+  target_compile_definitions(ringlm_cuda PUBLIC RINGLM_HAVE_CUDNN=1)
+else()
+  target_compile_definitions(ringlm_cuda PUBLIC RINGLM_HAVE_CUDNN=0)
 endif()
 # The backend and comm sources use engine types (Status, Comm, the CPU RoPE
 # frequencies); ringlm_engine in turn links ringlm_cuda. CMake resolves this

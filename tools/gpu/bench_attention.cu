@@ -1,11 +1,14 @@
 // Attention forward (partial attention with LSE) on one CUDA device:
 // causal, head dim 128 (or --d 64), q and kv sequences of T tokens at global
 // positions 0..T-1, for hq = 32 with hkv = 8 (GQA) and hkv = 32, at
-// T = 8K, 16K, 32K, 64K, 128K. Two timings per shape:
-//   kernel   attention_partial_bf16 on bf16 inputs (the tensor-core kernel and
-//            its tile pre-pass), comparable to torch SDPA in bf16;
+// T = 8K, 16K, 32K, 64K, 128K. Three timings per shape:
+//   kernel   attention_partial_bf16 on bf16 inputs (ringlm's tensor-core
+//            kernel and its tile pre-pass), comparable to torch SDPA in bf16;
+//   cudnn    cuDNN's fused attention with stats on the same bf16 inputs
+//            (backend/cuda/cudnn/cudnn_attention.h; where cuDNN loads);
 //   backend  CudaBackend::attention_partial on f32 inputs, including the
-//            rounding of q, k and v to bf16.
+//            rounding of q, k and v to bf16 and of the output back to f32
+//            (cuDNN where it loads, else the kernel; the line says which).
 // TFLOP/s counts causal attention as 4 * T^2 * hq * d / 2 FLOPs.
 // Then decode (one query row against T keys) through the backend, in GB/s of
 // f32 K and V read.
@@ -19,10 +22,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#if RINGLM_HAVE_CUDNN
+#include "backend/cuda/cudnn/cudnn_attention.h"
+#endif
 #include "cuda/attention_partial.h"
 #include "cuda/convert.h"
 
@@ -128,6 +135,15 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
   std::printf("device: %s, %d SMs, sm_%d%d, %.1f GiB\n", prop.name, prop.multiProcessorCount,
               prop.major, prop.minor, double(prop.totalGlobalMem) / (1 << 30));
+#if RINGLM_HAVE_CUDNN
+  std::unique_ptr<ringlm::CudnnAttention> cudnn;
+  if (auto made = ringlm::CudnnAttention::Create(stream); made.ok()) {
+    cudnn = std::move(made).value();
+    std::printf("cuDNN %lld loaded\n", (long long)ringlm::cudnn_loaded_version());
+  } else {
+    std::printf("cuDNN: %s\n", made.status().ToString().c_str());
+  }
+#endif
   const auto t_start = std::chrono::steady_clock::now();
   auto elapsed_s = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -189,15 +205,44 @@ int main(int argc, char** argv) {
       p.d = d;
       p.scale = bp.scale;
       p.causal = true;
+      const auto before = ringlm::cuda_backend_attention_counts(be);
       const double ms_backend = time_ms(stream, [&] { CHECK_OK(be.attention_partial(p)); });
       CHECK_OK(be.synchronize());
+      const bool backend_cudnn = ringlm::cuda_backend_attention_counts(be).cudnn > before.cudnn;
 
       const double flops = 4.0 * double(T) * double(T) * hc.hq * d / 2.0;
+      double ms_cudnn = 0;
+#if RINGLM_HAVE_CUDNN
+      if (cudnn) {
+        ringlm::CudnnAttentionShape cs;
+        cs.tq = cs.tk = T;
+        cs.hq = hc.hq;
+        cs.hkv = hc.hkv;
+        cs.d = d;
+        cs.scale = bp.scale;
+        cs.mask = ringlm::CudnnMask::kCausalTopLeft;
+        auto wsb = cudnn->prepare(cs);
+        if (wsb.ok()) {
+          Buffer cws = alloc(be, std::max<size_t>(*wsb, 256));
+          Buffer ob = alloc(be, 2 * nq);
+          ms_cudnn = time_ms(stream, [&] {
+            CHECK_OK(cudnn->run(cs, qb.data(), kb.data(), vb.data(), ob.data(), lse.as<float>(),
+                                cws.data()));
+          });
+        } else {
+          std::printf("cudnn: %s\n", wsb.status().ToString().c_str());
+        }
+      }
+#endif
+      char cudnn_col[96] = "cudnn(bf16 in) n/a";
+      if (ms_cudnn > 0)
+        std::snprintf(cudnn_col, sizeof cudnn_col, "cudnn(bf16 in) %.3f ms %.1f TFLOP/s", ms_cudnn,
+                      flops / ms_cudnn * 1e-9);
       std::printf(
-          "prefill causal d=%d hq=%d hkv=%d T=%lld: kernel(bf16 in) %.3f ms %.1f TFLOP/s | "
-          "backend(f32 in, incl. bf16 rounding) %.3f ms %.1f TFLOP/s\n",
-          d, hc.hq, hc.hkv, (long long)T, ms_kernel, flops / ms_kernel * 1e-9, ms_backend,
-          flops / ms_backend * 1e-9);
+          "prefill causal d=%d hq=%d hkv=%d T=%lld: kernel(bf16 in) %.3f ms %.1f TFLOP/s | %s | "
+          "backend[%s](f32 in, incl. conversions) %.3f ms %.1f TFLOP/s\n",
+          d, hc.hq, hc.hkv, (long long)T, ms_kernel, flops / ms_kernel * 1e-9, cudnn_col,
+          backend_cudnn ? "cudnn" : "kernel", ms_backend, flops / ms_backend * 1e-9);
       std::fflush(stdout);
 
       // Decode: the last position's query against all T keys.

@@ -80,12 +80,41 @@ if compgen -G ".gpudeps/debs/*.deb" >/dev/null; then
   )
 fi
 
+# --- cuDNN: headers for the build, libcudnn for run time ---
+step "cuDNN"
+if [[ -f .gpudeps/cudnn-frontend/include/cudnn_frontend.h ]]; then
+  CMAKE_DEP_ARGS+=("-DRINGLM_CUDNN_FRONTEND_DIR=$ROOT/.gpudeps/cudnn-frontend/include")
+fi
+if ! compgen -G "/usr/local/cuda/include/cudnn.h" >/dev/null && ! compgen -G "/usr/include/cudnn.h" >/dev/null &&
+   [[ -f .gpudeps/cudnn/include/cudnn.h ]]; then
+  export RINGLM_CUDNN_ROOT=$ROOT/.gpudeps/cudnn
+  echo "cudnn.h: carried ($RINGLM_CUDNN_ROOT/include)"
+fi
+CUDNN_LIB=$( (ldconfig -p 2>/dev/null | awk '/libcudnn\.so\.9 /{print $NF; exit}') )
+if [[ -z "$CUDNN_LIB" ]]; then
+  CUDNN_LIB=$(ls /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9 2>/dev/null | head -1)
+fi
+if [[ -z "$CUDNN_LIB" ]]; then  # the one PyTorch ships, from its pip wheel
+  CUDNN_LIB=$(python3 -c 'import glob, site, os
+for r in site.getsitepackages():
+    for f in sorted(glob.glob(os.path.join(r, "nvidia", "**", "libcudnn.so.9"), recursive=True)):
+        print(f); raise SystemExit' 2>/dev/null)
+fi
+if [[ -n "$CUDNN_LIB" ]]; then
+  echo "libcudnn: $CUDNN_LIB"
+  ls "$(dirname "$CUDNN_LIB")" | grep -i cudnn | head -12
+  export LD_LIBRARY_PATH=$(dirname "$CUDNN_LIB")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export RINGLM_CUDNN_LIBRARY=$CUDNN_LIB
+else
+  echo "libcudnn.so.9 not found: attention runs on ringlm's kernel"
+fi
+
 # --- configure + build ---
 step "configure ($BUILD, CUDA arch $ARCHS)"
 timeout 300 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DRINGLM_CUDA_ARCHITECTURES="$ARCHS" -DRINGLM_BUILD_BINDINGS=OFF "${CMAKE_DEP_ARGS[@]}" >"$OUT/configure.txt" 2>&1
 rc=$?
-grep -E "ringlm|CUDA|NCCL|Error|error" "$OUT/configure.txt" | head -40
+grep -E "ringlm|CUDA|NCCL|cuDNN|Error|error" "$OUT/configure.txt" | head -40
 if [[ $rc -ne 0 ]]; then
   echo "configure FAILED (rc=$rc); last lines:"; tail -40 "$OUT/configure.txt"
   exit 1

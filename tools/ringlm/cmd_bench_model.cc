@@ -9,6 +9,9 @@
 #include "kv/paged_kv_store.h"
 #include "runtime/backend_factory.h"
 #include "runtime/rank_executor.h"
+#if RINGLM_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace ringlm::cli {
 namespace {
@@ -100,6 +103,15 @@ Status bench(const Args& a) {
     const double dec = decode > 0 ? decode / (dt.ms() / 1000) : 0;
     std::printf("%9lld %10.2f %10.0f %9.1f %6.1f%% %12.2f %10.2f\n", (long long)t, secs, t / secs,
                 tflops, 100 * tflops / peak, dec, kv->bytes_used() / double(1 << 30));
+#if RINGLM_HAVE_CUDA
+    if (be->name() == "cuda") {
+      const CudaAttentionCounts n = cuda_backend_attention_counts(*be);
+      const std::string why = cuda_backend_cudnn_status(*be);
+      std::printf("          attention calls so far: %lld by cuDNN, %lld by ringlm's kernel%s%s\n",
+                  (long long)n.cudnn, (long long)n.kernel, why.empty() ? "" : "; cuDNN: ",
+                  why.c_str());
+    }
+#endif
     std::fflush(stdout);
   }
   return Status::Ok();

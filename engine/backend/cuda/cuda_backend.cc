@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@
 #include "cuda/rmsnorm.h"
 #include "cuda/rope.h"
 #include "cuda/swiglu.h"
+#include "cuda/transpose.h"
+#if RINGLM_HAVE_CUDNN
+#include "backend/cuda/cudnn/cudnn_attention.h"
+#endif
 
 namespace ringlm {
 namespace {
@@ -59,18 +64,28 @@ constexpr int64_t kStageElems = int64_t(16) << 20;
 
 class CudaBackend final : public Backend {
  public:
-  static Result<std::unique_ptr<Backend>> Create(int device) {
+  static Result<std::unique_ptr<Backend>> Create(int device, const CudaBackendOptions& options) {
     const int n = cuda_device_count();
     if (device < 0 || device >= n)
       return Unavailable("cuda backend: device " + std::to_string(device) + " not present (" +
                          std::to_string(n) + " CUDA device(s))");
     std::unique_ptr<CudaBackend> b(new CudaBackend(device));
+    const char* env = std::getenv("RINGLM_CUDNN_ATTENTION");
+    const bool env_off = env && std::string_view(env) == "0";
+    if (!RINGLM_HAVE_CUDNN) {
+      b->cudnn_status_ = "not built (no cuDNN headers or frontend at build time)";
+    } else if (!options.cudnn_attention || env_off) {
+      b->cudnn_status_ = env_off ? "turned off (RINGLM_CUDNN_ATTENTION=0)" : "turned off (options)";
+    }
     RINGLM_RETURN_IF_ERROR(b->init());
     return std::unique_ptr<Backend>(std::move(b));
   }
 
   ~CudaBackend() override {
     if (cudaSetDevice(device_) == cudaSuccess && stream_) (void)cudaStreamSynchronize(stream_);
+#if RINGLM_HAVE_CUDNN
+    cudnn_.reset();  // its handle is bound to stream_
+#endif
     for (auto& s : scratch_) free_device(s.ptr);
     if (cublas_) cublasDestroy(cublas_);
     if (stream_) cudaStreamDestroy(stream_);
@@ -78,6 +93,8 @@ class CudaBackend final : public Backend {
   }
 
   cudaStream_t stream() const { return stream_; }
+  CudaAttentionCounts attention_counts() const { return counts_; }
+  const std::string& cudnn_status() const { return cudnn_status_; }
 
   std::string_view name() const override { return "cuda"; }
   bool host_memory() const override { return false; }
@@ -227,6 +244,12 @@ class CudaBackend final : public Backend {
     if (p.tq < 0 || p.tk < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
       return InvalidArgument("cuda backend: attention shape (tq, tk >= 0; hq a multiple of hkv; d > 0)");
     if (p.tq == 0) return Status::Ok();
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_ASSIGN_OR_RETURN(const bool by_cudnn, cudnn_attention(p));
+    if (by_cudnn) {
+      ++counts_.cudnn;
+      return Status::Ok();
+    }
     const kc::AttentionPlan plan = kc::plan_attention(p, sm_count_);
     if (plan.path == kc::AttentionPath::kUnsupported)
       return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
@@ -237,6 +260,7 @@ class CudaBackend final : public Backend {
       RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchAttn, plan.workspace_bytes));
     }
     RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial(p, plan, ws, stream_));
+    ++counts_.kernel;
     return Status::Ok();
   }
 
@@ -247,7 +271,105 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  enum ScratchSlot { kScratchX, kScratchIds, kScratchRope, kScratchAttn, kScratchStage, kScratchCount };
+  enum ScratchSlot {
+    kScratchX,
+    kScratchIds,
+    kScratchRope,
+    kScratchAttn,
+    kScratchStage,
+    kScratchCudnnIo,
+    kScratchCudnnWs,
+    kScratchCount
+  };
+
+  // Fewest query rows worth a cuDNN call (shorter blocks are decode-like:
+  // the kernel's key-split path serves them better).
+  static constexpr int64_t kCudnnMinRows = 64;
+
+  // Serves p through cuDNN when it applies: true when done, false when the
+  // caller should use the kernel. Errors only for failures that leave the
+  // call undone (CUDA errors, a failed cuDNN execution).
+  Result<bool> cudnn_attention(const kernels::AttentionParams& p) {
+#if RINGLM_HAVE_CUDNN
+    if (!cudnn_status_.empty() || p.tq < kCudnnMinRows || p.tk <= 0 || p.d % 8 != 0 || p.d > 256)
+      return false;
+    // The mask must be one cuDNN expresses: contiguous ascending positions
+    // (no padding) on both sides, then the causal offset decides.
+    pos_host_.resize(size_t(p.tq + p.tk));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(pos_host_.data(), p.q_pos, sizeof(int32_t) * p.tq,
+                                                cudaMemcpyDeviceToHost, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(pos_host_.data() + p.tq, p.k_pos,
+                                                sizeof(int32_t) * p.tk, cudaMemcpyDeviceToHost,
+                                                stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    const int32_t* qp = pos_host_.data();
+    const int32_t* kp = qp + p.tq;
+    const auto contiguous = [](const int32_t* pos, int64_t n) {
+      if (pos[0] < 0 || int64_t(pos[0]) + n - 1 > INT32_MAX) return false;
+      for (int64_t i = 1; i < n; ++i)
+        if (pos[i] != pos[0] + i) return false;
+      return true;
+    };
+    if (!contiguous(qp, p.tq) || !contiguous(kp, p.tk)) return false;
+    CudnnAttentionShape s;
+    s.tq = p.tq;
+    s.tk = p.tk;
+    s.hq = p.hq;
+    s.hkv = p.hkv;
+    s.d = p.d;
+    s.scale = p.scale;
+    // Causal: key j is visible to row i when j <= i + off, off = q0 - k0.
+    const int64_t off = int64_t(qp[0]) - kp[0];
+    if (!p.causal || off >= p.tk - 1) {
+      s.mask = CudnnMask::kNone;
+    } else if (off == 0 && p.tq <= p.tk) {
+      s.mask = CudnnMask::kCausalTopLeft;
+    } else if (off > 0 && off == p.tk - p.tq) {
+      s.mask = CudnnMask::kCausalBottomRight;
+    } else {
+      return false;  // other offsets: some rows see nothing, or a band cuDNN is not asked for
+    }
+    if (!cudnn_) {
+      auto made = CudnnAttention::Create(stream_);
+      if (!made.ok()) {
+        cudnn_status_ = made.status().message();
+        return false;
+      }
+      cudnn_ = std::move(made).value();
+    }
+    Result<size_t> ws_bytes = cudnn_->prepare(s);
+    if (!ws_bytes.ok()) {
+      if (ws_bytes.status().code() == StatusCode::kUnsupported) return false;
+      return ws_bytes.status();
+    }
+    // bf16 q, k, v, o and the f32 statistics, 256-byte aligned each.
+    const auto aligned = [](size_t b) { return (b + 255) / 256 * 256; };
+    const size_t nq = size_t(p.tq) * p.hq * p.d, nk = size_t(p.tk) * p.hkv * p.d;
+    const size_t bq = aligned(2 * nq), bk = aligned(2 * nk), bs = aligned(4 * size_t(p.tq) * p.hq);
+    RINGLM_ASSIGN_OR_RETURN(void* io, scratch(kScratchCudnnIo, 2 * bq + 2 * bk + bs));
+    void* ws = nullptr;
+    if (*ws_bytes > 0) {
+      RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchCudnnWs, *ws_bytes));
+    }
+    auto* base = static_cast<char*>(io);
+    auto* qb = reinterpret_cast<uint16_t*>(base);
+    auto* kb = reinterpret_cast<uint16_t*>(base + bq);
+    auto* vb = reinterpret_cast<uint16_t*>(base + bq + bk);
+    auto* ob = reinterpret_cast<uint16_t*>(base + bq + 2 * bk);
+    auto* stats = reinterpret_cast<float*>(base + 2 * bq + 2 * bk);
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.q, qb, int64_t(nq), stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.k, kb, int64_t(nk), stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.v, vb, int64_t(nk), stream_));
+    RINGLM_RETURN_IF_ERROR(cudnn_->run(s, qb, kb, vb, ob, stats, ws));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::bf16_to_f32(ob, p.out, int64_t(nq), stream_));
+    // cuDNN's statistics are [hq, tq]; the LSE is [tq, hq].
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::transpose_f32(stats, p.lse, p.hq, p.tq, stream_));
+    return true;
+#else
+    (void)p;
+    return false;
+#endif
+  }
   struct Scratch {
     void* ptr = nullptr;
     size_t bytes = 0;
@@ -318,6 +440,12 @@ class CudaBackend final : public Backend {
   std::array<Scratch, kScratchCount> scratch_{};
   std::vector<int32_t> ids_host_;
   std::vector<float> rope_host_;
+  std::vector<int32_t> pos_host_;
+  CudaAttentionCounts counts_;
+  std::string cudnn_status_;  // why cuDNN attention is not used; "" while it may be
+#if RINGLM_HAVE_CUDNN
+  std::unique_ptr<CudnnAttention> cudnn_;
+#endif
 };
 
 }  // namespace
@@ -332,7 +460,19 @@ int cuda_device_count() {
   return n;
 }
 
-Result<std::unique_ptr<Backend>> make_cuda_backend(int device) { return CudaBackend::Create(device); }
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBackendOptions& options) {
+  return CudaBackend::Create(device, options);
+}
+
+CudaAttentionCounts cuda_backend_attention_counts(const Backend& backend) {
+  const auto* b = dynamic_cast<const CudaBackend*>(&backend);
+  return b ? b->attention_counts() : CudaAttentionCounts{};
+}
+
+std::string cuda_backend_cudnn_status(const Backend& backend) {
+  const auto* b = dynamic_cast<const CudaBackend*>(&backend);
+  return b ? b->cudnn_status() : std::string("not a CUDA backend");
+}
 
 void* cuda_backend_stream(const Backend& backend) {
   const auto* b = dynamic_cast<const CudaBackend*>(&backend);

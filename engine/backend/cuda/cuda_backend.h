@@ -14,16 +14,23 @@
 // GEMMs: cublasGemmEx with bf16 A/B, f32 C and f32 compute; the f32
 // activations are rounded to bf16 in a scratch buffer first, so matmul agrees
 // with the f32 CPU backend to bf16 precision (about 1e-2 relative).
-// Attention: kernels/cuda/attention_partial.h (tensor cores for head dims 64
-// and 128, a generic f32 path for any other head dim up to 256; larger head
-// dims give kUnsupported).
+// Attention: cuDNN's fused attention (backend/cuda/cudnn/cudnn_attention.h)
+// where the build has it, libcudnn loads, and the call's positions form a
+// layout it expresses (>= 64 query rows; contiguous query and key positions;
+// no mask, causal top-left or causal bottom-right); otherwise
+// kernels/cuda/attention_partial.h (tensor cores for head dims 64 and 128, a
+// generic f32 path for any other head dim up to 256; larger head dims give
+// kUnsupported). Choosing cuDNN copies the call's positions to the host
+// (one stream synchronisation per call).
 //
 // Errors: every CUDA / cuBLAS failure becomes a Status (cuda_status.h).
 // Thread-safety: one thread at a time, as for every Backend. Each call makes
 // the backend's device current on the calling thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -33,9 +40,29 @@ namespace ringlm {
 // no GPU, or the runtime cannot initialise. Never fails, never aborts.
 int cuda_device_count();
 
+struct CudaBackendOptions {
+  // Use cuDNN's fused attention where it applies. The environment variable
+  // RINGLM_CUDNN_ATTENTION=0 turns it off for every backend.
+  bool cudnn_attention = true;
+};
+
 // A CudaBackend on `device`. kUnavailable when there is no such device (or no
 // driver); a CUDA / cuBLAS failure while setting up becomes its Status.
-Result<std::unique_ptr<Backend>> make_cuda_backend(int device);
+// cuDNN is loaded on the first attention call that could use it; when it
+// cannot be loaded, attention runs on ringlm's kernel (no error).
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBackendOptions& options = {});
+
+// How a CudaBackend's attention calls were served so far (tests, benchmarks).
+struct CudaAttentionCounts {
+  int64_t cudnn = 0;   // by cuDNN's fused attention
+  int64_t kernel = 0;  // by kernels/cuda/attention_partial
+};
+// Zeros for any other backend.
+CudaAttentionCounts cuda_backend_attention_counts(const Backend& backend);
+
+// Why cuDNN attention is not in use on this backend ("" while it is usable or
+// not yet tried): not built, turned off, or the load failure's message.
+std::string cuda_backend_cudnn_status(const Backend& backend);
 
 // The compute stream (a cudaStream_t) of a backend made by make_cuda_backend,
 // for code that orders its own device work after the backend's ops (NcclComm).
