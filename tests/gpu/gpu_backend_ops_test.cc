@@ -283,10 +283,15 @@ TEST_CASE("attention_partial", "[gpu][attention]") {
   c.seed = uint32_t(c.tq * 7919 + c.tk * 31 + c.d + c.hq * 3 + int(mask) * 101 + zero_q);
   CAPTURE(c.tq, c.tk, c.d, c.hq, c.hkv, mask_name(mask), zero_q);
   const AttnData a = make_attention_data(c);
-  // The CUDA backend picks its path by shape: tensor cores for d = 64 / 128
-  // with >= 64 query rows, the f32 path otherwise.
-  const bool f32_path = !kernels::cuda::attention_mma_supports(c.d) || c.tq < 64;
-  check_attention(run_backend(b.gpu, c, a), a, attention_tol(c, f32_path), "cuda backend");
+  // The CUDA backend picks its path by shape and positions: cuDNN (bf16)
+  // where it applies, tensor cores for d = 64 / 128 with >= 64 query rows,
+  // the f32 path otherwise. The counters say which one ran.
+  const CudaAttentionCounts before = cuda_backend_attention_counts(b.gpu);
+  const AttnResult got = run_backend(b.gpu, c, a);
+  const bool by_cudnn = cuda_backend_attention_counts(b.gpu).cudnn > before.cudnn;
+  const bool f32_path = !by_cudnn && (!kernels::cuda::attention_mma_supports(c.d) || c.tq < 64);
+  CAPTURE(by_cudnn);
+  check_attention(got, a, attention_tol(c, f32_path), "cuda backend");
   check_attention(run_backend(b.cpu, c, without_nan(a)), a, attention_tol(c, true), "cpu backend");
 }
 

@@ -120,7 +120,7 @@ int run_bench(int argc, char** argv) {
                  "  [--miss-rates 0.01,...] [--total 4096] [--decode-tokens 32]\n"
                  "  [--only scaling|sweep|decode]\n"
                  "       ringlm bench model [--shape llama3-8b] [--backend cuda]\n"
-                 "  [--tokens 32768,131072] [--chunk 16384] [--decode-tokens 16]\n");
+                 "  [--tokens 32768,131072] [--chunk 16384] [--decode-tokens 16] [--warm 0|1]\n");
     return 2;
   }
   auto vf = engine_value_flags();

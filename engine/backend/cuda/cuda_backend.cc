@@ -93,7 +93,17 @@ class CudaBackend final : public Backend {
   }
 
   cudaStream_t stream() const { return stream_; }
-  CudaAttentionCounts attention_counts() const { return counts_; }
+  CudaAttentionCounts attention_counts() const {
+    CudaAttentionCounts c = counts_;
+#if RINGLM_HAVE_CUDNN
+    if (cudnn_) {
+      c.cudnn_plans = cudnn_->plans_built();
+      c.cudnn_plan_ms = cudnn_->plan_build_ms();
+      c.cudnn_dynamic = cudnn_->dynamic_shapes();
+    }
+#endif
+    return c;
+  }
   const std::string& cudnn_status() const { return cudnn_status_; }
 
   std::string_view name() const override { return "cuda"; }

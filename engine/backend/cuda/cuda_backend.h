@@ -54,8 +54,11 @@ Result<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBackend
 
 // How a CudaBackend's attention calls were served so far (tests, benchmarks).
 struct CudaAttentionCounts {
-  int64_t cudnn = 0;   // by cuDNN's fused attention
-  int64_t kernel = 0;  // by kernels/cuda/attention_partial
+  int64_t cudnn = 0;         // by cuDNN's fused attention
+  int64_t kernel = 0;        // by kernels/cuda/attention_partial
+  int64_t cudnn_plans = 0;   // cuDNN plans built (one per new shape)
+  double cudnn_plan_ms = 0;  // time spent building them
+  bool cudnn_dynamic = false;  // plans are dynamic-shape graphs sharing a kernel cache
 };
 // Zeros for any other backend.
 CudaAttentionCounts cuda_backend_attention_counts(const Backend& backend);

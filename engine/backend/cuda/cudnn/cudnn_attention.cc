@@ -9,6 +9,7 @@
 
 #include <cudnn_frontend.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -141,10 +142,16 @@ Status fe_step(fe::error_t err, const char* step, const CudnnAttentionShape& s) 
                      err.get_message());
 }
 
-Plan build_plan(cudnnHandle_t handle, const CudnnAttentionShape& s) {
+// Builds the plan of `s`. With a kernel cache the graph is built as a
+// dynamic-shape graph, so shapes that differ only in sizes share compiled
+// kernels (cuDNN >= 9.4); without one (or when that build fails) it is a
+// plain static graph.
+Plan build_plan(cudnnHandle_t handle, const CudnnAttentionShape& s,
+                const std::shared_ptr<fe::KernelCache>& cache) {
   Plan plan;
   try {
     auto g = std::make_shared<fe::graph::Graph>();
+    if (cache) g->set_dynamic_shape_enabled(true).set_kernel_cache(cache);
     g->set_io_data_type(fe::DataType_t::BFLOAT16)
         .set_intermediate_data_type(fe::DataType_t::FLOAT)
         .set_compute_data_type(fe::DataType_t::FLOAT);
@@ -213,7 +220,10 @@ struct CudnnAttention::Impl {
   cudnnHandle_t handle = nullptr;
   std::list<Key> lru;  // most recently used first
   std::unordered_map<Key, std::pair<Plan, std::list<Key>::iterator>, KeyHash> plans;
+  std::shared_ptr<fe::KernelCache> kernel_cache;  // null once dynamic shapes failed
+  std::string dynamic_failure;                    // why they failed
   int64_t built = 0;
+  double build_ms = 0;
 
   ~Impl() {
     plans.clear();
@@ -236,8 +246,21 @@ struct CudnnAttention::Impl {
       lru.pop_back();
     }
     ++built;
+    const auto t0 = std::chrono::steady_clock::now();
+    Plan plan = build_plan(handle, s, kernel_cache);
+    if (!plan.refused.ok() && kernel_cache) {
+      Plan fixed = build_plan(handle, s, nullptr);
+      if (fixed.refused.ok()) {
+        // This cuDNN takes the static graph but not the dynamic-shape one:
+        // static graphs from now on.
+        kernel_cache.reset();
+        dynamic_failure = plan.refused.message();
+      }
+      plan = std::move(fixed);
+    }
+    build_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     lru.push_front(key);
-    auto [it, _] = plans.emplace(key, std::make_pair(build_plan(handle, s), lru.begin()));
+    auto [it, _] = plans.emplace(key, std::make_pair(std::move(plan), lru.begin()));
     return it->second.first;
   }
 };
@@ -248,6 +271,7 @@ CudnnAttention::~CudnnAttention() = default;
 Result<std::unique_ptr<CudnnAttention>> CudnnAttention::Create(cudaStream_t stream) {
   RINGLM_RETURN_IF_ERROR(cudnn_load());
   auto impl = std::make_unique<Impl>();
+  if (g_version >= 90400) impl->kernel_cache = std::make_shared<fe::KernelCache>();
   try {
     cudnnStatus_t st = fe::detail::create_handle(&impl->handle);
     if (st != CUDNN_STATUS_SUCCESS) {
@@ -292,5 +316,8 @@ Status CudnnAttention::run(const CudnnAttentionShape& s, const void* q, const vo
 }
 
 int64_t CudnnAttention::plans_built() const { return impl_->built; }
+double CudnnAttention::plan_build_ms() const { return impl_->build_ms; }
+bool CudnnAttention::dynamic_shapes() const { return impl_->kernel_cache != nullptr; }
+const std::string& CudnnAttention::dynamic_shape_failure() const { return impl_->dynamic_failure; }
 
 }  // namespace ringlm

@@ -17,7 +17,10 @@
 // own kernel.
 //
 // Graphs are built per shape (tq, tk, heads, d, scale, mask) and kept in a
-// small LRU cache; the first call of a shape pays the plan build (tens of ms).
+// small LRU cache; the first call of a shape pays the plan build. From
+// cuDNN 9.4 on they are dynamic-shape graphs sharing one kernel cache, so a
+// new size of a known shape reuses the compiled kernels (plain static graphs
+// where that build fails).
 // A shape cuDNN refuses is remembered as refused, so the caller falls back at
 // once the next time.
 //
@@ -77,8 +80,14 @@ class CudnnAttention {
   Status run(const CudnnAttentionShape& s, const void* q, const void* k, const void* v, void* o,
              float* stats, void* workspace);
 
-  // Plans built so far (cache misses), for tests and benchmarks.
+  // Plans built so far (cache misses) and the milliseconds spent building
+  // them, for tests and benchmarks.
   int64_t plans_built() const;
+  double plan_build_ms() const;
+  // Whether plans are built as dynamic-shape graphs with a kernel cache, and
+  // cuDNN's message when a dynamic-shape build failed where a static one worked.
+  bool dynamic_shapes() const;
+  const std::string& dynamic_shape_failure() const;
 
  private:
   struct Impl;
