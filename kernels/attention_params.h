@@ -32,6 +32,16 @@ struct AttentionParams {
   bool causal = true;
 };
 
+// One block of keys for attention over several blocks (a paged KV cache):
+// k, v [n, hkv, d] and their positions [n], same conventions as above.
+// Attention over a list of blocks equals one call over their concatenation.
+struct KeyBlock {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const int32_t* pos = nullptr;
+  int64_t n = 0;
+};
+
 // Merges a partial result (o, lse) into an accumulator (acc_out, acc_lse) in
 // place, exactly (docs/context-parallelism.md section 2):
 //   L = log(exp(acc_lse) + exp(lse));  acc_out = acc_out*exp(acc_lse-L) + o*exp(lse-L)

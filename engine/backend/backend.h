@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "attention_params.h"
@@ -104,6 +105,33 @@ class Backend {
   virtual Status add(float* y, const float* x, int64_t n) = 0;
   virtual Status attention_partial(const kernels::AttentionParams& p) = 0;
   virtual Status merge_partials(const kernels::MergeParams& p) = 0;
+
+  // Attention over several key blocks in one call, equal to attention_partial
+  // over their concatenation (p.k, p.v, p.k_pos and p.tk are ignored; the
+  // blocks' pointers are backend memory, the array `blocks` [n] host memory).
+  // Optional: backends without it answer false / kUnsupported, and callers
+  // loop over the blocks with attention_partial and merge_partials instead.
+  virtual bool has_attention_blocks() const { return false; }
+  virtual Status attention_partial_blocks(const kernels::AttentionParams& p,
+                                          const kernels::KeyBlock* blocks, size_t n) {
+    return Unsupported(std::string(name()) + " backend: attention over several key blocks");
+  }
+
+  // Copies the blocks' rows one after another into k, v ([sum n, row_floats])
+  // and pos ([sum n]), all backend memory (`blocks` [n] is host memory).
+  // Default: three copy() calls per block; backends may do it in one launch.
+  virtual Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats,
+                               float* k, float* v, int32_t* pos) {
+    int64_t t = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const kernels::KeyBlock& b = blocks[i];
+      RINGLM_RETURN_IF_ERROR(copy(k + t * row_floats, b.k, sizeof(float) * b.n * row_floats));
+      RINGLM_RETURN_IF_ERROR(copy(v + t * row_floats, b.v, sizeof(float) * b.n * row_floats));
+      RINGLM_RETURN_IF_ERROR(copy(pos + t, b.pos, sizeof(int32_t) * b.n));
+      t += b.n;
+    }
+    return Status::Ok();
+  }
 };
 
 }  // namespace ringlm

@@ -9,7 +9,9 @@
 //               there), then an all_gather of the merged groups, because every
 //               rank needs the whole output for the rest of the layer.
 #include <algorithm>
+#include <functional>
 #include <limits>
+#include <span>
 
 #include "cp/ring_attention.h"
 #include "cp/ring_common.h"
@@ -20,28 +22,59 @@ using namespace cp_internal;  // NOLINT: private helpers of this module
 
 namespace {
 
+// This rank's partial (out [tq, hq, d], lse [tq, hq]) over its own KV.
+using LocalPartial = std::function<Status(float* out, float* lse)>;
+
+// Over the contiguous shard in a (positions screened on the host, so fully
+// masked query runs cost no kernel call).
+LocalPartial shard_partial(Backend& backend, const RingAttentionArgs& a, RingStats& st) {
+  return [&backend, &a, &st](float* out, float* lse) -> Status {
+    std::vector<int32_t> q_pos_host, k_pos_host;
+    RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
+    RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.k_pos, a.tk, &k_pos_host));
+    const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
+    const KvBlock kvb{a.k, a.v, a.k_pos, k_pos_host.data(), a.tk};
+    const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
+    RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, runs, kvb, out, lse, &st));
+    if (!any) {
+      ++st.skipped_blocks;
+      RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, lse));
+    }
+    return Status::Ok();
+  };
+}
+
+// Over the KV blocks in place, in one backend call (no gather, no host copy
+// of positions; the kernel masks).
+LocalPartial blocks_partial(Backend& backend, const RingAttentionArgs& a,
+                            std::span<const kernels::KeyBlock> blocks, RingStats& st) {
+  return [&backend, &a, blocks, &st](float* out, float* lse) -> Status {
+    kernels::AttentionParams p;
+    p.q = a.q;
+    p.q_pos = a.q_pos;
+    p.out = out;
+    p.lse = lse;
+    p.tq = a.tq;
+    p.hq = a.hq;
+    p.hkv = a.hkv;
+    p.d = a.d;
+    p.scale = a.scale;
+    p.causal = true;
+    ++st.attention_calls;
+    return backend.attention_partial_blocks(p, blocks.data(), blocks.size());
+  };
+}
+
 Status decode_all_gather(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
-                         RingStats& st) {
+                         RingStats& st, const LocalPartial& local) {
   const int n = comm.size();
   const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
   const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
 
   const auto t0 = Clock::now();
-  std::vector<int32_t> q_pos_host, k_pos_host;
-  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
-  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.k_pos, a.tk, &k_pos_host));
-  const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
-  const KvBlock kvb{a.k, a.v, a.k_pos, k_pos_host.data(), a.tk};
-  const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
-
   if (n == 1) {  // local attention, no communication
     RINGLM_ASSIGN_OR_RETURN(Buffer lse, backend.alloc(lse_n * sizeof(float)));
-    RINGLM_ASSIGN_OR_RETURN(bool any,
-                            block_partial(backend, a, qb, runs, kvb, out, lse.as<float>(), &st));
-    if (!any) {
-      ++st.skipped_blocks;
-      RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, lse.as<float>()));
-    }
+    RINGLM_RETURN_IF_ERROR(local(out, lse.as<float>()));
     RINGLM_RETURN_IF_ERROR(backend.synchronize());
     st.compute_ms += ms_between(t0, Clock::now());
     return Status::Ok();
@@ -54,12 +87,7 @@ Status decode_all_gather(Comm& comm, Backend& backend, const RingAttentionArgs& 
   RINGLM_ASSIGN_OR_RETURN(Buffer acc_lse, backend.alloc(lse_n * sizeof(float)));
   float* own_out = reinterpret_cast<float*>(send.backend_ptr());
   float* own_lse = own_out + out_n;
-  RINGLM_ASSIGN_OR_RETURN(bool any,
-                          block_partial(backend, a, qb, runs, kvb, own_out, own_lse, &st));
-  if (!any) {
-    ++st.skipped_blocks;
-    RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, own_out, own_lse));
-  }
+  RINGLM_RETURN_IF_ERROR(local(own_out, own_lse));
   RINGLM_RETURN_IF_ERROR(send.sync_to_comm(0, part_bytes));
   RINGLM_RETURN_IF_ERROR(backend.synchronize());
   const auto t1 = Clock::now();
@@ -143,9 +171,26 @@ Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs
   st.steps += n;
   if (a.tq == 0) return Status::Ok();
   if (n == 1 || variant != DecodeVariant::kRingPassQ) {
-    return decode_all_gather(comm, backend, a, out, st);
+    return decode_all_gather(comm, backend, a, out, st, shard_partial(backend, a, st));
   }
   return decode_ring_pass_q(comm, backend, a, out, st);
+}
+
+Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttentionArgs& a,
+                                  std::span<const kernels::KeyBlock> blocks, float* out,
+                                  RingStats* stats) {
+  RingAttentionArgs q_only = a;
+  q_only.k = q_only.v = nullptr;
+  q_only.k_pos = nullptr;
+  q_only.tk = 0;
+  RINGLM_RETURN_IF_ERROR(check_args(comm, backend, q_only, out, "cp_decode_attention_blocks"));
+  if (!backend.has_attention_blocks())
+    return Unsupported("cp_decode_attention_blocks: the backend has no attention over key blocks");
+  RingStats scratch_stats;
+  RingStats& st = stats ? *stats : scratch_stats;
+  st.steps += comm.size();
+  if (a.tq == 0) return Status::Ok();
+  return decode_all_gather(comm, backend, q_only, out, st, blocks_partial(backend, q_only, blocks, st));
 }
 
 }  // namespace ringlm

@@ -27,6 +27,8 @@
 // Threads: one rank thread, as Comm and Backend.
 #pragma once
 
+#include <span>
+
 #include <cstdint>
 
 #include "backend/backend.h"
@@ -101,5 +103,13 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& args, 
 //  kAuto means kAllGather. N == 1: local attention, no communication.
 Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs& args, float* out,
                            RingStats* stats, DecodeVariant variant);
+
+// The all-gather CP decode with this rank's local partial computed over its
+// KV blocks in place (one Backend::attention_partial_blocks call: no gather
+// into a contiguous shard). a.k, a.v, a.k_pos and a.tk are ignored.
+// kUnsupported when the backend has no attention over key blocks.
+Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttentionArgs& a,
+                                  std::span<const kernels::KeyBlock> blocks, float* out,
+                                  RingStats* stats = nullptr);
 
 }  // namespace ringlm

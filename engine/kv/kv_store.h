@@ -19,6 +19,7 @@
 #include <span>
 #include <vector>
 
+#include "attention_params.h"
 #include "backend/backend.h"
 #include "core/status.h"
 
@@ -34,12 +35,9 @@ struct KvShape {
 };
 
 // A contiguous run of one layer's tokens, in backend memory.
-struct KvSpan {
-  const float* k = nullptr;      // [n, hkv, d]
-  const float* v = nullptr;      // [n, hkv, d]
-  const int32_t* pos = nullptr;  // [n]
-  int64_t n = 0;
-};
+// k, v [n, hkv, d] and pos [n] of one contiguous run of slots: a key block
+// as attention over several blocks takes it (kernels/attention_params.h).
+using KvSpan = kernels::KeyBlock;
 
 class KvStore {
  public:

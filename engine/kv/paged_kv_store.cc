@@ -141,13 +141,8 @@ class PagedKvStore final : public KvStore {
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
     const int64_t len = int64_t(it->second.pos.size()), tf = shape_.token_floats();
     if (len > cap) return OutOfRange("kv gather: sequence longer than the buffer");
-    int64_t t = 0;
-    for (const KvSpan& sp : spans(seq, layer)) {
-      RINGLM_RETURN_IF_ERROR(backend_.copy(k + t * tf, sp.k, sizeof(float) * sp.n * tf));
-      RINGLM_RETURN_IF_ERROR(backend_.copy(v + t * tf, sp.v, sizeof(float) * sp.n * tf));
-      RINGLM_RETURN_IF_ERROR(backend_.copy(pos + t, sp.pos, sizeof(int32_t) * sp.n));
-      t += sp.n;
-    }
+    const std::vector<KvSpan> sp = spans(seq, layer);
+    RINGLM_RETURN_IF_ERROR(backend_.gather_blocks(sp.data(), sp.size(), tf, k, v, pos));
     if (cap > len) {
       RINGLM_RETURN_IF_ERROR(backend_.fill(k + len * tf, 0.f, (cap - len) * tf));
       RINGLM_RETURN_IF_ERROR(backend_.fill(v + len * tf, 0.f, (cap - len) * tf));

@@ -53,6 +53,21 @@ Status CpPrefillAttention::attend(int layer, const float* q, const float* k, con
 
 Status CpDecodeAttention::attend(int layer, const float* q, const float* k, const float* v,
                                  float* out) {
+  if (be_.has_attention_blocks() &&
+      (variant_ != DecodeVariant::kRingPassQ || comm_.size() == 1)) {
+    // All-gather decode straight over the KV pages: no gather of the shard.
+    if (n_store_ > 0) RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
+    RingAttentionArgs a;
+    a.q = q;
+    a.q_pos = q_pos_;
+    a.tq = n_;
+    a.hq = cfg_.n_heads;
+    a.hkv = cfg_.n_kv_heads;
+    a.d = cfg_.head_dim;
+    a.scale = 1.f / std::sqrt(float(cfg_.head_dim));
+    const std::vector<KvSpan> spans = kv_.spans(seq_, layer);
+    return cp_decode_attention_blocks(comm_, be_, a, spans, out, &stats_);
+  }
   RingAttentionArgs a;
   RINGLM_RETURN_IF_ERROR(store_and_gather(layer, k, v, &a));
   a.q = q;

@@ -52,7 +52,8 @@ class CpPrefillAttention final : public CpAttentionBase {
 };
 
 // Decode of one token computed identically on every rank; only `owner`
-// stores its K/V.
+// stores its K/V. On a backend with attention over key blocks the
+// all-gather variant reads the shard's pages in place (no gather).
 class CpDecodeAttention final : public CpAttentionBase {
  public:
   CpDecodeAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,

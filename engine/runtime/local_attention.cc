@@ -39,6 +39,11 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
   p.out = out;
   p.lse = acc_lse;
   if (n_ >= kGatherRows) return attend_gathered(layer, p);
+  if (be_.has_attention_blocks()) {  // one call over the pages
+    const std::vector<KvSpan> spans = kv_.spans(seq_, layer);
+    if (spans.empty()) return Internal("attention over an empty KV sequence");
+    return be_.attention_partial_blocks(p, spans.data(), spans.size());
+  }
   bool first = true;
   for (const KvSpan& sp : kv_.spans(seq_, layer)) {
     p.k = sp.k;

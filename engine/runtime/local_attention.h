@@ -6,7 +6,8 @@
 // their LSE — the same primitive and merge the CP ring uses. For batches of
 // kGatherRows rows or more the sequence is first gathered contiguous: one
 // attention call then replaces one merge of [n, hq, d] per page, which costs
-// more than the copy once n is that large.
+// more than the copy once n is that large. Below that, a backend with
+// attention over several key blocks (CUDA) takes all pages in one call.
 #pragma once
 
 #include <cstdint>

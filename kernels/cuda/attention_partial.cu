@@ -3,6 +3,8 @@
 #include "cuda/attention_partial.h"
 
 #include <climits>
+#include <vector>
+
 #include <math_constants.h>
 
 #include "cuda/attention_mma.h"
@@ -78,10 +80,14 @@ cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t 
 // Keys are screened 32 at a time by position (a ballot), so masked keys are
 // never read. Writes the normalised partial (out, lse) of its split: straight
 // into p.out / p.lse with one split, else into part_out / part_lse.
+// With a piece table (attention over several key blocks), split s walks
+// pieces[split_first[s] .. split_first[s + 1]) instead of its key range of p.
 template <int NJ>  // d <= 32 * NJ
 __global__ void __launch_bounds__(kGenericWarps * 32)
     attention_generic_kernel(const AttentionParams p, int splits, int64_t keys_per_split,
-                             float* __restrict__ part_out, float* __restrict__ part_lse) {
+                             const KeyBlock* __restrict__ pieces,
+                             const int* __restrict__ split_first, float* __restrict__ part_out,
+                             float* __restrict__ part_lse) {
   const int lane = threadIdx.x & 31;
   const int64_t item = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
   if (item >= p.tq * p.hq * splits) return;
@@ -104,19 +110,30 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
   }
   const float scale_log2 = p.scale * 1.4426950408889634f;
   float m = -CUDART_INF_F, l = 0.f;  // warp-uniform
-  const int64_t kb = int64_t(split) * keys_per_split;
-  const int64_t ke = min(p.tk, kb + keys_per_split);
-  if (qeff >= 0) {
-    for (int64_t base = kb; base < ke; base += 32) {
+  const int piece_begin = pieces ? split_first[split] : 0;
+  const int piece_end = pieces ? split_first[split + 1] : 1;
+  for (int pc = piece_begin; qeff >= 0 && pc < piece_end; ++pc) {
+    KeyBlock blk;
+    if (pieces) {
+      blk = pieces[pc];
+    } else {
+      const int64_t kb = int64_t(split) * keys_per_split;
+      const int64_t row = int64_t(p.hkv) * d;
+      blk.k = p.k + kb * row;
+      blk.v = p.v + kb * row;
+      blk.pos = p.k_pos + kb;
+      blk.n = min(p.tk, kb + keys_per_split) - kb;
+    }
+    for (int64_t base = 0; base < blk.n; base += 32) {
       const int64_t jl = base + lane;
-      const int32_t kp = jl < ke ? p.k_pos[jl] : -1;
+      const int32_t kp = jl < blk.n ? blk.pos[jl] : -1;
       unsigned vis = __ballot_sync(kFullMask, kp >= 0 && kp <= qeff);
       while (vis) {
         const int b = __ffs(vis) - 1;
         vis &= vis - 1;
         const int64_t key = base + b;
-        const float* kr = p.k + (key * p.hkv + kvh) * d;  // [d]
-        const float* vr = p.v + (key * p.hkv + kvh) * d;  // [d]
+        const float* kr = blk.k + (key * p.hkv + kvh) * d;  // [d]
+        const float* vr = blk.v + (key * p.hkv + kvh) * d;  // [d]
         float dot = 0.f;
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
@@ -187,8 +204,19 @@ __global__ void combine_splits_kernel(const float* __restrict__ part_out,
   if (lane == 0) lse[rh] = L;
 }
 
+// Bytes of the split partials (out and lse) of the generic path.
+size_t split_partials_bytes(const AttentionParams& p, int splits) {
+  if (splits <= 1) return 0;
+  return align256(sizeof(float) * size_t(splits) * p.tq * p.hq * p.d) +
+         align256(sizeof(float) * size_t(splits) * p.tq * p.hq);
+}
+
+// `workspace` holds the split partials (when splits > 1). With `pieces`
+// (device table) the splits walk key blocks; otherwise p's keys are cut into
+// equal ranges.
 cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace,
-                        cudaStream_t stream) {
+                        cudaStream_t stream, const KeyBlock* pieces = nullptr,
+                        const int* split_first = nullptr) {
   const int64_t keys_per_split = splits == 1 ? (p.tk > 0 ? p.tk : 1) : ceil_div(p.tk, splits);
   float* part_out = nullptr;
   float* part_lse = nullptr;
@@ -202,17 +230,73 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace,
   if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
   const dim3 grid{unsigned(blocks)}, block{unsigned(kGenericWarps * 32)};
   if (p.d <= 64)
-    attention_generic_kernel<2><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+    attention_generic_kernel<2><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
+                                                            split_first, part_out, part_lse);
   else if (p.d <= 128)
-    attention_generic_kernel<4><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+    attention_generic_kernel<4><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
+                                                            split_first, part_out, part_lse);
   else
-    attention_generic_kernel<8><<<grid, block, 0, stream>>>(p, splits, keys_per_split, part_out, part_lse);
+    attention_generic_kernel<8><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
+                                                            split_first, part_out, part_lse);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || splits == 1) return e;
   const int64_t rows = p.tq * p.hq;
   combine_splits_kernel<<<unsigned(ceil_div(rows, kGenericWarps)), kGenericWarps * 32, 0, stream>>>(
       part_out, part_lse, splits, rows, p.d, p.out, p.lse);
   return cudaGetLastError();
+}
+
+// Key splits of the generic path for `items` (row, head) pairs over `keys`
+// keys: about 48 warps per multiprocessor, at least kMinKeysPerSplit keys a split.
+int generic_splits(int64_t items, int64_t keys, int sm_count) {
+  int64_t splits = ceil_div(int64_t(sm_count > 0 ? sm_count : 1) * 48, max(items, int64_t(1)));
+  splits = min(splits, max(int64_t(1), keys / kMinKeysPerSplit));
+  return int(max(int64_t(1), min(splits, int64_t(kMaxSplits))));
+}
+
+// The splits of attention over several key blocks: each split takes the next
+// keys_per_split keys of the concatenation, as pieces of one or more blocks.
+struct SplitTable {
+  int splits = 1;
+  std::vector<KeyBlock> pieces;
+  std::vector<int> first;  // [splits + 1]: split s owns pieces [first[s], first[s + 1])
+};
+
+SplitTable split_table(const AttentionParams& p, const KeyBlock* blocks, int nblocks, int sm_count,
+                       int fixed_splits = 0) {
+  SplitTable t;
+  int64_t total = 0;
+  for (int b = 0; b < nblocks; ++b) total += max(blocks[b].n, int64_t(0));
+  t.splits = fixed_splits > 0 ? fixed_splits : generic_splits(p.tq * p.hq, total, sm_count);
+  const int64_t per = max(int64_t(1), ceil_div(total, t.splits));
+  const int64_t row = int64_t(p.hkv) * p.d;
+  t.first.assign(size_t(t.splits) + 1, 0);
+  int s = 0;
+  int64_t room = per;
+  for (int b = 0; b < nblocks; ++b) {
+    for (int64_t off = 0; off < blocks[b].n;) {
+      if (room == 0 && s + 1 < t.splits) {
+        t.first[size_t(++s)] = int(t.pieces.size());
+        room = per;
+      }
+      const int64_t take = s + 1 < t.splits ? min(room, blocks[b].n - off) : blocks[b].n - off;
+      KeyBlock piece;
+      piece.k = blocks[b].k + off * row;
+      piece.v = blocks[b].v + off * row;
+      piece.pos = blocks[b].pos + off;
+      piece.n = take;
+      t.pieces.push_back(piece);
+      off += take;
+      room -= min(room, take);
+    }
+  }
+  for (int r = s + 1; r <= t.splits; ++r) t.first[size_t(r)] = int(t.pieces.size());
+  return t;
+}
+
+size_t blocks_table_bytes(const BlocksPlan& plan) {
+  return align256(sizeof(KeyBlock) * size_t(plan.pieces)) +
+         align256(sizeof(int) * (size_t(plan.splits) + 1));
 }
 
 // Workspace of the tensor-core path fed from f32 inputs: bf16 copies of q, k, v
@@ -256,16 +340,46 @@ AttentionPlan plan_attention(const AttentionParams& p, int sm_count, AttentionPa
     return plan;
   }
   plan.path = AttentionPath::kGeneric;
-  // Split the keys until there are about 48 warps per multiprocessor.
-  const int64_t items = p.tq * p.hq;
-  int64_t splits = ceil_div(int64_t(sm_count > 0 ? sm_count : 1) * 48, items);
-  splits = min(splits, max(int64_t(1), p.tk / kMinKeysPerSplit));
-  splits = max(int64_t(1), min(splits, int64_t(kMaxSplits)));
-  plan.splits = int(splits);
-  if (plan.splits > 1)
-    plan.workspace_bytes = align256(sizeof(float) * size_t(plan.splits) * items * p.d) +
-                           align256(sizeof(float) * size_t(plan.splits) * items);
+  plan.splits = generic_splits(p.tq * p.hq, p.tk, sm_count);
+  plan.workspace_bytes = split_partials_bytes(p, plan.splits);
   return plan;
+}
+
+BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
+                                 int sm_count) {
+  BlocksPlan plan;
+  if (p.d <= 0 || p.d > 256) {
+    plan.splits = 0;
+    return plan;
+  }
+  const SplitTable t = split_table(p, blocks, nblocks, sm_count);
+  plan.splits = t.splits;
+  plan.pieces = int(t.pieces.size());
+  plan.workspace_bytes = blocks_table_bytes(plan) + split_partials_bytes(p, plan.splits);
+  return plan;
+}
+
+cudaError_t attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
+                                     const BlocksPlan& plan, void* workspace, cudaStream_t stream) {
+  if (p.tq <= 0) return cudaSuccess;
+  if (plan.splits <= 0 || p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || nblocks < 0)
+    return cudaErrorInvalidValue;
+  const SplitTable t = split_table(p, blocks, nblocks, /*sm_count unused with a fixed split count*/ 0,
+                                   plan.splits);
+  if (int(t.pieces.size()) != plan.pieces) return cudaErrorInvalidValue;  // blocks changed since planning
+  char* ws = static_cast<char*>(workspace);
+  auto* pieces = reinterpret_cast<KeyBlock*>(ws);
+  auto* first = reinterpret_cast<int*>(ws + align256(sizeof(KeyBlock) * t.pieces.size()));
+  // Pageable sources: staged before cudaMemcpyAsync returns.
+  cudaError_t e = cudaSuccess;
+  if (!t.pieces.empty())
+    e = cudaMemcpyAsync(pieces, t.pieces.data(), sizeof(KeyBlock) * t.pieces.size(),
+                        cudaMemcpyHostToDevice, stream);
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync(first, t.first.data(), sizeof(int) * t.first.size(), cudaMemcpyHostToDevice,
+                        stream);
+  if (e != cudaSuccess) return e;
+  return run_generic(p, plan.splits, ws + blocks_table_bytes(plan), stream, pieces, first);
 }
 
 cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan, void* workspace,

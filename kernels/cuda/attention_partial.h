@@ -52,6 +52,29 @@ AttentionPlan plan_attention(const AttentionParams& p, int sm_count,
 cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan,
                               void* workspace, cudaStream_t stream);
 
+// ---- several key blocks in one launch (paged KV caches, decode) ----
+//
+// p's queries over the union of `blocks` (host array of device-memory
+// blocks), exactly as one call over their concatenation; p.k, p.v, p.k_pos
+// and p.tk are ignored. Runs the generic f32 path: the keys are cut into
+// about as many splits as plan_attention would use for the same total, a
+// split may span several blocks, and the splits are combined by the LSE
+// rule. Meant for few query rows (decode), any head dim up to 256.
+struct BlocksPlan {
+  int splits = 1;
+  int pieces = 0;              // (block, key range) pieces over all splits
+  size_t workspace_bytes = 0;  // device scratch attention_partial_blocks() needs
+};
+
+// kUnsupported-style failure (splits = 0) for head dims above 256.
+BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
+                                 int sm_count);
+
+// Copies the split table to `workspace` (a pageable host-to-device copy on
+// `stream`, so the host side may be freed on return) and launches.
+cudaError_t attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
+                                     const BlocksPlan& plan, void* workspace, cudaStream_t stream);
+
 // ---- the bf16 tensor-core kernel on its own (benchmarks, bf16 KV caches) ----
 
 struct AttentionBf16Params {

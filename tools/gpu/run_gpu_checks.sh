@@ -11,6 +11,8 @@
 #    CUDA backend, and GPU vs CPU greedy tokens on the default model's first
 #    layers (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
 # PHASE=1 runs 1-3, PHASE=2 runs 4 (reusing the build), default both.
+# SKIP_ATTN_BENCH=1 leaves out step 3; MODEL_BENCH_EXTRA="flags" adds a second
+# `ringlm bench model` run with those flags.
 # Everything goes to $OUT/gpu_log.txt (OUT defaults to ./gpu-out), with the
 # full configure / build / ctest output beside it. Sized for
 # under 8 minutes on a 16-core H100 machine; each step has its own timeout.
@@ -146,6 +148,7 @@ tail -250 "$OUT/ctest.txt"
 [[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
 
 # --- benchmarks ---
+if [[ ${SKIP_ATTN_BENCH:-0} != 1 ]]; then
 step "bench_attention (ours)"
 if [[ -x "$BUILD/bin/bench_attention" ]]; then
   timeout 75 "$BUILD/bin/bench_attention" --budget-s "${ATTN_BUDGET:-55}" || echo "bench_attention: rc=$?"
@@ -154,14 +157,21 @@ step "bench_torch_sdpa.py (torch SDPA: flash / efficient / cudnn)"
 # The torch run must not see the unpacked Debian libraries.
 env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
   timeout 75 python3 tools/gpu/bench_torch_sdpa.py --budget-s "${ATTN_BUDGET:-55}" || echo "bench_torch_sdpa: rc=$?"
+fi  # SKIP_ATTN_BENCH
 
 fi  # phase 1
 
 if [[ $PHASE != 1 ]]; then
 step "ringlm bench model (Llama-3-8B shape, random weights, one GPU)"
 timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
-  --tokens "${MODEL_BENCH_TOKENS:-32768,131072}" --chunk 16384 --page-tokens 8192 --decode-tokens 16 \
+  --tokens "${MODEL_BENCH_TOKENS:-32768,131072}" --chunk 16384 --page-tokens 256 --decode-tokens 16 \
   --peak-tflops "${PEAK_TFLOPS:-989}" || echo "bench model: rc=$?"
+if [[ -n ${MODEL_BENCH_EXTRA:-} ]]; then
+  step "ringlm bench model $MODEL_BENCH_EXTRA"
+  # shellcheck disable=SC2086  # the extra flags are meant to split
+  timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
+    --peak-tflops "${PEAK_TFLOPS:-989}" $MODEL_BENCH_EXTRA || echo "bench model: rc=$?"
+fi
 
 step "cp_engine_test on the CUDA backend (N ranks on one GPU over Gloo)"
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \

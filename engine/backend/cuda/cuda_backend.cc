@@ -18,6 +18,7 @@
 #include "cuda/convert.h"
 #include "cuda/embedding.h"
 #include "cuda/fill.h"
+#include "cuda/gather_blocks.h"
 #include "cuda/merge_partials.h"
 #include "cuda/rmsnorm.h"
 #include "cuda/rope.h"
@@ -274,6 +275,43 @@ class CudaBackend final : public Backend {
     return Status::Ok();
   }
 
+  bool has_attention_blocks() const override { return true; }
+
+  Status attention_partial_blocks(const kernels::AttentionParams& p, const kernels::KeyBlock* blocks,
+                                  size_t n) override {
+    if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
+      return InvalidArgument("cuda backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
+    if (n > size_t(INT32_MAX) || (n > 0 && !blocks))
+      return InvalidArgument("cuda backend: key block array (null, or more than 2^31 blocks)");
+    for (size_t i = 0; i < n; ++i)
+      if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
+        return InvalidArgument("cuda backend: key block with n < 0 or null pointers");
+    if (p.tq == 0) return Status::Ok();
+    const int nb = int(n);
+    const kc::BlocksPlan plan = kc::plan_attention_blocks(p, blocks, nb, sm_count_);
+    if (plan.splits <= 0)
+      return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
+                         " (supported: 1..256)");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_ASSIGN_OR_RETURN(void* ws, scratch(kScratchBlocks, plan.workspace_bytes));
+    RINGLM_CUDA_RETURN_IF_ERROR(
+        kc::attention_partial_blocks(p, blocks, nb, plan, ws, stream_));
+    ++counts_.kernel;
+    return Status::Ok();
+  }
+
+  Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats, float* k,
+                       float* v, int32_t* pos) override {
+    if (n == 0) return Status::Ok();
+    if (!blocks || n > size_t(INT32_MAX) || row_floats <= 0)
+      return InvalidArgument("cuda backend: gather_blocks needs blocks and row_floats > 0");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    RINGLM_ASSIGN_OR_RETURN(void* ws,
+                            scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
+    RINGLM_CUDA_RETURN_IF_ERROR(kc::gather_blocks(blocks, int(n), row_floats, k, v, pos, ws, stream_));
+    return Status::Ok();
+  }
+
   Status merge_partials(const kernels::MergeParams& p) override {
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::merge_partials(p, stream_));
@@ -289,6 +327,8 @@ class CudaBackend final : public Backend {
     kScratchStage,
     kScratchCudnnIo,
     kScratchCudnnWs,
+    kScratchBlocks,
+    kScratchGather,
     kScratchCount
   };
 
