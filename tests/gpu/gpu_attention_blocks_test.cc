@@ -64,6 +64,8 @@ TEST_CASE("key blocks equal one call over their concatenation", "[gpu][attention
   c.seed = uint32_t(c.tq * 7 + c.tk * 13 + c.d + int(c.mask) * 5 + c.zero_q);
   const int64_t max_block = GENERATE(int64_t(1), int64_t(256), int64_t(5000));
   if (max_block == 1 && c.tk > 300) return;  // 17000 one-key blocks add nothing
+  // Keep the float64 reference cheap: the long key range with few rows only.
+  if (c.tk > 300 && (c.tq > 5 || c.d == 80)) return;
   CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask), c.zero_q, max_block);
   const AttnData a = make_attention_data(c);
   size_t nblocks = 0;
