@@ -93,6 +93,23 @@ class Backend {
   // y[m, w.rows] = x[m, w.cols] * W^T (+ bias[w.rows] when bias != nullptr)
   virtual Status matmul(const float* x, const Weight& w, const float* bias, float* y,
                         int64_t m) = 0;
+  // y[m, w.rows] += x[m, w.cols] * W^T: the residual add fused into the GEMM.
+  // Default: matmul into a temporary, then add.
+  virtual Status matmul_add(const float* x, const Weight& w, float* y, int64_t m) {
+    if (m <= 0 || w.rows() == 0) return Status::Ok();
+    RINGLM_ASSIGN_OR_RETURN(Buffer t, alloc(sizeof(float) * size_t(m * w.rows())));
+    RINGLM_RETURN_IF_ERROR(matmul(x, w, nullptr, t.as<float>(), m));
+    return add(y, t.as<float>(), m * w.rows());
+  }
+  // y[m, w.rows] += swiglu(gate, up)[m, w.cols] * W^T, the feed-forward's down
+  // projection with its input activation and the residual add fused. `gate`
+  // is scratch: its contents are unspecified afterwards. Default: swiglu into
+  // gate, then matmul_add.
+  virtual Status swiglu_matmul_add(float* gate, const float* up, const Weight& w, float* y,
+                                   int64_t m) {
+    RINGLM_RETURN_IF_ERROR(swiglu(gate, up, gate, m * w.cols()));
+    return matmul_add(gate, w, y, m);
+  }
   // out[i, :] = row ids[i] of table [vocab, dim]. `ids` is a host pointer.
   virtual Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) = 0;
   virtual Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,

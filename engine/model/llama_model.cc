@@ -42,7 +42,7 @@ Status ForwardScratch::reserve(Backend& be, const ModelConfig& c, int64_t n) {
   if (n <= cap_ && mem_.data()) return Status::Ok();
   const int64_t cap = std::max<int64_t>(n, 1);
   const int64_t qd = int64_t(c.n_heads) * c.head_dim, kvd = int64_t(c.n_kv_heads) * c.head_dim;
-  const int64_t floats = cap * (3 * c.dim + 2 * qd + 2 * kvd + 2 * c.ffn_dim) + cap;
+  const int64_t floats = cap * (2 * c.dim + 2 * qd + 2 * kvd + 2 * c.ffn_dim) + cap;
   RINGLM_ASSIGN_OR_RETURN(mem_, be.alloc(sizeof(float) * floats));
   float* p = mem_.as<float>();
   auto take = [&](int64_t count) {
@@ -52,7 +52,6 @@ Status ForwardScratch::reserve(Backend& be, const ModelConfig& c, int64_t n) {
   };
   x = take(cap * c.dim);
   h = take(cap * c.dim);
-  o = take(cap * c.dim);
   q = take(cap * qd);
   att = take(cap * qd);
   k = take(cap * kvd);
@@ -190,15 +189,13 @@ Status LlamaModel::forward(Backend& be, std::span<const int32_t> ids, std::span<
     RINGLM_RETURN_IF_ERROR(be.rope(s.k, s.pos, n, c.n_kv_heads, c.rope));
     RINGLM_RETURN_IF_ERROR(
         attn.attend(li, s.q, s.k, s.v, s.att).WithContext("layer " + std::to_string(li)));
-    RINGLM_RETURN_IF_ERROR(be.matmul(s.att, *L.wo, nullptr, s.o, n));
-    RINGLM_RETURN_IF_ERROR(be.add(s.x, s.o, n * c.dim));
+    RINGLM_RETURN_IF_ERROR(be.matmul_add(s.att, *L.wo, s.x, n));  // x += att Wo^T
     // Feed-forward block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x).
     RINGLM_RETURN_IF_ERROR(be.rmsnorm(s.x, L.ffn_norm.as<float>(), s.h, n, c.dim, c.rms_eps));
     RINGLM_RETURN_IF_ERROR(be.matmul(s.h, *L.w_gate, nullptr, s.gate, n));
     RINGLM_RETURN_IF_ERROR(be.matmul(s.h, *L.w_up, nullptr, s.up, n));
-    RINGLM_RETURN_IF_ERROR(be.swiglu(s.gate, s.up, s.gate, n * c.ffn_dim));
-    RINGLM_RETURN_IF_ERROR(be.matmul(s.gate, *L.w_down, nullptr, s.o, n));
-    RINGLM_RETURN_IF_ERROR(be.add(s.x, s.o, n * c.dim));
+    // x += swiglu(gate, up) W_down^T
+    RINGLM_RETURN_IF_ERROR(be.swiglu_matmul_add(s.gate, s.up, *L.w_down, s.x, n));
   }
   if (logit_rows.empty()) return Status::Ok();
   // Logits only for the requested rows: gather them, norm, project.

@@ -39,7 +39,6 @@ class ForwardScratch {
   float* k = nullptr;      // [n, hkv*d]
   float* v = nullptr;      // [n, hkv*d]
   float* att = nullptr;    // [n, hq*d]
-  float* o = nullptr;      // [n, dim]
   float* gate = nullptr;   // [n, ffn]
   float* up = nullptr;     // [n, ffn]
   int32_t* pos = nullptr;  // [n]

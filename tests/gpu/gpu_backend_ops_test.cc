@@ -226,6 +226,103 @@ TEST_CASE("matmul", "[gpu][matmul]") {
   CHECK(bad_ref == 0);
 }
 
+// y0 + A W^T in float64 from the bf16-rounded A and W, with sum |a w| per element.
+void fused_reference(const std::vector<float>& a, const std::vector<float>& w,
+                     const std::vector<float>& y0, int64_t m, int64_t n, int64_t k,
+                     std::vector<double>* ref, std::vector<double>* mag) {
+  ref->assign(size_t(m * n), 0.0);
+  mag->assign(size_t(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double r = y0[size_t(i * n + j)], g = 0.0;
+      for (int64_t c = 0; c < k; ++c) {
+        const double av = bf16_round(a[size_t(i * k + c)]), wv = bf16_round(w[size_t(j * k + c)]);
+        r += av * wv;
+        g += std::fabs(av * wv);
+      }
+      (*ref)[size_t(i * n + j)] = r;
+      (*mag)[size_t(i * n + j)] = g + std::fabs(y0[size_t(i * n + j)]);
+    }
+}
+
+TEST_CASE("matmul_add and swiglu_matmul_add (fused residual / activation)", "[gpu][matmul]") {
+  Both b;
+  const int64_t m = GENERATE(1, 17, 130);
+  const auto nk = GENERATE(std::pair<int64_t, int64_t>{64, 64}, std::pair<int64_t, int64_t>{96, 200},
+                           std::pair<int64_t, int64_t>{49, 576});
+  const bool swiglu = GENERATE(false, true);
+  const int64_t n = nk.first, k = nk.second;
+  CAPTURE(m, n, k, swiglu);
+  auto x = random_floats(size_t(m * k), 21), up = random_floats(size_t(m * k), 22);
+  auto w = random_floats(size_t(n * k), 23), y0 = random_floats(size_t(m * n), 24, -3.f, 3.f);
+  auto gw = b.gpu.make_weight(w.data(), n, k);
+  auto cw = b.cpu.make_weight(w.data(), n, k);
+  require_ok(gw.status());
+  require_ok(cw.status());
+  Buffer gx = upload(b.gpu, x), gu = upload(b.gpu, up), gy = upload(b.gpu, y0);
+  std::vector<float> cx = x, cy = y0;
+  if (swiglu) {
+    require_ok(b.gpu.swiglu_matmul_add(gx.as<float>(), gu.as<float>(), *gw.value(), gy.as<float>(), m));
+    require_ok(b.cpu.swiglu_matmul_add(cx.data(), up.data(), *cw.value(), cy.data(), m));
+  } else {
+    require_ok(b.gpu.matmul_add(gx.as<float>(), *gw.value(), gy.as<float>(), m));
+    require_ok(b.cpu.matmul_add(cx.data(), *cw.value(), cy.data(), m));
+  }
+  const auto got = download<float>(b.gpu, gy.data(), size_t(m * n));
+  // The GEMM input: x, or silu(x) * up computed in f32 as both backends do.
+  std::vector<float> a = x;
+  if (swiglu)
+    for (size_t i = 0; i < a.size(); ++i) a[i] = x[i] / (1.f + std::exp(-x[i])) * up[i];
+  std::vector<double> ref, mag;
+  fused_reference(a, w, y0, m, n, k, &ref, &mag);
+  size_t bad_cpu = 0, bad_ref = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - cy[i]) <= 1e-2 * mag[i] + 1e-6)) ++bad_cpu;
+    if (!(std::fabs(got[i] - ref[i]) <= 1e-5 * mag[i] + 1e-5)) ++bad_ref;
+  }
+  CHECK(bad_cpu == 0);
+  CHECK(bad_ref == 0);
+}
+
+TEST_CASE("a GEMM input changed between GEMMs is converted again", "[gpu][matmul]") {
+  Both b;
+  const int64_t m = 33, n = 40, k = 64;
+  auto x1 = random_floats(size_t(m * k), 31), x2 = random_floats(size_t(m * k), 32);
+  auto w = random_floats(size_t(n * k), 33);
+  auto gw = b.gpu.make_weight(w.data(), n, k);
+  auto cw = b.cpu.make_weight(w.data(), n, k);
+  require_ok(gw.status());
+  require_ok(cw.status());
+  Buffer gx = upload(b.gpu, x1);
+  auto gy = b.gpu.alloc(sizeof(float) * size_t(m * n));
+  require_ok(gy.status());
+  std::vector<float> want(size_t(m * n));
+  auto check = [&](const std::vector<float>& x, const char* what) {
+    INFO(what);
+    require_ok(b.cpu.matmul(x.data(), *cw.value(), nullptr, want.data(), m));
+    const auto got = download<float>(b.gpu, gy->data(), want.size());
+    std::vector<double> ref, mag;
+    fused_reference(x, w, std::vector<float>(want.size(), 0.f), m, n, k, &ref, &mag);
+    size_t bad = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (!(std::fabs(got[i] - ref[i]) <= 1e-5 * mag[i] + 1e-6)) ++bad;
+    CHECK(bad == 0);
+  };
+  require_ok(b.gpu.matmul(gx.as<float>(), *gw.value(), nullptr, gy->as<float>(), m));
+  check(x1, "first GEMM");
+  require_ok(b.gpu.matmul(gx.as<float>(), *gw.value(), nullptr, gy->as<float>(), m));
+  check(x1, "same input again (reused conversion)");
+  require_ok(b.gpu.copy_from_host(gx.data(), x2.data(), sizeof(float) * x2.size()));
+  require_ok(b.gpu.matmul(gx.as<float>(), *gw.value(), nullptr, gy->as<float>(), m));
+  check(x2, "after copy_from_host into the input");
+  std::vector<float> x3 = x2;
+  for (auto& v : x3) v += 1.f;
+  Buffer ones = upload(b.gpu, std::vector<float>(x3.size(), 1.f));
+  require_ok(b.gpu.add(gx.as<float>(), ones.as<float>(), int64_t(x3.size())));
+  require_ok(b.gpu.matmul(gx.as<float>(), *gw.value(), nullptr, gy->as<float>(), m));
+  check(x3, "after add into the input");
+}
+
 TEST_CASE("merge_partials", "[gpu][merge]") {
   Both b;
   const int64_t rows = GENERATE(1, 100, 1000);

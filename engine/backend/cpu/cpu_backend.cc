@@ -71,6 +71,22 @@ class CpuBackend final : public Backend {
   }
 
   Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
+    gemm(x, w, y, m, 0.f);
+    if (bias) {
+      const int64_t n = w.rows();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
+    }
+    return Status::Ok();
+  }
+
+  Status matmul_add(const float* x, const Weight& w, float* y, int64_t m) override {
+    gemm(x, w, y, m, 1.f);
+    return Status::Ok();
+  }
+
+  // y[m, n] = x[m, k] W^T + beta * y.
+  void gemm(const float* x, const Weight& w, float* y, int64_t m, float beta) {
     set_threads();
     const auto& cw = static_cast<const CpuWeight&>(w);
     const int64_t n = w.rows(), k = w.cols();
@@ -85,19 +101,14 @@ class CpuBackend final : public Backend {
         const float* wj = cw.data() + j0 * k;
         if (m == 1) {
           // y[j0:j1] = W[j0:j1, k] x[k]: a GEMV streams the weight once.
-          cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.f, wj, k, x, 1, 0.f, y + j0, 1);
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.f, wj, k, x, 1, beta, y + j0, 1);
         } else {
           // y[m, j0:j1] = x[m, k] W[j0:j1, k]^T
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, j1 - j0, k, 1.f, x, k, wj, k, 0.f,
-                      y + j0, n);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, j1 - j0, k, 1.f, x, k, wj, k,
+                      beta, y + j0, n);
         }
       }
     }
-    if (bias) {
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
-    }
-    return Status::Ok();
   }
 
   Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) override {

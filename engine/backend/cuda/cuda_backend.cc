@@ -112,6 +112,7 @@ class CudaBackend final : public Backend {
 
   // --- memory ---
   Result<Buffer> alloc(size_t bytes) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     void* p = nullptr;
     const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 256));
@@ -122,6 +123,7 @@ class CudaBackend final : public Backend {
   }
 
   Status copy_from_host(void* dst, const void* src, size_t n) override {
+    invalidate_x_cache();
     if (n == 0) return Status::Ok();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_));
@@ -136,12 +138,14 @@ class CudaBackend final : public Backend {
     return Status::Ok();
   }
   Status copy(void* dst, const void* src, size_t n) override {
+    invalidate_x_cache();
     if (n == 0 || dst == src) return Status::Ok();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream_));
     return Status::Ok();
   }
   Status fill(float* dst, float value, int64_t n) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::fill(dst, value, n, stream_));
     return Status::Ok();
@@ -155,6 +159,7 @@ class CudaBackend final : public Backend {
   // --- weights ---
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
                                               int64_t cols) override {
+    invalidate_x_cache();
     if (rows < 0 || cols < 0 || (rows * cols > 0 && !host))
       return InvalidArgument("cuda backend: make_weight needs rows, cols >= 0 and data");
     RINGLM_RETURN_IF_ERROR(use_device());
@@ -178,30 +183,23 @@ class CudaBackend final : public Backend {
 
   // --- ops ---
   Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
-    const auto* cw = dynamic_cast<const CudaWeight*>(&w);
-    if (!cw) return InvalidArgument("cuda backend: matmul weight was not made by this backend");
-    const int64_t n = w.rows(), k = w.cols();
-    if (m < 0) return InvalidArgument("cuda backend: matmul with m < 0");
-    if (m == 0 || n == 0) return Status::Ok();
-    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
-      return Unsupported("cuda backend: matmul dimension beyond 2^31");
-    RINGLM_RETURN_IF_ERROR(use_device());
-    if (k == 0) return fill(y, 0.f, m * n);
-    RINGLM_ASSIGN_OR_RETURN(void* xb, scratch(kScratchX, sizeof(uint16_t) * size_t(m * k)));
-    // x [m, k] f32 -> bf16
-    RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(x, static_cast<uint16_t*>(xb), m * k, stream_));
-    // Row-major y[m, n] = x[m, k] W[n, k]^T is column-major y^T[n, m] = W^T x^T:
-    // A = W (column-major k x n, transposed), B = x^T (column-major k x m).
-    const float alpha = 1.f, beta = 0.f;
-    RINGLM_CUBLAS_RETURN_IF_ERROR(cublasGemmEx(
-        cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, cw->data(), CUDA_R_16BF,
-        int(k), xb, CUDA_R_16BF, int(k), &beta, y, CUDA_R_32F, int(n), CUBLAS_COMPUTE_32F,
-        CUBLAS_GEMM_DEFAULT));
-    if (bias) RINGLM_CUDA_RETURN_IF_ERROR(kc::add_bias_rows(y, bias, m, n, stream_));
+    RINGLM_RETURN_IF_ERROR(gemm(x, nullptr, w, y, m, 0.f));
+    if (bias && m > 0 && w.rows() > 0)
+      RINGLM_CUDA_RETURN_IF_ERROR(kc::add_bias_rows(y, bias, m, w.rows(), stream_));
     return Status::Ok();
   }
 
+  Status matmul_add(const float* x, const Weight& w, float* y, int64_t m) override {
+    return gemm(x, nullptr, w, y, m, 1.f);
+  }
+
+  Status swiglu_matmul_add(float* gate, const float* up, const Weight& w, float* y,
+                           int64_t m) override {
+    return gemm(gate, up, w, y, m, 1.f);
+  }
+
   Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) override {
+    invalidate_x_cache();
     const auto* cw = dynamic_cast<const CudaWeight*>(&table);
     if (!cw) return InvalidArgument("cuda backend: embedding table was not made by this backend");
     if (n <= 0) return Status::Ok();
@@ -224,6 +222,7 @@ class CudaBackend final : public Backend {
 
   Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
                  float eps) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::rmsnorm(x, w, y, rows, dim, eps, stream_));
     return Status::Ok();
@@ -231,6 +230,7 @@ class CudaBackend final : public Backend {
 
   Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
               const kernels::RopeConfig& cfg) override {
+    invalidate_x_cache();
     if (cfg.rot_dim <= 0 || cfg.rot_dim > cfg.head_dim || cfg.rot_dim % 2 != 0)
       return InvalidArgument("cuda backend: rope needs 0 < rot_dim <= head_dim, rot_dim even");
     RINGLM_RETURN_IF_ERROR(use_device());
@@ -240,18 +240,21 @@ class CudaBackend final : public Backend {
   }
 
   Status swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::swiglu(gate, up, out, n, stream_));
     return Status::Ok();
   }
 
   Status add(float* y, const float* x, int64_t n) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::add(y, x, n, stream_));
     return Status::Ok();
   }
 
   Status attention_partial(const kernels::AttentionParams& p) override {
+    invalidate_x_cache();
     if (p.tq < 0 || p.tk < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
       return InvalidArgument("cuda backend: attention shape (tq, tk >= 0; hq a multiple of hkv; d > 0)");
     if (p.tq == 0) return Status::Ok();
@@ -279,6 +282,7 @@ class CudaBackend final : public Backend {
 
   Status attention_partial_blocks(const kernels::AttentionParams& p, const kernels::KeyBlock* blocks,
                                   size_t n) override {
+    invalidate_x_cache();
     if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
       return InvalidArgument("cuda backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
     if (n > size_t(INT32_MAX) || (n > 0 && !blocks))
@@ -302,6 +306,7 @@ class CudaBackend final : public Backend {
 
   Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats, float* k,
                        float* v, int32_t* pos) override {
+    invalidate_x_cache();
     if (n == 0) return Status::Ok();
     if (!blocks || n > size_t(INT32_MAX) || row_floats <= 0)
       return InvalidArgument("cuda backend: gather_blocks needs blocks and row_floats > 0");
@@ -313,6 +318,7 @@ class CudaBackend final : public Backend {
   }
 
   Status merge_partials(const kernels::MergeParams& p) override {
+    invalidate_x_cache();
     RINGLM_RETURN_IF_ERROR(use_device());
     RINGLM_CUDA_RETURN_IF_ERROR(kc::merge_partials(p, stream_));
     return Status::Ok();
@@ -331,6 +337,53 @@ class CudaBackend final : public Backend {
     kScratchGather,
     kScratchCount
   };
+
+  // y[m, n] = A W^T + beta * y with A = x, or A = swiglu(x, up) when up is
+  // given, rounded to bf16 into the kScratchX buffer; bf16 W, f32 y, f32
+  // compute (cublasGemmEx). A plain x that is the same (pointer, size) as the
+  // previous GEMM's, with no other op in between, is not converted again: the
+  // q/k/v and gate/up projections share one conversion.
+  Status gemm(const float* x, const float* up, const Weight& w, float* y, int64_t m, float beta) {
+    const auto* cw = dynamic_cast<const CudaWeight*>(&w);
+    if (!cw) return InvalidArgument("cuda backend: matmul weight was not made by this backend");
+    const int64_t n = w.rows(), k = w.cols();
+    if (m < 0) return InvalidArgument("cuda backend: matmul with m < 0");
+    if (m == 0 || n == 0) return Status::Ok();
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+      return Unsupported("cuda backend: matmul dimension beyond 2^31");
+    RINGLM_RETURN_IF_ERROR(use_device());
+    if (k == 0) {
+      if (beta == 0.f) return fill(y, 0.f, m * n);
+      return Status::Ok();
+    }
+    const bool reuse = !up && x_cache_.valid && x_cache_.x == x && x_cache_.elems == m * k;
+    RINGLM_ASSIGN_OR_RETURN(void* xb, scratch(kScratchX, sizeof(uint16_t) * size_t(m * k)));
+    if (!reuse) {
+      x_cache_.valid = false;
+      if (up) {
+        RINGLM_CUDA_RETURN_IF_ERROR(kc::swiglu_bf16(x, up, static_cast<uint16_t*>(xb), m * k, stream_));
+      } else {
+        RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(x, static_cast<uint16_t*>(xb), m * k, stream_));
+      }
+    }
+    // Row-major y[m, n] = A[m, k] W[n, k]^T is column-major y^T[n, m] = W^T A^T:
+    // A = W (column-major k x n, transposed), B = A^T (column-major k x m).
+    const float alpha = 1.f;
+    RINGLM_CUBLAS_RETURN_IF_ERROR(cublasGemmEx(
+        cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, cw->data(), CUDA_R_16BF,
+        int(k), xb, CUDA_R_16BF, int(k), &beta, y, CUDA_R_32F, int(n), CUBLAS_COMPUTE_32F,
+        CUBLAS_GEMM_DEFAULT));
+    // The bf16 copy stays valid for the next GEMM on the same plain x unless
+    // this GEMM's output overlaps x.
+    const auto* xs = reinterpret_cast<const char*>(x);
+    const auto* ys = reinterpret_cast<const char*>(y);
+    const bool overlap = ys < xs + sizeof(float) * size_t(m * k) && xs < ys + sizeof(float) * size_t(m * n);
+    x_cache_ = XCache{!up && !overlap, x, m * k};
+    return Status::Ok();
+  }
+
+  // Every op but the GEMMs may write memory a cached x lives in.
+  void invalidate_x_cache() { x_cache_.valid = false; }
 
   // Fewest query rows worth a cuDNN call (shorter blocks are decode-like:
   // the kernel's key-split path serves them better).
@@ -491,6 +544,11 @@ class CudaBackend final : public Backend {
   std::vector<int32_t> ids_host_;
   std::vector<float> rope_host_;
   std::vector<int32_t> pos_host_;
+  struct XCache {
+    bool valid = false;
+    const float* x = nullptr;
+    int64_t elems = 0;
+  } x_cache_;
   CudaAttentionCounts counts_;
   std::string cudnn_status_;  // why cuDNN attention is not used; "" while it may be
 #if RINGLM_HAVE_CUDNN
