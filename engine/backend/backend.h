@@ -1,7 +1,7 @@
 // Backend: the one interface the engine computes through.
 //
 // Activations are f32 on every backend; weights live in the backend's storage
-// type (CPU: f32; CUDA: bf16) behind Weight; KV uses kv_dtype(). Pointers passed
+// type (CPU: f32; CUDA: bf16) behind Weight; the KV cache is f32. Pointers passed
 // to ops are in the backend's memory space (host memory for CpuBackend, device
 // memory for CudaBackend). Ops are enqueued in order; synchronize() waits for
 // them. A backend object is used by one rank thread at a time.
