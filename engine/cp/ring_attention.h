@@ -17,7 +17,9 @@
 // span of keys from the first to the last one visible to the run (valid and
 // k_pos <= max q_pos of the run); a run with no visible key in a block costs
 // no kernel call and no FLOPs. With the sharding of cp/sharding.h this skips
-// exactly the fully masked (query chunk, key chunk) pairs.
+// exactly the fully masked (query chunk, key chunk) pairs. On device backends
+// that span is further cut into runs of consecutive key positions (at most
+// kMaxKeyRuns; see KeyRunSplit), so each call has contiguous positions.
 //
 // Errors: kInvalidArgument for inconsistent shapes or null pointers,
 // kUnsupported as above, and any Comm (kDeadlineExceeded, kUnavailable,
@@ -38,6 +40,14 @@
 
 namespace ringlm {
 
+// Whether attention over a query run cuts its visible keys into runs of
+// consecutive positions (one call per key run, merged by LSE), so that every
+// call sees contiguous query and key positions: the layouts fused library
+// attention (cuDNN) takes. kAuto: on device backends and for query runs of at
+// least kKeyRunSplitMinRows rows (on the CPU it only adds merges).
+enum class KeyRunSplit : uint8_t { kAuto, kNever, kAlways };
+constexpr int64_t kKeyRunSplitMinRows = 64;
+
 struct RingAttentionArgs {
   // This rank's queries; tq equal on all ranks (padded, position -1).
   const float* q = nullptr;        // [tq, hq, d]
@@ -54,6 +64,7 @@ struct RingAttentionArgs {
   int hkv = 0;
   int d = 0;
   float scale = 0.f;  // usually 1/sqrt(d)
+  KeyRunSplit key_runs = KeyRunSplit::kAuto;
 };
 
 // Accumulated over calls (layers); zero-initialise once per request.

@@ -67,6 +67,22 @@ KeySpan visible_keys(const int32_t* k_pos, int64_t tk, int32_t max_pos) {
   return s;
 }
 
+std::vector<KeySpan> key_runs(const int32_t* k_pos, KeySpan span, int32_t max_pos) {
+  std::vector<KeySpan> runs;
+  for (int64_t j = span.begin; j < span.end;) {
+    if (k_pos[j] < 0) {
+      ++j;
+      continue;
+    }
+    int64_t e = j + 1;
+    while (e < span.end && k_pos[e] >= 0 && k_pos[e] == k_pos[e - 1] + 1) ++e;
+    if (k_pos[j] <= max_pos) runs.push_back(KeySpan{j, e});  // first key = smallest
+    if (runs.size() > kMaxKeyRuns) return {span};
+    j = e;
+  }
+  return runs;
+}
+
 Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, float* out,
                   float* lse) {
   if (rows <= 0) return Status::Ok();
@@ -76,33 +92,59 @@ Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, fl
 
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats) {
+                           float* lse, RingStats* stats, Buffer* scratch) {
   const int64_t q_row = static_cast<int64_t>(a.hq) * a.d;    // floats per query row
   const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // floats per key row
   int64_t covered = 0;  // rows [0, covered) are computed or filled
   bool any = false;
+  Buffer local_scratch;
+  if (!scratch) scratch = &local_scratch;
   for (const QueryRun& run : runs) {
     const KeySpan span = visible_keys(kv.host_pos, kv.tk, run.max_pos);
     if (span.empty()) continue;  // fully masked for this run: no kernel call
     RINGLM_RETURN_IF_ERROR(
         fill_empty(backend, a, run.begin - covered, out + covered * q_row, lse + covered * a.hq));
-    kernels::AttentionParams p;
-    p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
-    p.q_pos = q.pos + run.begin;
-    p.k = kv.k + span.begin * kv_row;  // [span, hkv, d]
-    p.v = kv.v + span.begin * kv_row;
-    p.k_pos = kv.pos + span.begin;
-    p.out = out + run.begin * q_row;
-    p.lse = lse + run.begin * a.hq;
-    p.tq = run.end - run.begin;
-    p.tk = span.end - span.begin;
-    p.hq = a.hq;
-    p.hkv = a.hkv;
-    p.d = a.d;
-    p.scale = a.scale;
-    p.causal = true;
-    RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));
-    if (stats) ++stats->attention_calls;
+    const int64_t rows = run.end - run.begin;
+    const bool split = a.key_runs == KeyRunSplit::kAlways ||
+                       (a.key_runs == KeyRunSplit::kAuto && !backend.host_memory() &&
+                        rows >= kKeyRunSplitMinRows);
+    std::vector<KeySpan> parts =
+        split ? key_runs(kv.host_pos, span, run.max_pos) : std::vector<KeySpan>{span};
+    if (parts.empty()) parts.push_back(span);
+    float* run_out = out + run.begin * q_row;
+    float* run_lse = lse + run.begin * a.hq;
+    if (parts.size() > 1) {
+      const size_t bytes = sizeof(float) * partial_floats(a, rows);
+      if (scratch->bytes() < bytes) {
+        RINGLM_ASSIGN_OR_RETURN(*scratch, backend.alloc(bytes));
+      }
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const KeySpan& ks = parts[i];
+      kernels::AttentionParams p;
+      p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
+      p.q_pos = q.pos + run.begin;
+      p.k = kv.k + ks.begin * kv_row;  // [keys, hkv, d]
+      p.v = kv.v + ks.begin * kv_row;
+      p.k_pos = kv.pos + ks.begin;
+      // The first key run writes the run's rows; later ones go to scratch
+      // and are merged in.
+      p.out = i == 0 ? run_out : scratch->as<float>();
+      p.lse = i == 0 ? run_lse : scratch->as<float>() + rows * q_row;
+      p.tq = rows;
+      p.tk = ks.end - ks.begin;
+      p.hq = a.hq;
+      p.hkv = a.hkv;
+      p.d = a.d;
+      p.scale = a.scale;
+      p.causal = true;
+      RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));
+      if (stats) ++stats->attention_calls;
+      if (i > 0) {
+        kernels::MergeParams m{run_out, run_lse, p.out, p.lse, rows * a.hq, a.d};
+        RINGLM_RETURN_IF_ERROR(backend.merge_partials(m));
+      }
+    }
     covered = run.end;
     any = true;
   }

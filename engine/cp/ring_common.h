@@ -59,6 +59,12 @@ struct KeySpan {
 };
 KeySpan visible_keys(const int32_t* k_pos, int64_t tk, int32_t max_pos);
 
+// The keys of `span` as runs of consecutive valid positions, dropping runs no
+// query at position <= max_pos can see. More than kMaxKeyRuns runs: the span
+// itself, uncut (the kernel masks by position anyway).
+constexpr size_t kMaxKeyRuns = 4;
+std::vector<KeySpan> key_runs(const int32_t* k_pos, KeySpan span, int32_t max_pos);
+
 // One block of queries or KV in backend memory plus its host positions.
 struct QBlock {
   const float* q = nullptr;           // [tq, hq, d] backend memory
@@ -75,13 +81,15 @@ struct KvBlock {
 };
 
 // Partial attention of `q` against `kv` into out [tq, hq, d] and lse [tq, hq]
-// (backend memory), one kernel call per query run with a visible key span.
+// (backend memory), one kernel call per query run with a visible key span
+// (or per key run of that span, merged by LSE, when shape.key_runs asks for
+// it; `scratch` then holds the extra partials and grows as needed).
 // Returns whether anything was computed; when it was, rows outside the
 // computed runs are set to out = 0, lse = -inf; when nothing was, out and lse
 // are left untouched (the block is fully masked). Counts calls into stats.
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& shape, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats);
+                           float* lse, RingStats* stats, Buffer* scratch = nullptr);
 
 // out = 0, lse = -inf for `rows` query rows.
 Status fill_empty(Backend& backend, const RingAttentionArgs& shape, int64_t rows, float* out,

@@ -45,6 +45,7 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   RINGLM_RETURN_IF_ERROR(ring.init(
       {{a.k, kv_bytes}, {a.v, kv_bytes}, {a.k_pos, static_cast<size_t>(a.tk) * sizeof(int32_t)}}));
 
+  Buffer split_scratch;  // partials of key runs past the first (block_partial)
   for (int j = 0; j < n; ++j) {
     const bool more = j + 1 < n;
     if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
@@ -56,7 +57,8 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
                       reinterpret_cast<const float*>(blk + kv_bytes),
                       reinterpret_cast<const int32_t*>(blk + pos_offset), k_pos_host, a.tk};
     RINGLM_ASSIGN_OR_RETURN(bool any,
-                            block_partial(backend, a, qb, runs, kvb, part_out, part_lse, &st));
+                            block_partial(backend, a, qb, runs, kvb, part_out, part_lse, &st,
+                                          &split_scratch));
     if (any) {
       kernels::MergeParams m;
       m.acc_out = out;

@@ -45,6 +45,7 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
   RINGLM_RETURN_IF_ERROR(
       ring.init({{a.q, q_bytes}, {a.q_pos, static_cast<size_t>(a.tq) * sizeof(int32_t)}}));
 
+  Buffer split_scratch;  // partials of key runs past the first (block_partial)
   for (int j = 0; j < n; ++j) {
     const bool more = j + 1 < n;
     if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
@@ -58,7 +59,7 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
     float* slot_out = reinterpret_cast<float*>(send.backend_ptr() + home * part_bytes);
     float* slot_lse = slot_out + out_n;
     RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, query_runs(q_pos_host, a.tq),
-                                                    kvb, slot_out, slot_lse, &st));
+                                                    kvb, slot_out, slot_lse, &st, &split_scratch));
     if (!any) {
       ++st.skipped_blocks;
       RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, slot_out, slot_lse));

@@ -45,6 +45,7 @@ class CountingBackend final : public Backend {
 
   int calls = 0;
   int64_t pairs = 0;
+  int scattered_key_calls = 0;  // calls whose keys are not consecutive positions (host backends)
 
   std::string_view name() const override { return "counting"; }
   bool host_memory() const override { return host_memory_; }
@@ -82,6 +83,14 @@ class CountingBackend final : public Backend {
   Status attention_partial(const kernels::AttentionParams& p) override {
     ++calls;
     pairs += p.tq * p.tk;
+    if (inner_->host_memory()) {
+      for (int64_t j = 0; j < p.tk; ++j) {
+        if (p.k_pos[j] < 0 || (j > 0 && p.k_pos[j] != p.k_pos[j - 1] + 1)) {
+          ++scattered_key_calls;
+          break;
+        }
+      }
+    }
     return inner_->attention_partial(p);
   }
   Status merge_partials(const kernels::MergeParams& p) override {
@@ -328,6 +337,7 @@ struct RankResult {
   uint64_t comm_bytes = 0;  // Comm::bytes_sent() delta
   int calls = 0;
   int64_t pairs = 0;
+  int scattered_key_calls = 0;
 };
 
 template <typename T>
@@ -370,6 +380,7 @@ std::vector<RankResult> run_attention(
     rr.comm_bytes = comm.bytes_sent() - before;
     rr.calls = backend.calls;
     rr.pairs = backend.pairs;
+    rr.scattered_key_calls = backend.scattered_key_calls;
     return Status::Ok();
   });
   for (int r = 0; r < s.n; ++r) {
@@ -483,6 +494,47 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
     // (query block, KV block) pair is padding and costs nothing.
     REQUIRE(total_calls == layers);
   }
+}
+
+TEST_CASE("key runs cut into contiguous calls give the same results", "[cp][ring]") {
+  // KeyRunSplit::kAlways on the CPU exercises what device backends do by
+  // default (for query runs of >= 64 rows): every call then sees consecutive
+  // key positions, merged by LSE, so fused library attention can serve it.
+  const int n = GENERATE(1, 2, 3, 4);
+  const bool pass_q = GENERATE(false, true);
+  const int hist = GENERATE(0, 1, 2);
+  const int64_t t = GENERATE_COPY(values<int64_t>({2 * n + 1, 37, 150}));
+  CAPTURE(n, pass_q, hist, t);
+  const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
+                                   false, 5000u + n * 17 + hist * 5 + t);
+  const RingFn fn = pass_q ? &ring_pass_q : &ring_pass_kv;
+  auto split = [fn](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+    RingAttentionArgs x = a;
+    x.key_runs = KeyRunSplit::kAlways;
+    return fn(c, b, x, out, st);
+  };
+  auto whole = [fn](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+    RingAttentionArgs x = a;
+    x.key_runs = KeyRunSplit::kNever;
+    return fn(c, b, x, out, st);
+  };
+  const auto cut = run_attention(s, Where::kCpu, 2, split);
+  const auto uncut = run_attention(s, Where::kCpu, 2, whole);
+  check_against_reference(s, outputs(cut));
+  int cut_calls = 0, uncut_calls = 0, scattered = 0;
+  for (int r = 0; r < n; ++r) {
+    REQUIRE(cut[r].stats.attention_calls == cut[r].calls);
+    REQUIRE(cut[r].pairs <= uncut[r].pairs);  // invisible key runs are dropped
+    cut_calls += cut[r].calls;
+    uncut_calls += uncut[r].calls;
+    scattered += cut[r].scattered_key_calls;
+  }
+  REQUIRE(cut_calls >= uncut_calls);
+  // Without decode tokens in the history every key run is a chunk or part of
+  // one: no call sees scattered keys. (Round-robin decode tokens make more
+  // than kMaxKeyRuns runs; those spans stay whole.)
+  if (hist == 0) REQUIRE(scattered == 0);
+  if (hist == 0 && n > 1 && t >= 37) REQUIRE(cut_calls > uncut_calls);
 }
 
 TEST_CASE("fully masked query runs and blocks cost no attention call", "[cp][ring]") {
