@@ -9,6 +9,7 @@
 #     download; no other host is contacted).
 # Idempotent: an unpacked version is never fetched again.
 set -euo pipefail
+. "$(dirname "$0")/pip_wheel.sh"
 
 VERSION=1.32.0
 log() { echo "fetch_cudnn_frontend: $*" >&2; }
@@ -27,16 +28,9 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-log "python3 -m pip download --no-deps nvidia-cudnn-frontend==$VERSION -d $tmp"
-python3 -m pip download --no-deps "nvidia-cudnn-frontend==$VERSION" -d "$tmp" >&2
-shopt -s nullglob
-wheels=("$tmp"/*.whl)
-if [ ${#wheels[@]} -ne 1 ]; then
-  log "expected one wheel in $tmp, found ${#wheels[@]}"
-  exit 1
-fi
+wheel=$(download_wheel "nvidia-cudnn-frontend==$VERSION" "$tmp")
 mkdir -p "$dir"
-python3 - "${wheels[0]}" "$tmp/unpacked" <<'PY'
+python3 - "$wheel" "$tmp/unpacked" <<'PY'
 import sys, zipfile
 wheel, out = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z:

