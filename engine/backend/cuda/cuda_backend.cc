@@ -463,7 +463,14 @@ class CudaBackend final : public Backend {
     RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.q, qb, int64_t(nq), stream_));
     RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.k, kb, int64_t(nk), stream_));
     RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.v, vb, int64_t(nk), stream_));
-    RINGLM_RETURN_IF_ERROR(cudnn_->run(s, qb, kb, vb, ob, stats, ws));
+    if (Status st = cudnn_->run(s, qb, kb, vb, ob, stats, ws); !st.ok()) {
+      // A failed cuDNN execution is not the caller's problem while our kernel
+      // can do the call: stop using cuDNN on this backend and fall back. (A
+      // sticky CUDA error fails the kernel too and is reported from there.)
+      cudnn_status_ = "turned off after a failure: " + st.ToString();
+      cudnn_.reset();
+      return false;
+    }
     RINGLM_CUDA_RETURN_IF_ERROR(kc::bf16_to_f32(ob, p.out, int64_t(nq), stream_));
     // cuDNN's statistics are [hq, tq]; the LSE is [tq, hq].
     RINGLM_CUDA_RETURN_IF_ERROR(kc::transpose_f32(stats, p.lse, p.hq, p.tq, stream_));
