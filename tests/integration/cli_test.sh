@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# The ringlm tool's contract: info, tokenize, generate --json / --logits-out,
+# The ringlm tool's contract: info, devices, tokenize, generate --json / --logits-out,
 # clear errors with a non-zero exit for bad input.
 source "$(dirname "$0")/lib.sh"
 
 "$RINGLM" info --model "$MODEL" --json > "$WORK/info.json"
 [ "$(json_get "$WORK/info.json" "j['layers'], j['heads'], j['kv_heads'], j['chat_template']")" = "30 9 3 chatml" ] ||
   fail "info: $(cat "$WORK/info.json")"
+
+"$RINGLM" devices --json > "$WORK/devices.json"
+python3 - "$WORK/devices.json" <<'PY' || fail "devices: $(cat "$WORK/devices.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert isinstance(j["cuda_devices"], int) and j["cuda_devices"] >= 0
+assert j["cuda_built"] or (j["cuda_devices"] == 0 and not j["nccl_built"])
+assert j["cudnn_attention_built"] or j["cudnn"] == "not built"
+PY
 
 "$RINGLM" tokenize --model "$MODEL" --text "Hello world" > "$WORK/ids.json"
 [ "$(cat "$WORK/ids.json")" = "[19556,905]" ] || fail "tokenize: $(cat "$WORK/ids.json")"

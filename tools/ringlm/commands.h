@@ -4,6 +4,7 @@
 namespace ringlm::cli {
 
 int run_info(int argc, char** argv);
+int run_devices(int argc, char** argv);
 int run_tokenize(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_chat(int argc, char** argv);

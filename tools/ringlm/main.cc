@@ -11,12 +11,14 @@ void usage() {
   std::fprintf(stderr,
                "usage: ringlm <command> [flags]\n"
                "  info      [--model F] [--json]                 model metadata\n"
+               "  devices   [--json]                             backends, GPUs, NCCL, cuDNN\n"
                "  tokenize  --text T [--model F]                 token ids as JSON\n"
                "  generate  --prompt T [--max-tokens N] [--temperature X] [--json]\n"
                "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
                "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
                "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
                "  bench cp  [--tokens 4096,8000] [--ranks 2]      CP scaling and crossover\n"
+               "  bench model [--shape llama3-8b] [--backend cuda] prefill MFU, decode speed\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --store S --rank 0 (leader of a multi-process group)\n");
 }
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   if (cmd == "info") return ringlm::cli::run_info(argc, argv);
+  if (cmd == "devices") return ringlm::cli::run_devices(argc, argv);
   if (cmd == "tokenize") return ringlm::cli::run_tokenize(argc, argv);
   if (cmd == "generate") return ringlm::cli::run_generate(argc, argv);
   if (cmd == "chat") return ringlm::cli::run_chat(argc, argv);
