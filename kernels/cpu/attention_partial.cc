@@ -338,4 +338,94 @@ void attention_partial(const AttentionParams& p) {
   }
 }
 
+void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, size_t nblocks) {
+  if (p.tq <= 0 || p.hq <= 0 || p.d <= 0) return;
+  const int d = p.d;
+  // Pieces of at most kSplitKeys keys, so that the threads share the keys of
+  // long blocks as well as the blocks themselves.
+  const int64_t key_row = int64_t(p.hkv) * d;
+  std::vector<KeyBlock> pieces;
+  for (size_t b = 0; b < nblocks; ++b) {
+    for (int64_t off = 0; off < blocks[b].n; off += kSplitKeys) {
+      KeyBlock pc;
+      pc.k = blocks[b].k + off * key_row;
+      pc.v = blocks[b].v + off * key_row;
+      pc.pos = blocks[b].pos + off;
+      pc.n = std::min(kSplitKeys, blocks[b].n - off);
+      pieces.push_back(pc);
+    }
+  }
+  const size_t rows_total = size_t(p.tq) * p.hq;
+  if (pieces.empty()) {
+    std::fill(p.out, p.out + rows_total * d, 0.f);
+    std::fill(p.lse, p.lse + rows_total, kNegInf);
+    return;
+  }
+  const int group = p.hq / p.hkv;
+  const int tile_rows = query_tile_rows(group);
+  const int max_m = tile_rows * group;
+  const int64_t m_used = std::min<int64_t>(tile_rows, p.tq) * group;
+  const int tile_keys = std::clamp(int(kGemmMaxMnk / (m_used * d)) / 8 * 8, 8, kTileKeysMax);
+  const int64_t qtiles = (p.tq + tile_rows - 1) / tile_rows;
+  const int64_t items = qtiles * p.hkv;
+  // Pieces run in batches whose partial states fit kSplitMaxFloats; each
+  // batch is folded into a running state per row (M, L, O) by the LSE rule.
+  const int64_t batch = std::clamp<int64_t>(
+      kSplitMaxFloats / int64_t(rows_total * (d + 2)), 1, int64_t(pieces.size()));
+  std::vector<float> o_part(size_t(batch) * rows_total * d), m_part(size_t(batch) * rows_total),
+      l_part(size_t(batch) * rows_total);
+  std::vector<float> run_m(rows_total, kNegInf), run_l(rows_total, 0.f), run_o(rows_total * d, 0.f);
+  for (int64_t b0 = 0; b0 < int64_t(pieces.size()); b0 += batch) {
+    const int64_t nb = std::min<int64_t>(batch, int64_t(pieces.size()) - b0);
+#pragma omp parallel
+    {
+      TileScratch w(max_m, tile_keys, d);
+#pragma omp for collapse(2) schedule(dynamic, 1)
+      for (int64_t c = 0; c < nb; ++c) {
+        for (int64_t it = 0; it < items; ++it) {
+          const KeyBlock& pc = pieces[size_t(b0 + c)];
+          AttentionParams pp = p;
+          pp.k = pc.k;
+          pp.v = pc.v;
+          pp.k_pos = pc.pos;
+          pp.tk = pc.n;
+          const int64_t i0 = (it / p.hkv) * tile_rows;
+          const int g = int(it % p.hkv);
+          const int rows = int(std::min<int64_t>(tile_rows, p.tq - i0));
+          tile_item(pp, group, tile_keys, i0, rows, g, 0, pc.n, w);
+          for (int r = 0; r < rows * group; ++r) {
+            const size_t head =
+                size_t(c) * rows_total + (i0 + r / group) * p.hq + size_t(g) * group + r % group;
+            std::copy_n(w.o.data() + size_t(r) * d, d, o_part.data() + head * d);
+            m_part[head] = w.m[r];
+            l_part[head] = w.l[r];
+          }
+        }
+      }
+#pragma omp for schedule(static)
+      for (int64_t row = 0; row < int64_t(rows_total); ++row) {
+        float mx = run_m[size_t(row)];
+        for (int64_t c = 0; c < nb; ++c) mx = std::max(mx, m_part[c * rows_total + row]);
+        if (mx == kNegInf) continue;
+        float* acc = run_o.data() + size_t(row) * d;
+        const float keep = run_l[size_t(row)] > 0.f ? std::exp(run_m[size_t(row)] - mx) : 0.f;
+        float l = run_l[size_t(row)] * keep;
+        for (int e = 0; e < d; ++e) acc[e] *= keep;
+        for (int64_t c = 0; c < nb; ++c) {
+          const size_t at = c * rows_total + row;
+          if (l_part[at] == 0.f) continue;
+          const float scale = std::exp(m_part[at] - mx);
+          l += l_part[at] * scale;
+          const float* oc = o_part.data() + at * d;
+          for (int e = 0; e < d; ++e) acc[e] += oc[e] * scale;
+        }
+        run_m[size_t(row)] = mx;
+        run_l[size_t(row)] = l;
+      }
+    }
+  }
+  for (size_t row = 0; row < rows_total; ++row)
+    finalize_row(run_o.data() + row * d, run_m[row], run_l[row], d, p.out + row * d, p.lse + row);
+}
+
 }  // namespace ringlm::kernels::cpu

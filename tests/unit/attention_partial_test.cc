@@ -242,6 +242,47 @@ TEST_CASE("attention_partial: result does not depend on the thread count", "[att
   CHECK(lse1 == lse2);
 }
 
+TEST_CASE("attention_partial_blocks: blocks equal their concatenation", "[attention]") {
+  // The keys of a case cut into blocks of random sizes (empty ones included),
+  // in order, against the same float64 reference; one-key blocks, page-sized
+  // blocks and blocks longer than a 1024-key piece; several thread counts.
+  const Mask mask = GENERATE(Mask::kFull, Mask::kCausal, Mask::kCausalPadding,
+                             Mask::kSomeRowsSeeNothing, Mask::kAllPadding, Mask::kGapsUnsorted);
+  const int64_t tq = GENERATE(1, 3, 63);
+  const int64_t tk = GENERATE(1, 300, 2500);
+  const int64_t max_block = GENERATE(1, 256, 3000);
+  const int threads = GENERATE(1, 3);
+  if (max_block == 1 && tk > 300) return;
+  const Case c{tq, tk, 9, 3, 64, mask, 1000};
+  INFO("tq=" << tq << " tk=" << tk << " mask=" << mask_name(mask) << " max_block=" << max_block
+             << " threads=" << threads);
+  Inputs in = make_inputs(c, uint32_t(tq * 31 + tk + max_block));
+  std::vector<float> out, lse;
+  AttentionParams p = params_for(c, in, out, lse);
+  std::mt19937 rng(uint32_t(tk + max_block));
+  std::vector<kernels::KeyBlock> blocks;
+  const int64_t row = int64_t(c.hkv) * c.d;
+  for (int64_t at = 0; at < tk;) {
+    const int64_t n = std::min<int64_t>(tk - at, int64_t(rng() % uint32_t(max_block + 1)));
+    blocks.push_back({p.k + at * row, p.v + at * row, p.k_pos + at, n});
+    at += n;
+  }
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  kernels::cpu::attention_partial_blocks(p, blocks.data(), blocks.size());
+  omp_set_num_threads(saved);
+  check_against_reference(p, out, lse);
+}
+
+TEST_CASE("attention_partial_blocks: no blocks", "[attention]") {
+  const Case c{5, 10, 4, 2, 64, Mask::kCausal};
+  Inputs in = make_inputs(c, 3);
+  std::vector<float> out, lse;
+  kernels::cpu::attention_partial_blocks(params_for(c, in, out, lse), nullptr, 0);
+  for (float x : out) CHECK(x == 0.f);
+  for (float x : lse) CHECK((std::isinf(x) && x < 0));
+}
+
 TEST_CASE("attention_partial: no keys at all", "[attention]") {
   const Case c{5, 0, 4, 2, 64, Mask::kCausal};
   Inputs in = make_inputs(c, 3);

@@ -122,10 +122,10 @@ TEST_CASE("gather_blocks concatenates blocks in order", "[backend][kv]") {
 }
 
 TEST_CASE("a backend without attention over blocks says so", "[backend][attention]") {
-  auto be = make_cpu_backend({1});
-  CHECK_FALSE(be->has_attention_blocks());
+  DefaultsBackend be;
+  CHECK_FALSE(be.has_attention_blocks());
   kernels::AttentionParams p;
-  CHECK(be->attention_partial_blocks(p, nullptr, 0).code() == StatusCode::kUnsupported);
+  CHECK(be.attention_partial_blocks(p, nullptr, 0).code() == StatusCode::kUnsupported);
 }
 
 }  // namespace
