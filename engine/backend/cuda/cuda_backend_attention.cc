@@ -1,0 +1,189 @@
+// CudaBackend's attention: cuDNN's fused attention for the layouts it
+// expresses, else ringlm's kernels; attention over key blocks (KV pages); the
+// page gather; the LSE merge.
+#include <climits>
+#include <string>
+
+#include "backend/cuda/cuda_backend_impl.h"
+#include "backend/cuda/cuda_status.h"
+#include "cuda/attention_partial.h"
+#include "cuda/convert.h"
+#include "cuda/gather_blocks.h"
+#include "cuda/merge_partials.h"
+#include "cuda/transpose.h"
+
+namespace ringlm::cuda_internal {
+
+namespace kc = kernels::cuda;
+
+CudaAttentionCounts CudaBackend::attention_counts() const {
+  CudaAttentionCounts c = counts_;
+#if RINGLM_HAVE_CUDNN
+  if (cudnn_) {
+    c.cudnn_plans = cudnn_->plans_built();
+    c.cudnn_plan_ms = cudnn_->plan_build_ms();
+    c.cudnn_dynamic = cudnn_->dynamic_shapes();
+  }
+#endif
+  return c;
+}
+
+Status CudaBackend::attention_partial(const kernels::AttentionParams& p) {
+  invalidate_x_cache();
+  if (p.tq < 0 || p.tk < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
+    return InvalidArgument(
+        "cuda backend: attention shape (tq, tk >= 0; hq a multiple of hkv; d > 0)");
+  if (p.tq == 0) return Status::Ok();
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_ASSIGN_OR_RETURN(const bool by_cudnn, cudnn_attention(p));
+  if (by_cudnn) {
+    ++counts_.cudnn;
+    return Status::Ok();
+  }
+  const kc::AttentionPlan plan = kc::plan_attention(p, sm_count_);
+  if (plan.path == kc::AttentionPath::kUnsupported)
+    return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
+                       " (supported: 1..256; tensor cores for 64 and 128)");
+  RINGLM_RETURN_IF_ERROR(use_device());
+  void* ws = nullptr;
+  if (plan.workspace_bytes > 0) {
+    RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchAttn, plan.workspace_bytes));
+  }
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial(p, plan, ws, stream_));
+  ++counts_.kernel;
+  return Status::Ok();
+}
+
+Status CudaBackend::attention_partial_blocks(const kernels::AttentionParams& p,
+                                             const kernels::KeyBlock* blocks, size_t n) {
+  invalidate_x_cache();
+  if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
+    return InvalidArgument("cuda backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
+  if (n > size_t(INT32_MAX) || (n > 0 && !blocks))
+    return InvalidArgument("cuda backend: key block array (null, or more than 2^31 blocks)");
+  for (size_t i = 0; i < n; ++i)
+    if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
+      return InvalidArgument("cuda backend: key block with n < 0 or null pointers");
+  if (p.tq == 0) return Status::Ok();
+  const int nb = int(n);
+  const kc::BlocksPlan plan = kc::plan_attention_blocks(p, blocks, nb, sm_count_);
+  if (plan.splits <= 0)
+    return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
+                       " (supported: 1..256)");
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_ASSIGN_OR_RETURN(void* ws, scratch(kScratchBlocks, plan.workspace_bytes));
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial_blocks(p, blocks, nb, plan, ws, stream_));
+  ++counts_.kernel;
+  return Status::Ok();
+}
+
+Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats,
+                                  float* k, float* v, int32_t* pos) {
+  invalidate_x_cache();
+  if (n == 0) return Status::Ok();
+  if (!blocks || n > size_t(INT32_MAX) || row_floats <= 0)
+    return InvalidArgument("cuda backend: gather_blocks needs blocks and row_floats > 0");
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_ASSIGN_OR_RETURN(void* ws,
+                          scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
+  RINGLM_CUDA_RETURN_IF_ERROR(
+      kc::gather_blocks(blocks, int(n), row_floats, k, v, pos, ws, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::merge_partials(const kernels::MergeParams& p) {
+  invalidate_x_cache();
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::merge_partials(p, stream_));
+  return Status::Ok();
+}
+
+Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
+#if RINGLM_HAVE_CUDNN
+  if (!cudnn_status_.empty() || p.tq < kCudnnMinRows || p.tk <= 0 || p.d % 8 != 0 || p.d > 256)
+    return false;
+  // The mask must be one cuDNN expresses: contiguous ascending positions
+  // (no padding) on both sides, then the causal offset decides.
+  pos_host_.resize(size_t(p.tq + p.tk));
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(pos_host_.data(), p.q_pos, sizeof(int32_t) * p.tq,
+                                              cudaMemcpyDeviceToHost, stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+      pos_host_.data() + p.tq, p.k_pos, sizeof(int32_t) * p.tk, cudaMemcpyDeviceToHost, stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  const int32_t* qp = pos_host_.data();
+  const int32_t* kp = qp + p.tq;
+  const auto contiguous = [](const int32_t* pos, int64_t n) {
+    if (pos[0] < 0 || int64_t(pos[0]) + n - 1 > INT32_MAX) return false;
+    for (int64_t i = 1; i < n; ++i)
+      if (pos[i] != pos[0] + i) return false;
+    return true;
+  };
+  if (!contiguous(qp, p.tq) || !contiguous(kp, p.tk)) return false;
+  CudnnAttentionShape s;
+  s.tq = p.tq;
+  s.tk = p.tk;
+  s.hq = p.hq;
+  s.hkv = p.hkv;
+  s.d = p.d;
+  s.scale = p.scale;
+  // Causal: key j is visible to row i when j <= i + off, off = q0 - k0.
+  const int64_t off = int64_t(qp[0]) - kp[0];
+  if (!p.causal || off >= p.tk - 1) {
+    s.mask = CudnnMask::kNone;
+  } else if (off == 0 && p.tq <= p.tk) {
+    s.mask = CudnnMask::kCausalTopLeft;
+  } else if (off > 0 && off == p.tk - p.tq) {
+    s.mask = CudnnMask::kCausalBottomRight;
+  } else {
+    return false;  // other offsets: some rows see nothing, or a band cuDNN is not asked for
+  }
+  if (!cudnn_) {
+    auto made = CudnnAttention::Create(stream_);
+    if (!made.ok()) {
+      cudnn_status_ = made.status().message();
+      return false;
+    }
+    cudnn_ = std::move(made).value();
+  }
+  Result<size_t> ws_bytes = cudnn_->prepare(s);
+  if (!ws_bytes.ok()) {
+    if (ws_bytes.status().code() == StatusCode::kUnsupported) return false;
+    return ws_bytes.status();
+  }
+  // bf16 q, k, v, o and the f32 statistics, 256-byte aligned each.
+  const auto aligned = [](size_t b) { return (b + 255) / 256 * 256; };
+  const size_t nq = size_t(p.tq) * p.hq * p.d, nk = size_t(p.tk) * p.hkv * p.d;
+  const size_t bq = aligned(2 * nq), bk = aligned(2 * nk), bs = aligned(4 * size_t(p.tq) * p.hq);
+  RINGLM_ASSIGN_OR_RETURN(void* io, scratch(kScratchCudnnIo, 2 * bq + 2 * bk + bs));
+  void* ws = nullptr;
+  if (*ws_bytes > 0) {
+    RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchCudnnWs, *ws_bytes));
+  }
+  auto* base = static_cast<char*>(io);
+  auto* qb = reinterpret_cast<uint16_t*>(base);
+  auto* kb = reinterpret_cast<uint16_t*>(base + bq);
+  auto* vb = reinterpret_cast<uint16_t*>(base + bq + bk);
+  auto* ob = reinterpret_cast<uint16_t*>(base + bq + 2 * bk);
+  auto* stats = reinterpret_cast<float*>(base + 2 * bq + 2 * bk);
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.q, qb, int64_t(nq), stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.k, kb, int64_t(nk), stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.v, vb, int64_t(nk), stream_));
+  if (Status st = cudnn_->run(s, qb, kb, vb, ob, stats, ws); !st.ok()) {
+    // A failed cuDNN execution is not the caller's problem while our kernel
+    // can do the call: stop using cuDNN on this backend and fall back. (A
+    // sticky CUDA error fails the kernel too and is reported from there.)
+    cudnn_status_ = "turned off after a failure: " + st.ToString();
+    cudnn_.reset();
+    return false;
+  }
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::bf16_to_f32(ob, p.out, int64_t(nq), stream_));
+  // cuDNN's statistics are [hq, tq]; the LSE is [tq, hq].
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::transpose_f32(stats, p.lse, p.hq, p.tq, stream_));
+  return true;
+#else
+  (void)p;
+  return false;
+#endif
+}
+
+}  // namespace ringlm::cuda_internal
