@@ -24,7 +24,8 @@ namespace ringlm {
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(void* data, size_t bytes, void (*free_fn)(void*)) : data_(data), bytes_(bytes), free_(free_fn) {}
+  Buffer(void* data, size_t bytes, void (*free_fn)(void*))
+      : data_(data), bytes_(bytes), free_(free_fn) {}
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
@@ -48,7 +49,9 @@ class Buffer {
   }
   void* data() const { return data_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(data_); }
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -147,6 +150,23 @@ class Backend {
       RINGLM_RETURN_IF_ERROR(copy(pos + t, b.pos, sizeof(int32_t) * b.n));
       t += b.n;
     }
+    return Status::Ok();
+  }
+
+ protected:
+  // The argument checks of attention_partial_blocks, shared by the backends
+  // that implement it: the query shape (tq >= 0, hq a multiple of hkv,
+  // d > 0), a block array when n > 0, and blocks with n >= 0 and pointers.
+  Status check_attention_blocks(const kernels::AttentionParams& p, const kernels::KeyBlock* blocks,
+                                size_t n) const {
+    const std::string who(name());
+    if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
+      return InvalidArgument(who +
+                             " backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
+    if (n > 0 && !blocks) return InvalidArgument(who + " backend: null key block array");
+    for (size_t i = 0; i < n; ++i)
+      if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
+        return InvalidArgument(who + " backend: key block with n < 0 or null pointers");
     return Status::Ok();
   }
 };

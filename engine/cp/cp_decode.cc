@@ -49,17 +49,12 @@ LocalPartial shard_partial(Backend& backend, const RingAttentionArgs& a, RingSta
 LocalPartial blocks_partial(Backend& backend, const RingAttentionArgs& a,
                             std::span<const kernels::KeyBlock> blocks, RingStats& st) {
   return [&backend, &a, blocks, &st](float* out, float* lse) -> Status {
-    kernels::AttentionParams p;
+    kernels::AttentionParams p = attention_shape(a);
     p.q = a.q;
     p.q_pos = a.q_pos;
     p.out = out;
     p.lse = lse;
     p.tq = a.tq;
-    p.hq = a.hq;
-    p.hkv = a.hkv;
-    p.d = a.d;
-    p.scale = a.scale;
-    p.causal = true;
     ++st.attention_calls;
     return backend.attention_partial_blocks(p, blocks.data(), blocks.size());
   };
@@ -190,7 +185,8 @@ Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttent
   RingStats& st = stats ? *stats : scratch_stats;
   st.steps += comm.size();
   if (a.tq == 0) return Status::Ok();
-  return decode_all_gather(comm, backend, q_only, out, st, blocks_partial(backend, q_only, blocks, st));
+  return decode_all_gather(comm, backend, q_only, out, st,
+                           blocks_partial(backend, q_only, blocks, st));
 }
 
 }  // namespace ringlm

@@ -83,6 +83,16 @@ std::vector<KeySpan> key_runs(const int32_t* k_pos, KeySpan span, int32_t max_po
   return runs;
 }
 
+kernels::AttentionParams attention_shape(const RingAttentionArgs& a) {
+  kernels::AttentionParams p;
+  p.hq = a.hq;
+  p.hkv = a.hkv;
+  p.d = a.d;
+  p.scale = a.scale;
+  p.causal = true;
+  return p;
+}
+
 Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, float* out,
                   float* lse) {
   if (rows <= 0) return Status::Ok();
@@ -105,9 +115,9 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
     RINGLM_RETURN_IF_ERROR(
         fill_empty(backend, a, run.begin - covered, out + covered * q_row, lse + covered * a.hq));
     const int64_t rows = run.end - run.begin;
-    const bool split = a.key_runs == KeyRunSplit::kAlways ||
-                       (a.key_runs == KeyRunSplit::kAuto && !backend.host_memory() &&
-                        rows >= kKeyRunSplitMinRows);
+    const bool split =
+        a.key_runs == KeyRunSplit::kAlways ||
+        (a.key_runs == KeyRunSplit::kAuto && !backend.host_memory() && rows >= kKeyRunSplitMinRows);
     std::vector<KeySpan> parts =
         split ? key_runs(kv.host_pos, span, run.max_pos) : std::vector<KeySpan>{span};
     if (parts.empty()) parts.push_back(span);
@@ -121,7 +131,7 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
     }
     for (size_t i = 0; i < parts.size(); ++i) {
       const KeySpan& ks = parts[i];
-      kernels::AttentionParams p;
+      kernels::AttentionParams p = attention_shape(a);
       p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
       p.q_pos = q.pos + run.begin;
       p.k = kv.k + ks.begin * kv_row;  // [keys, hkv, d]
@@ -133,11 +143,6 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
       p.lse = i == 0 ? run_lse : scratch->as<float>() + rows * q_row;
       p.tq = rows;
       p.tk = ks.end - ks.begin;
-      p.hq = a.hq;
-      p.hkv = a.hkv;
-      p.d = a.d;
-      p.scale = a.scale;
-      p.causal = true;
       RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));
       if (stats) ++stats->attention_calls;
       if (i > 0) {

@@ -91,6 +91,10 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& shape, con
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
                            float* lse, RingStats* stats, Buffer* scratch = nullptr);
 
+// Partial-attention parameters with a's head shape and scale, causal; the
+// caller fills in the rows, keys and outputs.
+kernels::AttentionParams attention_shape(const RingAttentionArgs& a);
+
 // out = 0, lse = -inf for `rows` query rows.
 Status fill_empty(Backend& backend, const RingAttentionArgs& shape, int64_t rows, float* out,
                   float* lse);

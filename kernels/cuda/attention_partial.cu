@@ -1,13 +1,12 @@
 // Dispatch of the CUDA partial attention, the tile-metadata pre-pass of the
 // tensor-core path, and the generic f32 path (with its key-split combine).
-#include "cuda/attention_partial.h"
+#include <math_constants.h>
 
 #include <climits>
 #include <vector>
 
-#include <math_constants.h>
-
 #include "cuda/attention_mma.h"
+#include "cuda/attention_partial.h"
 #include "cuda/common.cuh"
 #include "cuda/convert.h"
 
@@ -20,9 +19,7 @@ using attn::TileMeta;
 constexpr int kGenericWarps = 4;           // warps per block of the generic kernel
 constexpr int64_t kMinKeysPerSplit = 256;  // below this a split costs more than it saves
 constexpr int kMaxSplits = 128;
-constexpr int64_t kMmaMinRows = 64;        // fewer query rows: the 128-row tile is mostly empty
-
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+constexpr int64_t kMmaMinRows = 64;  // fewer query rows: the 128-row tile is mostly empty
 
 int tile_count(int64_t tk) { return int(ceil_div(tk, kBc)); }
 
@@ -67,9 +64,12 @@ cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t 
     if (e != cudaSuccess) return e;
   }
   switch (p.d) {
-    case 64: return attn::launch_mma<64>(p, meta, kpad, ntiles, stream);
-    case 128: return attn::launch_mma<128>(p, meta, kpad, ntiles, stream);
-    default: return cudaErrorInvalidValue;
+    case 64:
+      return attn::launch_mma<64>(p, meta, kpad, ntiles, stream);
+    case 128:
+      return attn::launch_mma<128>(p, meta, kpad, ntiles, stream);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 
@@ -168,7 +168,10 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
   }
   if (lane == 0) {
     const float lse = live ? (m + log2f(l)) * 0.6931471805599453f : -CUDART_INF_F;
-    if (splits == 1) p.lse[rh] = lse; else part_lse[item] = lse;
+    if (splits == 1)
+      p.lse[rh] = lse;
+    else
+      part_lse[item] = lse;
   }
 }
 
@@ -179,8 +182,8 @@ __global__ void combine_splits_kernel(const float* __restrict__ part_out,
   const int lane = threadIdx.x & 31;
   const int64_t rh = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
   if (rh >= rows) return;
-  const float* pl = part_lse + rh * splits;       // [splits]
-  const float* po = part_out + rh * splits * d;   // [splits, d]
+  const float* pl = part_lse + rh * splits;      // [splits]
+  const float* po = part_out + rh * splits * d;  // [splits, d]
   float mx = -CUDART_INF_F;
   for (int s = lane; s < splits; s += 32) mx = fmaxf(mx, pl[s]);
   mx = warp_max(mx);
@@ -214,16 +217,16 @@ size_t split_partials_bytes(const AttentionParams& p, int splits) {
 // `workspace` holds the split partials (when splits > 1). With `pieces`
 // (device table) the splits walk key blocks; otherwise p's keys are cut into
 // equal ranges.
-cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace,
-                        cudaStream_t stream, const KeyBlock* pieces = nullptr,
-                        const int* split_first = nullptr) {
+cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, cudaStream_t stream,
+                        const KeyBlock* pieces = nullptr, const int* split_first = nullptr) {
   const int64_t keys_per_split = splits == 1 ? (p.tk > 0 ? p.tk : 1) : ceil_div(p.tk, splits);
   float* part_out = nullptr;
   float* part_lse = nullptr;
   if (splits > 1) {
     part_out = static_cast<float*>(workspace);
-    part_lse = reinterpret_cast<float*>(static_cast<char*>(workspace) +
-                                        align256(sizeof(float) * size_t(splits) * p.tq * p.hq * p.d));
+    part_lse =
+        reinterpret_cast<float*>(static_cast<char*>(workspace) +
+                                 align256(sizeof(float) * size_t(splits) * p.tq * p.hq * p.d));
   }
   const int64_t items = p.tq * p.hq * splits;
   const int64_t blocks = ceil_div(items, kGenericWarps);
@@ -254,22 +257,16 @@ int generic_splits(int64_t items, int64_t keys, int sm_count) {
   return int(max(int64_t(1), min(splits, int64_t(kMaxSplits))));
 }
 
-// The splits of attention over several key blocks: each split takes the next
+// Fills plan.splits / pieces / first: each split takes the next
 // keys_per_split keys of the concatenation, as pieces of one or more blocks.
-struct SplitTable {
-  int splits = 1;
-  std::vector<KeyBlock> pieces;
-  std::vector<int> first;  // [splits + 1]: split s owns pieces [first[s], first[s + 1])
-};
-
-SplitTable split_table(const AttentionParams& p, const KeyBlock* blocks, int nblocks, int sm_count,
-                       int fixed_splits = 0) {
-  SplitTable t;
+void split_table(const AttentionParams& p, const KeyBlock* blocks, int nblocks, int sm_count,
+                 BlocksPlan& t) {
   int64_t total = 0;
   for (int b = 0; b < nblocks; ++b) total += max(blocks[b].n, int64_t(0));
-  t.splits = fixed_splits > 0 ? fixed_splits : generic_splits(p.tq * p.hq, total, sm_count);
+  t.splits = generic_splits(p.tq * p.hq, total, sm_count);
   const int64_t per = max(int64_t(1), ceil_div(total, t.splits));
   const int64_t row = int64_t(p.hkv) * p.d;
+  t.pieces.clear();
   t.first.assign(size_t(t.splits) + 1, 0);
   int s = 0;
   int64_t room = per;
@@ -291,11 +288,10 @@ SplitTable split_table(const AttentionParams& p, const KeyBlock* blocks, int nbl
     }
   }
   for (int r = s + 1; r <= t.splits; ++r) t.first[size_t(r)] = int(t.pieces.size());
-  return t;
 }
 
 size_t blocks_table_bytes(const BlocksPlan& plan) {
-  return align256(sizeof(KeyBlock) * size_t(plan.pieces)) +
+  return align256(sizeof(KeyBlock) * plan.pieces.size()) +
          align256(sizeof(int) * (size_t(plan.splits) + 1));
 }
 
@@ -352,32 +348,28 @@ BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* block
     plan.splits = 0;
     return plan;
   }
-  const SplitTable t = split_table(p, blocks, nblocks, sm_count);
-  plan.splits = t.splits;
-  plan.pieces = int(t.pieces.size());
+  split_table(p, blocks, nblocks, sm_count, plan);
   plan.workspace_bytes = blocks_table_bytes(plan) + split_partials_bytes(p, plan.splits);
   return plan;
 }
 
-cudaError_t attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
-                                     const BlocksPlan& plan, void* workspace, cudaStream_t stream) {
+cudaError_t attention_partial_blocks(const AttentionParams& p, const BlocksPlan& plan,
+                                     void* workspace, cudaStream_t stream) {
   if (p.tq <= 0) return cudaSuccess;
-  if (plan.splits <= 0 || p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || nblocks < 0)
+  if (plan.splits <= 0 || p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 ||
+      plan.first.size() != size_t(plan.splits) + 1)
     return cudaErrorInvalidValue;
-  const SplitTable t = split_table(p, blocks, nblocks, /*sm_count unused with a fixed split count*/ 0,
-                                   plan.splits);
-  if (int(t.pieces.size()) != plan.pieces) return cudaErrorInvalidValue;  // blocks changed since planning
   char* ws = static_cast<char*>(workspace);
   auto* pieces = reinterpret_cast<KeyBlock*>(ws);
-  auto* first = reinterpret_cast<int*>(ws + align256(sizeof(KeyBlock) * t.pieces.size()));
+  auto* first = reinterpret_cast<int*>(ws + align256(sizeof(KeyBlock) * plan.pieces.size()));
   // Pageable sources: staged before cudaMemcpyAsync returns.
   cudaError_t e = cudaSuccess;
-  if (!t.pieces.empty())
-    e = cudaMemcpyAsync(pieces, t.pieces.data(), sizeof(KeyBlock) * t.pieces.size(),
+  if (!plan.pieces.empty())
+    e = cudaMemcpyAsync(pieces, plan.pieces.data(), sizeof(KeyBlock) * plan.pieces.size(),
                         cudaMemcpyHostToDevice, stream);
   if (e == cudaSuccess)
-    e = cudaMemcpyAsync(first, t.first.data(), sizeof(int) * t.first.size(), cudaMemcpyHostToDevice,
-                        stream);
+    e = cudaMemcpyAsync(first, plan.first.data(), sizeof(int) * plan.first.size(),
+                        cudaMemcpyHostToDevice, stream);
   if (e != cudaSuccess) return e;
   return run_generic(p, plan.splits, ws + blocks_table_bytes(plan), stream, pieces, first);
 }
@@ -387,7 +379,8 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
   if (plan.path == AttentionPath::kEmpty || p.tq <= 0) return cudaSuccess;
   if (p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || p.tk < 0) return cudaErrorInvalidValue;
   switch (plan.path) {
-    case AttentionPath::kGeneric: return run_generic(p, plan.splits, workspace, stream);
+    case AttentionPath::kGeneric:
+      return run_generic(p, plan.splits, workspace, stream);
     case AttentionPath::kMma: {
       if (!attention_mma_supports(p.d)) return cudaErrorInvalidValue;
       const MmaLayout L = mma_layout(p);
@@ -420,7 +413,8 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
       b.causal = p.causal;
       return run_mma(b, ws + L.meta, stream);
     }
-    default: return cudaErrorInvalidValue;
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 
@@ -430,7 +424,9 @@ cudaError_t attention_partial_bf16(const AttentionBf16Params& p, void* workspace
   if (p.hkv <= 0 || p.hq <= 0 || p.hq % p.hkv != 0 || p.tk < 0 || !attention_mma_supports(p.d))
     return cudaErrorInvalidValue;
   if ((reinterpret_cast<uintptr_t>(p.q) | reinterpret_cast<uintptr_t>(p.k) |
-       reinterpret_cast<uintptr_t>(p.v)) % 16 != 0)
+       reinterpret_cast<uintptr_t>(p.v)) %
+          16 !=
+      0)
     return cudaErrorInvalidValue;
   return run_mma(p, workspace, stream);
 }

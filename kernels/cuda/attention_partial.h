@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "attention_params.h"
 
@@ -49,8 +50,8 @@ AttentionPlan plan_attention(const AttentionParams& p, int sm_count,
 // plan.workspace_bytes bytes (256-byte aligned) and must not be in use by
 // other work on `stream`. Returns the launch status (cudaErrorInvalidValue for
 // an unsupported plan).
-cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan,
-                              void* workspace, cudaStream_t stream);
+cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan, void* workspace,
+                              cudaStream_t stream);
 
 // ---- several key blocks in one launch (paged KV caches, decode) ----
 //
@@ -61,19 +62,24 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
 // split may span several blocks, and the splits are combined by the LSE
 // rule. Meant for few query rows (decode), any head dim up to 256.
 struct BlocksPlan {
-  int splits = 1;
-  int pieces = 0;              // (block, key range) pieces over all splits
+  int splits = 1;  // 0: unsupported head dim (above 256)
+  // The split table: (block, key range) pieces in key order; split s walks
+  // pieces [first[s], first[s + 1]).
+  std::vector<KeyBlock> pieces;
+  std::vector<int> first;      // [splits + 1]
   size_t workspace_bytes = 0;  // device scratch attention_partial_blocks() needs
 };
 
-// kUnsupported-style failure (splits = 0) for head dims above 256.
+// Cuts the keys of `blocks` into the plan's split table; kUnsupported-style
+// failure (splits = 0) for head dims above 256. The plan keeps the blocks'
+// device pointers, not the host array.
 BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
                                  int sm_count);
 
-// Copies the split table to `workspace` (a pageable host-to-device copy on
-// `stream`, so the host side may be freed on return) and launches.
-cudaError_t attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
-                                     const BlocksPlan& plan, void* workspace, cudaStream_t stream);
+// Copies the plan's split table to `workspace` (a pageable host-to-device
+// copy on `stream`, so the plan may be freed on return) and launches.
+cudaError_t attention_partial_blocks(const AttentionParams& p, const BlocksPlan& plan,
+                                     void* workspace, cudaStream_t stream);
 
 // ---- the bf16 tensor-core kernel on its own (benchmarks, bf16 KV caches) ----
 

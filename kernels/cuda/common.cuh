@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ringlm::kernels::cuda {
@@ -12,6 +13,9 @@ namespace ringlm::kernels::cuda {
 constexpr unsigned kFullMask = 0xffffffffu;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Bytes rounded up to a 256-byte boundary (workspace layouts).
+inline size_t align256(size_t n) { return (n + 255) / 256 * 256; }
 
 // Blocks for a grid-stride loop over n items: enough to fill the device,
 // never more than the items need, and within the grid's x limit.

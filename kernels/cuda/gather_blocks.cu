@@ -44,8 +44,6 @@ __global__ void gather_blocks_kernel(const GatherItem* __restrict__ items, int n
   }
 }
 
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
-
 }  // namespace
 
 size_t gather_blocks_workspace_bytes(int nblocks) {

@@ -157,12 +157,7 @@ class CpuBackend final : public Backend {
 
   Status attention_partial_blocks(const kernels::AttentionParams& p, const kernels::KeyBlock* blocks,
                                   size_t n) override {
-    if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
-      return InvalidArgument("cpu backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
-    if (n > 0 && !blocks) return InvalidArgument("cpu backend: null key block array");
-    for (size_t i = 0; i < n; ++i)
-      if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
-        return InvalidArgument("cpu backend: key block with n < 0 or null pointers");
+    RINGLM_RETURN_IF_ERROR(check_attention_blocks(p, blocks, n));
     set_threads();
     kernels::cpu::attention_partial_blocks(p, blocks, n);
     return Status::Ok();

@@ -44,7 +44,6 @@ Status CudaBackend::attention_partial(const kernels::AttentionParams& p) {
   if (plan.path == kc::AttentionPath::kUnsupported)
     return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
                        " (supported: 1..256; tensor cores for 64 and 128)");
-  RINGLM_RETURN_IF_ERROR(use_device());
   void* ws = nullptr;
   if (plan.workspace_bytes > 0) {
     RINGLM_ASSIGN_OR_RETURN(ws, scratch(kScratchAttn, plan.workspace_bytes));
@@ -57,22 +56,16 @@ Status CudaBackend::attention_partial(const kernels::AttentionParams& p) {
 Status CudaBackend::attention_partial_blocks(const kernels::AttentionParams& p,
                                              const kernels::KeyBlock* blocks, size_t n) {
   invalidate_x_cache();
-  if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
-    return InvalidArgument("cuda backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
-  if (n > size_t(INT32_MAX) || (n > 0 && !blocks))
-    return InvalidArgument("cuda backend: key block array (null, or more than 2^31 blocks)");
-  for (size_t i = 0; i < n; ++i)
-    if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
-      return InvalidArgument("cuda backend: key block with n < 0 or null pointers");
+  RINGLM_RETURN_IF_ERROR(check_attention_blocks(p, blocks, n));
+  if (n > size_t(INT32_MAX)) return InvalidArgument("cuda backend: more than 2^31 key blocks");
   if (p.tq == 0) return Status::Ok();
-  const int nb = int(n);
-  const kc::BlocksPlan plan = kc::plan_attention_blocks(p, blocks, nb, sm_count_);
+  const kc::BlocksPlan plan = kc::plan_attention_blocks(p, blocks, int(n), sm_count_);
   if (plan.splits <= 0)
     return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
                        " (supported: 1..256)");
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_ASSIGN_OR_RETURN(void* ws, scratch(kScratchBlocks, plan.workspace_bytes));
-  RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial_blocks(p, blocks, nb, plan, ws, stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::attention_partial_blocks(p, plan, ws, stream_));
   ++counts_.kernel;
   return Status::Ok();
 }
