@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +36,18 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+std::vector<std::pair<int64_t, int64_t>> random_cuts(int64_t total, int64_t max_piece,
+                                                     uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::pair<int64_t, int64_t>> cuts;
+  for (int64_t at = 0; at < total;) {
+    const int64_t n = std::min<int64_t>(total - at, int64_t(rng() % uint32_t(max_piece + 1)));
+    cuts.push_back({at, n});
+    at += n;
+  }
+  return cuts;
 }
 
 std::string temp_dir(const std::string& name) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ringlm::test {
@@ -19,6 +20,12 @@ std::string binary_dir();
 
 // Deterministic uniform floats in [lo, hi).
 std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f);
+
+// [0, total) cut in order into (offset, length) pieces of 0..max_piece
+// elements each (zero-length pieces included), deterministic in `seed`:
+// key ranges cut into KV blocks for the attention-over-blocks tests.
+std::vector<std::pair<int64_t, int64_t>> random_cuts(int64_t total, int64_t max_piece,
+                                                     uint32_t seed);
 
 // A fresh empty directory under the build tree for one test's files.
 std::string temp_dir(const std::string& name);

@@ -8,31 +8,19 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <random>
 
 #include "attention_cases.h"
+#include "test_util.h"
 
 namespace ringlm::test {
 namespace {
-
-// Cuts [0, tk) into blocks of 0..max_block keys (zero-length ones included).
-std::vector<std::pair<int64_t, int64_t>> cut(int64_t tk, int64_t max_block, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::pair<int64_t, int64_t>> blocks;
-  for (int64_t at = 0; at < tk;) {
-    const int64_t n = std::min<int64_t>(tk - at, int64_t(rng() % uint32_t(max_block + 1)));
-    blocks.push_back({at, n});
-    at += n;
-  }
-  return blocks;
-}
 
 AttnResult run_blocks(Backend& g, const AttnCase& c, const AttnData& a, int64_t max_block,
                       size_t* nblocks = nullptr) {
   AttnDevice dev(g, c, a);
   const int64_t row = int64_t(c.hkv) * c.d;
   std::vector<kernels::KeyBlock> blocks;
-  for (const auto& [at, n] : cut(c.tk, max_block, uint32_t(c.seed * 3 + 1))) {
+  for (const auto& [at, n] : random_cuts(c.tk, max_block, uint32_t(c.seed * 3 + 1))) {
     kernels::KeyBlock b;
     b.k = dev.p.k + at * row;
     b.v = dev.p.v + at * row;
@@ -128,7 +116,7 @@ TEST_CASE("gather_blocks concatenates the blocks", "[gpu][kv]") {
   for (size_t i = 0; i < pos.size(); ++i) pos[i] = int32_t(i * 3 + 1);
   Buffer dk = upload(g, k), dv = upload(g, v), dp = upload(g, pos);
   // Blocks in reverse order, so the result is a permutation of the source.
-  std::vector<std::pair<int64_t, int64_t>> cuts = cut(total, max_block, uint32_t(total + row));
+  std::vector<std::pair<int64_t, int64_t>> cuts = random_cuts(total, max_block, uint32_t(total + row));
   std::reverse(cuts.begin(), cuts.end());
   std::vector<kernels::KeyBlock> blocks;
   std::vector<float> want_k, want_v;

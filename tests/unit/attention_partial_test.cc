@@ -259,14 +259,10 @@ TEST_CASE("attention_partial_blocks: blocks equal their concatenation", "[attent
   Inputs in = make_inputs(c, uint32_t(tq * 31 + tk + max_block));
   std::vector<float> out, lse;
   AttentionParams p = params_for(c, in, out, lse);
-  std::mt19937 rng(uint32_t(tk + max_block));
   std::vector<kernels::KeyBlock> blocks;
   const int64_t row = int64_t(c.hkv) * c.d;
-  for (int64_t at = 0; at < tk;) {
-    const int64_t n = std::min<int64_t>(tk - at, int64_t(rng() % uint32_t(max_block + 1)));
+  for (const auto& [at, n] : test::random_cuts(tk, max_block, uint32_t(tk + max_block)))
     blocks.push_back({p.k + at * row, p.v + at * row, p.k_pos + at, n});
-    at += n;
-  }
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   kernels::cpu::attention_partial_blocks(p, blocks.data(), blocks.size());
