@@ -100,16 +100,22 @@ int query_tile_rows(int group) {
 // Per-thread working set of one work item. GEMM row r = il * G + h stands for
 // query row i0 + il, query head g * G + h.
 struct TileScratch {
-  std::vector<float> qt;        // [d, M]  scaled queries, transposed
-  std::vector<float> st;        // [Bk, M] scores (transposed), then probabilities
-  std::vector<float> o;         // [M, d]  unnormalised output
-  std::vector<float> m, l;      // [M]     running max and sum of exp(s - m)
-  std::vector<float> base, sum; // [M]     per key tile
-  std::vector<int32_t> row_pos; // [M]     query position of each GEMM row
+  std::vector<float> qt;         // [d, M]  scaled queries, transposed
+  std::vector<float> st;         // [Bk, M] scores (transposed), then probabilities
+  std::vector<float> o;          // [M, d]  unnormalised output
+  std::vector<float> m, l;       // [M]     running max and sum of exp(s - m)
+  std::vector<float> base, sum;  // [M]     per key tile
+  std::vector<int32_t> row_pos;  // [M]     query position of each GEMM row
 
   TileScratch(int max_m, int tile_keys, int d)
-      : qt(size_t(max_m) * d), st(size_t(tile_keys) * max_m), o(size_t(max_m) * d), m(max_m),
-        l(max_m), base(max_m), sum(max_m), row_pos(max_m) {}
+      : qt(size_t(max_m) * d),
+        st(size_t(tile_keys) * max_m),
+        o(size_t(max_m) * d),
+        m(max_m),
+        l(max_m),
+        base(max_m),
+        sum(max_m),
+        row_pos(max_m) {}
 };
 
 // Scores are kept transposed, st [n, M] = K [n, d] . Qs^T [d, M], so that
@@ -169,7 +175,7 @@ void tile_softmax(const AttentionParams& p, int mrows, int64_t j0, int n, bool a
     }
   }
   for (int r = 0; r < mrows; ++r) {
-    if (sum[r] == 0.f) continue;  // nothing visible to this row in the tile
+    if (sum[r] == 0.f) continue;                     // nothing visible to this row in the tile
     const float alpha = exp_approx(w.m[r] - mt[r]);  // m = -inf -> 0 (o, l are 0 then)
     w.l[r] = w.l[r] * alpha + sum[r];
     w.m[r] = mt[r];
@@ -237,124 +243,22 @@ inline void finalize_row(const float* acc, float m, float l, int d, float* out, 
   }
 }
 
-}  // namespace
-
-void attention_partial(const AttentionParams& p) {
-  if (p.tq <= 0 || p.hq <= 0 || p.d <= 0) return;
-  const int d = p.d;
-  if (p.tk <= 0) {
-    std::fill(p.out, p.out + p.tq * p.hq * d, 0.f);
-    std::fill(p.lse, p.lse + p.tq * p.hq, kNegInf);
-    return;
-  }
-  const int group = p.hq / p.hkv;                 // G: query heads per KV head
-  const int tile_rows = query_tile_rows(group);   // Bq
-  const int max_m = tile_rows * group;            // GEMM M
-  const int64_t m_used = std::min<int64_t>(tile_rows, p.tq) * group;
-  const int tile_keys =                           // Bk, within the single-thread GEMM size
-      std::clamp(int(kGemmMaxMnk / (m_used * d)) / 8 * 8, 8, kTileKeysMax);
-  const int64_t qtiles = (p.tq + tile_rows - 1) / tile_rows;
-  const int64_t items = qtiles * p.hkv;
-  const int threads = omp_get_max_threads();
-
-  // Key ranges per item: 1 unless the items alone leave threads idle (decode,
-  // short chunks). Then the keys are cut into ranges of about kSplitKeys, and
-  // the ranges are handed out range-major, so the KV heads of one range run
-  // close together in time and its K/V rows stay in cache between heads.
-  int64_t chunks = 1;
-  if (threads > 1 && items < 2 * threads) {
-    const int64_t partial_floats = p.tq * p.hq * int64_t(d + 2);
-    chunks = std::clamp<int64_t>(p.tk / kSplitKeys, 1,
-                                 std::max<int64_t>(1, kSplitMaxFloats / partial_floats));
-  }
-
-  if (chunks == 1) {
-#pragma omp parallel
-    {
-      TileScratch w(max_m, tile_keys, d);
-      // Causal work grows with the query tile's index: hand out the last
-      // (heaviest) tiles first so that the dynamic schedule ends balanced.
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; ++it) {
-        const int64_t i0 = (qtiles - 1 - it / p.hkv) * tile_rows;
-        const int g = int(it % p.hkv);
-        const int rows = int(std::min<int64_t>(tile_rows, p.tq - i0));
-        tile_item(p, group, tile_keys, i0, rows, g, 0, p.tk, w);
-        for (int r = 0; r < rows * group; ++r) {
-          const int64_t head = (i0 + r / group) * p.hq + int64_t(g) * group + r % group;
-          finalize_row(w.o.data() + size_t(r) * d, w.m[r], w.l[r], d, p.out + head * d,
-                       p.lse + head);
-        }
-      }
-    }
-    return;
-  }
-
-  // Split keys: each (item, range) leaves its unnormalised state, combined per
-  // row as M = max_c m_c, L = sum_c l_c e^(m_c - M), out = sum_c o_c e^(m_c - M) / L.
-  const int64_t per_chunk = (p.tk + chunks - 1) / chunks;
-  const size_t rows_total = size_t(p.tq) * p.hq;
-  std::vector<float> o_part(size_t(chunks) * rows_total * d);  // [chunks, tq, hq, d]
-  std::vector<float> m_part(size_t(chunks) * rows_total);      // [chunks, tq, hq]
-  std::vector<float> l_part(size_t(chunks) * rows_total);      // [chunks, tq, hq]
-#pragma omp parallel
-  {
-    TileScratch w(max_m, tile_keys, d);
-#pragma omp for collapse(2) schedule(dynamic, 1)
-    for (int64_t c = 0; c < chunks; ++c) {
-      for (int64_t it = 0; it < items; ++it) {
-        const int64_t i0 = (it / p.hkv) * tile_rows;
-        const int g = int(it % p.hkv);
-        const int rows = int(std::min<int64_t>(tile_rows, p.tq - i0));
-        const int64_t k0 = c * per_chunk;
-        const int64_t k1 = std::min(p.tk, k0 + per_chunk);
-        tile_item(p, group, tile_keys, i0, rows, g, k0, std::max(k0, k1), w);
-        for (int r = 0; r < rows * group; ++r) {
-          const size_t head =
-              size_t(c) * rows_total + (i0 + r / group) * p.hq + size_t(g) * group + r % group;
-          std::copy_n(w.o.data() + size_t(r) * d, d, o_part.data() + head * d);
-          m_part[head] = w.m[r];
-          l_part[head] = w.l[r];
-        }
-      }
-    }
-#pragma omp for schedule(static)
-    for (int64_t row = 0; row < int64_t(rows_total); ++row) {
-      float mx = kNegInf;
-      for (int64_t c = 0; c < chunks; ++c) mx = std::max(mx, m_part[c * rows_total + row]);
-      float* acc = w.o.data();  // [d] reuses the scratch
-      std::fill(acc, acc + d, 0.f);
-      float l = 0.f;
-      for (int64_t c = 0; c < chunks && mx != kNegInf; ++c) {
-        const size_t at = c * rows_total + row;
-        if (l_part[at] == 0.f) continue;
-        const float scale = std::exp(m_part[at] - mx);
-        l += l_part[at] * scale;
-        const float* oc = o_part.data() + at * d;
-        for (int e = 0; e < d; ++e) acc[e] += oc[e] * scale;
-      }
-      finalize_row(acc, mx, l, d, p.out + row * d, p.lse + row);
-    }
-  }
+// Appends block b cut into pieces of at most `piece_keys` keys (rows of
+// key_row floats); an empty block adds nothing.
+void append_pieces(const KeyBlock& b, int64_t piece_keys, int64_t key_row,
+                   std::vector<KeyBlock>* out) {
+  for (int64_t off = 0; off < b.n; off += piece_keys)
+    out->push_back(KeyBlock{b.k + off * key_row, b.v + off * key_row, b.pos + off,
+                            std::min(piece_keys, b.n - off)});
 }
 
-void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, size_t nblocks) {
-  if (p.tq <= 0 || p.hq <= 0 || p.d <= 0) return;
+// p's queries over `pieces` (key ranges with their own k, v, positions), the
+// threads sharing (piece, query tile, KV head) items; each piece leaves its
+// unnormalised state, folded per row into a running (M, L, O) by the LSE rule
+// (M = max, L = sum l_c e^(m_c - M), O = sum o_c e^(m_c - M)), in batches of
+// pieces whose states fit kSplitMaxFloats. No pieces: every row sees nothing.
+void attend_pieces(const AttentionParams& p, const std::vector<KeyBlock>& pieces) {
   const int d = p.d;
-  // Pieces of at most kSplitKeys keys, so that the threads share the keys of
-  // long blocks as well as the blocks themselves.
-  const int64_t key_row = int64_t(p.hkv) * d;
-  std::vector<KeyBlock> pieces;
-  for (size_t b = 0; b < nblocks; ++b) {
-    for (int64_t off = 0; off < blocks[b].n; off += kSplitKeys) {
-      KeyBlock pc;
-      pc.k = blocks[b].k + off * key_row;
-      pc.v = blocks[b].v + off * key_row;
-      pc.pos = blocks[b].pos + off;
-      pc.n = std::min(kSplitKeys, blocks[b].n - off);
-      pieces.push_back(pc);
-    }
-  }
   const size_t rows_total = size_t(p.tq) * p.hq;
   if (pieces.empty()) {
     std::fill(p.out, p.out + rows_total * d, 0.f);
@@ -370,8 +274,8 @@ void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, 
   const int64_t items = qtiles * p.hkv;
   // Pieces run in batches whose partial states fit kSplitMaxFloats; each
   // batch is folded into a running state per row (M, L, O) by the LSE rule.
-  const int64_t batch = std::clamp<int64_t>(
-      kSplitMaxFloats / int64_t(rows_total * (d + 2)), 1, int64_t(pieces.size()));
+  const int64_t batch = std::clamp<int64_t>(kSplitMaxFloats / int64_t(rows_total * (d + 2)), 1,
+                                            int64_t(pieces.size()));
   std::vector<float> o_part(size_t(batch) * rows_total * d), m_part(size_t(batch) * rows_total),
       l_part(size_t(batch) * rows_total);
   std::vector<float> run_m(rows_total, kNegInf), run_l(rows_total, 0.f), run_o(rows_total * d, 0.f);
@@ -426,6 +330,76 @@ void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, 
   }
   for (size_t row = 0; row < rows_total; ++row)
     finalize_row(run_o.data() + row * d, run_m[row], run_l[row], d, p.out + row * d, p.lse + row);
+}
+
+}  // namespace
+
+void attention_partial(const AttentionParams& p) {
+  if (p.tq <= 0 || p.hq <= 0 || p.d <= 0) return;
+  const int d = p.d;
+  if (p.tk <= 0) {
+    std::fill(p.out, p.out + p.tq * p.hq * d, 0.f);
+    std::fill(p.lse, p.lse + p.tq * p.hq, kNegInf);
+    return;
+  }
+  const int group = p.hq / p.hkv;                // G: query heads per KV head
+  const int tile_rows = query_tile_rows(group);  // Bq
+  const int max_m = tile_rows * group;           // GEMM M
+  const int64_t m_used = std::min<int64_t>(tile_rows, p.tq) * group;
+  const int tile_keys =  // Bk, within the single-thread GEMM size
+      std::clamp(int(kGemmMaxMnk / (m_used * d)) / 8 * 8, 8, kTileKeysMax);
+  const int64_t qtiles = (p.tq + tile_rows - 1) / tile_rows;
+  const int64_t items = qtiles * p.hkv;
+  const int threads = omp_get_max_threads();
+
+  // Key ranges per item: 1 unless the items alone leave threads idle (decode,
+  // short chunks). Then the keys are cut into ranges of about kSplitKeys, and
+  // the ranges are handed out range-major, so the KV heads of one range run
+  // close together in time and its K/V rows stay in cache between heads.
+  int64_t chunks = 1;
+  if (threads > 1 && items < 2 * threads) {
+    const int64_t partial_floats = p.tq * p.hq * int64_t(d + 2);
+    chunks = std::clamp<int64_t>(p.tk / kSplitKeys, 1,
+                                 std::max<int64_t>(1, kSplitMaxFloats / partial_floats));
+  }
+
+  if (chunks == 1) {
+#pragma omp parallel
+    {
+      TileScratch w(max_m, tile_keys, d);
+      // Causal work grows with the query tile's index: hand out the last
+      // (heaviest) tiles first so that the dynamic schedule ends balanced.
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t it = 0; it < items; ++it) {
+        const int64_t i0 = (qtiles - 1 - it / p.hkv) * tile_rows;
+        const int g = int(it % p.hkv);
+        const int rows = int(std::min<int64_t>(tile_rows, p.tq - i0));
+        tile_item(p, group, tile_keys, i0, rows, g, 0, p.tk, w);
+        for (int r = 0; r < rows * group; ++r) {
+          const int64_t head = (i0 + r / group) * p.hq + int64_t(g) * group + r % group;
+          finalize_row(w.o.data() + size_t(r) * d, w.m[r], w.l[r], d, p.out + head * d,
+                       p.lse + head);
+        }
+      }
+    }
+    return;
+  }
+
+  // Split keys into `chunks` ranges of p's keys, combined by the LSE rule.
+  std::vector<KeyBlock> ranges;
+  append_pieces(KeyBlock{p.k, p.v, p.k_pos, p.tk}, (p.tk + chunks - 1) / chunks, int64_t(p.hkv) * d,
+                &ranges);
+  attend_pieces(p, ranges);
+}
+
+void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, size_t nblocks) {
+  if (p.tq <= 0 || p.hq <= 0 || p.d <= 0) return;
+  // Pieces of at most kSplitKeys keys, so that the threads share the keys of
+  // long blocks as well as the blocks themselves.
+  std::vector<KeyBlock> pieces;
+  for (size_t b = 0; b < nblocks; ++b)
+    append_pieces(blocks[b], kSplitKeys, int64_t(p.hkv) * p.d, &pieces);
+  attend_pieces(p, pieces);
 }
 
 }  // namespace ringlm::kernels::cpu
