@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "forwarding_backend.h"
 #include "test_util.h"
 
 namespace ringlm {
@@ -17,39 +18,10 @@ namespace {
 
 // Forwards the required ops to a CPU backend and keeps the base class's
 // defaults for matmul_add, swiglu_matmul_add and gather_blocks.
-class DefaultsBackend final : public Backend {
+class DefaultsBackend final : public test::ForwardingBackend {
  public:
-  DefaultsBackend() : inner_(make_cpu_backend({1})) {}
+  DefaultsBackend() : ForwardingBackend(make_cpu_backend({1}), true) {}
   std::string_view name() const override { return "defaults"; }
-  bool host_memory() const override { return true; }
-  Result<Buffer> alloc(size_t bytes) override { return inner_->alloc(bytes); }
-  Status copy_from_host(void* d, const void* s, size_t n) override { return inner_->copy_from_host(d, s, n); }
-  Status copy_to_host(void* d, const void* s, size_t n) override { return inner_->copy_to_host(d, s, n); }
-  Status copy(void* d, const void* s, size_t n) override { return inner_->copy(d, s, n); }
-  Status fill(float* d, float v, int64_t n) override { return inner_->fill(d, v, n); }
-  Status synchronize() override { return inner_->synchronize(); }
-  Result<std::unique_ptr<Weight>> make_weight(const float* h, int64_t r, int64_t c) override {
-    return inner_->make_weight(h, r, c);
-  }
-  Status matmul(const float* x, const Weight& w, const float* b, float* y, int64_t m) override {
-    return inner_->matmul(x, w, b, y, m);
-  }
-  Status embedding(const Weight& t, const int32_t* ids, float* out, int64_t n) override {
-    return inner_->embedding(t, ids, out, n);
-  }
-  Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
-    return inner_->rmsnorm(x, w, y, rows, dim, eps);
-  }
-  Status rope(float* x, const int32_t* pos, int64_t rows, int heads, const kernels::RopeConfig& cfg) override {
-    return inner_->rope(x, pos, rows, heads, cfg);
-  }
-  Status swiglu(const float* g, const float* u, float* out, int64_t n) override { return inner_->swiglu(g, u, out, n); }
-  Status add(float* y, const float* x, int64_t n) override { return inner_->add(y, x, n); }
-  Status attention_partial(const kernels::AttentionParams& p) override { return inner_->attention_partial(p); }
-  Status merge_partials(const kernels::MergeParams& p) override { return inner_->merge_partials(p); }
-
- private:
-  std::unique_ptr<Backend> inner_;
 };
 
 // y0 + A W^T in double, A [m, k], W [n, k].

@@ -18,6 +18,7 @@
 #endif
 #include "cp/ring_attention.h"
 #include "cp/sharding.h"
+#include "forwarding_backend.h"
 #include "reference_attention.h"
 #include "test_util.h"
 
@@ -38,52 +39,19 @@ enum class Where { kCpu, kCpuStaged, kCuda };
 
 // A Backend that forwards to another and counts attention calls and the
 // (query, key) pairs they cover.
-class CountingBackend final : public Backend {
+class CountingBackend final : public test::ForwardingBackend {
  public:
-  CountingBackend(std::unique_ptr<Backend> inner, bool host_memory)
-      : inner_(std::move(inner)), host_memory_(host_memory) {}
+  using ForwardingBackend::ForwardingBackend;
 
   int calls = 0;
   int64_t pairs = 0;
   int scattered_key_calls = 0;  // calls whose keys are not consecutive positions (host backends)
 
   std::string_view name() const override { return "counting"; }
-  bool host_memory() const override { return host_memory_; }
-  Result<Buffer> alloc(size_t bytes) override { return inner_->alloc(bytes); }
-  Status copy_from_host(void* d, const void* s, size_t n) override {
-    return inner_->copy_from_host(d, s, n);
-  }
-  Status copy_to_host(void* d, const void* s, size_t n) override {
-    return inner_->copy_to_host(d, s, n);
-  }
-  Status copy(void* d, const void* s, size_t n) override { return inner_->copy(d, s, n); }
-  Status fill(float* d, float v, int64_t n) override { return inner_->fill(d, v, n); }
-  Status synchronize() override { return inner_->synchronize(); }
-  Result<std::unique_ptr<Weight>> make_weight(const float* h, int64_t r, int64_t c) override {
-    return inner_->make_weight(h, r, c);
-  }
-  Status matmul(const float* x, const Weight& w, const float* b, float* y, int64_t m) override {
-    return inner_->matmul(x, w, b, y, m);
-  }
-  Status embedding(const Weight& t, const int32_t* ids, float* out, int64_t n) override {
-    return inner_->embedding(t, ids, out, n);
-  }
-  Status rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim,
-                 float eps) override {
-    return inner_->rmsnorm(x, w, y, rows, dim, eps);
-  }
-  Status rope(float* x, const int32_t* pos, int64_t rows, int heads,
-              const kernels::RopeConfig& cfg) override {
-    return inner_->rope(x, pos, rows, heads, cfg);
-  }
-  Status swiglu(const float* g, const float* u, float* out, int64_t n) override {
-    return inner_->swiglu(g, u, out, n);
-  }
-  Status add(float* y, const float* x, int64_t n) override { return inner_->add(y, x, n); }
   Status attention_partial(const kernels::AttentionParams& p) override {
     ++calls;
     pairs += p.tq * p.tk;
-    if (inner_->host_memory()) {
+    if (inner().host_memory()) {
       for (int64_t j = 0; j < p.tk; ++j) {
         if (p.k_pos[j] < 0 || (j > 0 && p.k_pos[j] != p.k_pos[j - 1] + 1)) {
           ++scattered_key_calls;
@@ -91,15 +59,8 @@ class CountingBackend final : public Backend {
         }
       }
     }
-    return inner_->attention_partial(p);
+    return inner().attention_partial(p);
   }
-  Status merge_partials(const kernels::MergeParams& p) override {
-    return inner_->merge_partials(p);
-  }
-
- private:
-  std::unique_ptr<Backend> inner_;
-  bool host_memory_;
 };
 
 bool have_cuda() {
