@@ -9,17 +9,36 @@
 //   out   = sum_j exp(s_j - lse) * v[j,g,:]
 // A row that sees no key (or whose q_pos < 0, i.e. padding) gets out = 0 and
 // lse = -inf. Positions are global token positions, never local indices.
+//
+// K and V are stored as `kv` elements (f32, or bf16 for a bf16 KV cache:
+// the upper 16 bits of the f32, rounded to nearest even); queries, outputs
+// and the arithmetic are f32 either way.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ringlm::kernels {
 
+// Element type of K and V.
+enum class KvType : uint8_t { kF32 = 0, kBF16 = 1 };
+
+inline size_t kv_elem_bytes(KvType t) { return t == KvType::kBF16 ? 2 : 4; }
+inline const char* kv_type_name(KvType t) { return t == KvType::kBF16 ? "bf16" : "f32"; }
+
+// `base` advanced by `elems` K/V elements of type t.
+inline const void* kv_advance(const void* base, int64_t elems, KvType t) {
+  return static_cast<const char*>(base) + elems * int64_t(kv_elem_bytes(t));
+}
+inline void* kv_advance(void* base, int64_t elems, KvType t) {
+  return static_cast<char*>(base) + elems * int64_t(kv_elem_bytes(t));
+}
+
 struct AttentionParams {
   const float* q = nullptr;        // [tq, hq, d]
   const int32_t* q_pos = nullptr;  // [tq]; < 0 marks a padding row
-  const float* k = nullptr;        // [tk, hkv, d]
-  const float* v = nullptr;        // [tk, hkv, d]
+  const void* k = nullptr;         // [tk, hkv, d] of `kv`
+  const void* v = nullptr;         // [tk, hkv, d] of `kv`
   const int32_t* k_pos = nullptr;  // [tk]; < 0 marks a padding key
   float* out = nullptr;            // [tq, hq, d]
   float* lse = nullptr;            // [tq, hq] natural-log LSE of the scaled scores
@@ -30,14 +49,16 @@ struct AttentionParams {
   int d = 0;
   float scale = 0.f;  // usually 1/sqrt(d)
   bool causal = true;
+  KvType kv = KvType::kF32;
 };
 
 // One block of keys for attention over several blocks (a paged KV cache):
-// k, v [n, hkv, d] and their positions [n], same conventions as above.
-// Attention over a list of blocks equals one call over their concatenation.
+// k, v [n, hkv, d] (of the AttentionParams' kv type) and their positions
+// [n], same conventions as above. Attention over a list of blocks equals one
+// call over their concatenation.
 struct KeyBlock {
-  const float* k = nullptr;
-  const float* v = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
   const int32_t* pos = nullptr;
   int64_t n = 0;
 };

@@ -177,6 +177,20 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   o.attn_flops = c.attn_flops();
   o.link_bytes_per_s = c.link_bytes_per_s();
   o.chat_template = str(c.chat_template());
+  switch (c.kv_cache_type()) {
+    case api::KvCacheType::Auto:
+      o.kv_cache_type = KvCacheType::kAuto;
+      break;
+    case api::KvCacheType::F32:
+      o.kv_cache_type = KvCacheType::kF32;
+      break;
+    case api::KvCacheType::BF16:
+      o.kv_cache_type = KvCacheType::kBF16;
+      break;
+    default:
+      return InvalidArgument("EngineConfig.kv_cache_type: unknown value " +
+                             std::to_string(int(c.kv_cache_type())));
+  }
   return o;
 }
 

@@ -135,6 +135,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   auto version = b.CreateString(info.version);
   auto backend = b.CreateString(info.backend);
   auto tmpl = b.CreateString(info.chat_template);
+  auto kv_type = b.CreateString(info.kv_cache_type);
   api::EngineInfoBuilder eb(b);
   eb.add_version(version);
   eb.add_abi_version(abi_version);
@@ -145,6 +146,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   eb.add_model_fingerprint(info.model_fingerprint);
   eb.add_attn_flops(info.calibration.attn_flops);
   eb.add_link_bytes_per_s(info.calibration.link_bytes_per_s);
+  eb.add_kv_cache_type(kv_type);
   api::FinishEngineInfoBuffer(b, eb.Finish());
   return write_message(MessageType::kEngineInfo, b.GetBufferPointer(), b.GetSize(), f);
 }

@@ -1,7 +1,9 @@
 // Backend: the one interface the engine computes through.
 //
 // Activations are f32 on every backend; weights live in the backend's storage
-// type (CPU: f32; CUDA: bf16) behind Weight; the KV cache is f32. Pointers passed
+// type (CPU: f32; CUDA: bf16) behind Weight; the KV cache holds K and V as
+// kernels::KvType elements (f32 or bf16, the engine's choice; attention takes
+// either). Pointers passed
 // to ops are in the backend's memory space (host memory for CpuBackend, device
 // memory for CudaBackend). Ops are enqueued in order; synchronize() waits for
 // them. A backend object is used by one rank thread at a time.
@@ -86,7 +88,12 @@ class Backend {
   virtual Status copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual Status copy(void* dst, const void* src, size_t bytes) = 0;  // within backend memory
   virtual Status fill(float* dst, float value, int64_t n) = 0;
+  virtual Status zero(void* dst, size_t bytes) = 0;
   virtual Status synchronize() = 0;
+
+  // dst [n] of type t = src [n] (f32; bf16 rounds to nearest even), both in
+  // backend memory: how K and V enter the KV cache.
+  virtual Status store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) = 0;
 
   // --- weights (host f32, row-major) ---
   virtual Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
@@ -137,16 +144,18 @@ class Backend {
     return Unsupported(std::string(name()) + " backend: attention over several key blocks");
   }
 
-  // Copies the blocks' rows one after another into k, v ([sum n, row_floats])
-  // and pos ([sum n]), all backend memory (`blocks` [n] is host memory).
-  // Default: three copy() calls per block; backends may do it in one launch.
-  virtual Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats,
-                               float* k, float* v, int32_t* pos) {
+  // Copies the blocks' rows one after another into k, v ([sum n] rows of
+  // row_bytes bytes) and pos ([sum n]), all backend memory (`blocks` [n] is
+  // host memory). Default: three copy() calls per block; backends may do it
+  // in one launch.
+  virtual Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_bytes,
+                               void* k, void* v, int32_t* pos) {
     int64_t t = 0;
     for (size_t i = 0; i < n; ++i) {
       const kernels::KeyBlock& b = blocks[i];
-      RINGLM_RETURN_IF_ERROR(copy(k + t * row_floats, b.k, sizeof(float) * b.n * row_floats));
-      RINGLM_RETURN_IF_ERROR(copy(v + t * row_floats, b.v, sizeof(float) * b.n * row_floats));
+      const size_t bytes = size_t(b.n * row_bytes);
+      RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(k) + t * row_bytes, b.k, bytes));
+      RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(v) + t * row_bytes, b.v, bytes));
       RINGLM_RETURN_IF_ERROR(copy(pos + t, b.pos, sizeof(int32_t) * b.n));
       t += b.n;
     }

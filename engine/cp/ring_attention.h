@@ -56,10 +56,11 @@ struct RingAttentionArgs {
   // This rank's whole KV shard (cached + new), contiguous; tk equal on all
   // ranks (padded by the caller to max_i(P_i) + ceil(T/N)-style bound,
   // position -1).
-  const float* k = nullptr;        // [tk, hkv, d]
-  const float* v = nullptr;        // [tk, hkv, d]
+  const void* k = nullptr;         // [tk, hkv, d] of kv
+  const void* v = nullptr;         // [tk, hkv, d] of kv
   const int32_t* k_pos = nullptr;  // [tk]
   int64_t tk = 0;
+  kernels::KvType kv = kernels::KvType::kF32;  // element type of k and v (the KV cache's)
   int hq = 0;
   int hkv = 0;
   int d = 0;
@@ -84,7 +85,7 @@ struct RingStats {
 // against the KV block of rank (rank - j) mod N while sending that block to
 // next() and receiving the following one from prev(); the partial results are
 // merged into `out` as they come. K, V and positions travel as one message of
-//   tk * (2*hkv*d*4 + 4) bytes;
+//   tk * (2*hkv*d*e + 4) bytes, e = 4 (f32 KV) or 2 (bf16 KV);
 // this rank sends (N-1) of them.
 // out: [tq, hq, d] (rows that see no key: 0).
 Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& args, float* out,

@@ -90,6 +90,7 @@ kernels::AttentionParams attention_shape(const RingAttentionArgs& a) {
   p.d = a.d;
   p.scale = a.scale;
   p.causal = true;
+  p.kv = a.kv;
   return p;
 }
 
@@ -104,7 +105,7 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
                            float* lse, RingStats* stats, Buffer* scratch) {
   const int64_t q_row = static_cast<int64_t>(a.hq) * a.d;    // floats per query row
-  const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // floats per key row
+  const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // elements per key row
   int64_t covered = 0;  // rows [0, covered) are computed or filled
   bool any = false;
   Buffer local_scratch;
@@ -134,8 +135,8 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
       kernels::AttentionParams p = attention_shape(a);
       p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
       p.q_pos = q.pos + run.begin;
-      p.k = kv.k + ks.begin * kv_row;  // [keys, hkv, d]
-      p.v = kv.v + ks.begin * kv_row;
+      p.k = kernels::kv_advance(kv.k, ks.begin * kv_row, a.kv);  // [keys, hkv, d]
+      p.v = kernels::kv_advance(kv.v, ks.begin * kv_row, a.kv);
       p.k_pos = kv.pos + ks.begin;
       // The first key run writes the run's rows; later ones go to scratch
       // and are merged in.

@@ -73,8 +73,8 @@ struct QBlock {
   int64_t tq = 0;
 };
 struct KvBlock {
-  const float* k = nullptr;           // [tk, hkv, d] backend memory
-  const float* v = nullptr;           // [tk, hkv, d]
+  const void* k = nullptr;            // [tk, hkv, d] of the args' kv type, backend memory
+  const void* v = nullptr;            // [tk, hkv, d]
   const int32_t* pos = nullptr;       // [tk] backend memory
   const int32_t* host_pos = nullptr;  // [tk] host copy
   int64_t tk = 0;

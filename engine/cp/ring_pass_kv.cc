@@ -38,8 +38,8 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   float* part_lse = part_out + out_n;
   RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, acc_lse));
 
-  // One message per step: [K (tk*hkv*d f32) | V (same) | positions (tk i32)].
-  const size_t kv_bytes = static_cast<size_t>(a.tk) * a.hkv * a.d * sizeof(float);
+  // One message per step: [K (tk*hkv*d of a.kv) | V (same) | positions (tk i32)].
+  const size_t kv_bytes = static_cast<size_t>(a.tk) * a.hkv * a.d * kernels::kv_elem_bytes(a.kv);
   const size_t pos_offset = 2 * kv_bytes;
   BlockRing ring(comm, backend, kTagPassKV);
   RINGLM_RETURN_IF_ERROR(ring.init(
@@ -53,9 +53,8 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
     const auto t0 = Clock::now();
     RINGLM_ASSIGN_OR_RETURN(const int32_t* k_pos_host, ring.host_ints(pos_offset, a.tk));
     const uint8_t* blk = ring.block();
-    const KvBlock kvb{reinterpret_cast<const float*>(blk),
-                      reinterpret_cast<const float*>(blk + kv_bytes),
-                      reinterpret_cast<const int32_t*>(blk + pos_offset), k_pos_host, a.tk};
+    const KvBlock kvb{blk, blk + kv_bytes, reinterpret_cast<const int32_t*>(blk + pos_offset),
+                      k_pos_host, a.tk};
     RINGLM_ASSIGN_OR_RETURN(bool any,
                             block_partial(backend, a, qb, runs, kvb, part_out, part_lse, &st,
                                           &split_scratch));

@@ -31,11 +31,13 @@ struct KvShape {
   int n_layers = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  int64_t token_floats() const { return int64_t(n_kv_heads) * head_dim; }  // per K (or V) row
+  kernels::KvType type = kernels::KvType::kF32;  // element type of stored K and V
+  int64_t token_elems() const { return int64_t(n_kv_heads) * head_dim; }  // per K (or V) row
+  int64_t token_bytes() const { return token_elems() * int64_t(kernels::kv_elem_bytes(type)); }
 };
 
 // A contiguous run of one layer's tokens, in backend memory.
-// k, v [n, hkv, d] and pos [n] of one contiguous run of slots: a key block
+// k, v [n, hkv, d] (of shape().type) and pos [n] of one contiguous run of slots: a key block
 // as attention over several blocks takes it (kernels/attention_params.h).
 using KvSpan = kernels::KeyBlock;
 
@@ -58,8 +60,9 @@ class KvStore {
   // Appends n slots with the given global positions (host pointer). Returns
   // the first new slot. On failure nothing changes.
   virtual Result<int64_t> append(SeqId seq, const int32_t* pos, int64_t n) = 0;
-  // Writes K and V ([n, hkv, d], backend memory) of `layer` into slots
-  // [first, first + n), which must have been appended.
+  // Writes K and V ([n, hkv, d] f32, backend memory) of `layer` into slots
+  // [first, first + n), which must have been appended, converting them to
+  // shape().type.
   virtual Status write(SeqId seq, int layer, int64_t first, const float* k, const float* v,
                        int64_t n) = 0;
   // Keeps the first n slots and drops the rest.
@@ -67,10 +70,10 @@ class KvStore {
 
   // The layer's tokens as spans in slot order.
   virtual std::vector<KvSpan> spans(SeqId seq, int layer) const = 0;
-  // Copies the layer's tokens contiguously into k, v ([cap, hkv, d]) and pos
-  // ([cap]) in backend memory; slots past length() up to cap get pos = -1
-  // and zero K/V (padding). kOutOfRange when length() > cap.
-  virtual Status gather(SeqId seq, int layer, float* k, float* v, int32_t* pos,
+  // Copies the layer's tokens contiguously into k, v ([cap, hkv, d] of
+  // shape().type) and pos ([cap]) in backend memory; slots past length() up
+  // to cap get pos = -1 and zero K/V (padding). kOutOfRange when length() > cap.
+  virtual Status gather(SeqId seq, int layer, void* k, void* v, int32_t* pos,
                         int64_t cap) const = 0;
 
   virtual size_t bytes_used() const = 0;
@@ -78,12 +81,15 @@ class KvStore {
   // Bytes one more token would need in the worst case (a new page).
   virtual size_t bytes_per_token() const = 0;
 
-  // Serialises the sequence (positions + every layer's K/V, host f32) so that
-  // read_state() on a store of the same shape restores it exactly.
+  // Serialises the sequence (positions + every layer's K/V in the store's
+  // element type, host byte order) so that read_state() on a store of the
+  // same shape and type restores it exactly.
   virtual Status write_state(SeqId seq, std::vector<uint8_t>* out) const = 0;
-  // Creates `seq` from a write_state() blob. kCorruptData when the blob does
-  // not match this store's shape or is truncated; kFailedPrecondition when
-  // the sequence exists.
+  // Creates `seq` from a write_state() blob of a store with the same layers,
+  // heads and head dim; K/V of another element type are converted (f32 ->
+  // bf16 rounds, bf16 -> f32 is exact). kCorruptData when the blob does not
+  // match this store's shape or is truncated; kFailedPrecondition when the
+  // sequence exists.
   virtual Status read_state(SeqId seq, std::span<const uint8_t> blob) = 0;
 };
 

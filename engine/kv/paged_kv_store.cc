@@ -5,13 +5,20 @@
 #include <map>
 #include <string>
 
+#include "cpu/convert.h"
+
 namespace ringlm {
 namespace {
 
-constexpr uint32_t kStateMagic = 0x31564B52;  // "RKV1"
+using kernels::KvType;
+
+// State blobs: "RKV1" (f32 K/V, 4-word header) as older versions wrote them,
+// and "RKV2", whose header adds the element type.
+constexpr uint32_t kStateMagicF32 = 0x31564B52;  // "RKV1"
+constexpr uint32_t kStateMagic = 0x32564B52;     // "RKV2"
 
 struct Page {
-  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d]; then pos [page] int32
+  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type); then pos [page] int32
 };
 
 struct Sequence {
@@ -26,8 +33,8 @@ class PagedKvStore final : public KvStore {
         shape_(o.shape),
         page_tokens_(std::max<int64_t>(1, o.page_tokens)),
         budget_(o.budget_bytes) {
-    layer_floats_ = 2 * page_tokens_ * shape_.token_floats();
-    page_bytes_ = sizeof(float) * layer_floats_ * shape_.n_layers + sizeof(int32_t) * page_tokens_;
+    layer_bytes_ = 2 * page_tokens_ * shape_.token_bytes();
+    page_bytes_ = size_t(layer_bytes_) * shape_.n_layers + sizeof(int32_t) * page_tokens_;
   }
 
   const KvShape& shape() const override { return shape_; }
@@ -96,15 +103,17 @@ class PagedKvStore final : public KvStore {
     if (layer < 0 || layer >= shape_.n_layers) return InvalidArgument("kv write: bad layer");
     if (first < 0 || n < 0 || first + n > int64_t(s->pos.size()))
       return OutOfRange("kv write: slots outside the appended range");
-    const int64_t tf = shape_.token_floats();
+    const int64_t te = shape_.token_elems();
     for (int64_t t = first; t < first + n;) {
       const int64_t page = t / page_tokens_, off = t % page_tokens_;
       const int64_t run = std::min(page_tokens_ - off, first + n - t);
-      float* base = page_k(s->pages[page], layer);
-      RINGLM_RETURN_IF_ERROR(
-          backend_.copy(base + off * tf, k + (t - first) * tf, sizeof(float) * run * tf));
-      RINGLM_RETURN_IF_ERROR(backend_.copy(base + (page_tokens_ + off) * tf, v + (t - first) * tf,
-                                           sizeof(float) * run * tf));
+      void* base = page_k(s->pages[page], layer);
+      RINGLM_RETURN_IF_ERROR(backend_.store_kv(
+          k + (t - first) * te, kernels::kv_advance(base, off * te, shape_.type), shape_.type,
+          run * te));
+      RINGLM_RETURN_IF_ERROR(backend_.store_kv(
+          v + (t - first) * te, kernels::kv_advance(base, (page_tokens_ + off) * te, shape_.type),
+          shape_.type, run * te));
       t += run;
     }
     return Status::Ok();
@@ -125,27 +134,28 @@ class PagedKvStore final : public KvStore {
     auto it = seqs_.find(seq);
     if (it == seqs_.end() || layer < 0 || layer >= shape_.n_layers) return out;
     const Sequence& s = it->second;
-    const int64_t len = int64_t(s.pos.size()), tf = shape_.token_floats();
+    const int64_t len = int64_t(s.pos.size()), te = shape_.token_elems();
     for (size_t p = 0; p < s.pages.size(); ++p) {
       const int64_t n = std::min(page_tokens_, len - int64_t(p) * page_tokens_);
       if (n <= 0) break;
-      const float* k = page_k(s.pages[p], layer);
-      out.push_back(KvSpan{k, k + page_tokens_ * tf, page_pos(s.pages[p]), n});
+      const void* k = page_k(s.pages[p], layer);
+      out.push_back(
+          KvSpan{k, kernels::kv_advance(k, page_tokens_ * te, shape_.type), page_pos(s.pages[p]), n});
     }
     return out;
   }
 
-  Status gather(SeqId seq, int layer, float* k, float* v, int32_t* pos,
+  Status gather(SeqId seq, int layer, void* k, void* v, int32_t* pos,
                 int64_t cap) const override {
     auto it = seqs_.find(seq);
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
-    const int64_t len = int64_t(it->second.pos.size()), tf = shape_.token_floats();
+    const int64_t len = int64_t(it->second.pos.size()), tb = shape_.token_bytes();
     if (len > cap) return OutOfRange("kv gather: sequence longer than the buffer");
     const std::vector<KvSpan> sp = spans(seq, layer);
-    RINGLM_RETURN_IF_ERROR(backend_.gather_blocks(sp.data(), sp.size(), tf, k, v, pos));
+    RINGLM_RETURN_IF_ERROR(backend_.gather_blocks(sp.data(), sp.size(), tb, k, v, pos));
     if (cap > len) {
-      RINGLM_RETURN_IF_ERROR(backend_.fill(k + len * tf, 0.f, (cap - len) * tf));
-      RINGLM_RETURN_IF_ERROR(backend_.fill(v + len * tf, 0.f, (cap - len) * tf));
+      RINGLM_RETURN_IF_ERROR(backend_.zero(static_cast<char*>(k) + len * tb, size_t((cap - len) * tb)));
+      RINGLM_RETURN_IF_ERROR(backend_.zero(static_cast<char*>(v) + len * tb, size_t((cap - len) * tb)));
       std::vector<int32_t> pad(cap - len, -1);
       RINGLM_RETURN_IF_ERROR(
           backend_.copy_from_host(pos + len, pad.data(), sizeof(int32_t) * pad.size()));
@@ -161,21 +171,20 @@ class PagedKvStore final : public KvStore {
     auto it = seqs_.find(seq);
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
     const Sequence& s = it->second;
-    const int64_t n = int64_t(s.pos.size()), tf = shape_.token_floats();
-    const uint32_t hdr[4] = {kStateMagic, uint32_t(shape_.n_layers), uint32_t(shape_.n_kv_heads),
-                             uint32_t(shape_.head_dim)};
+    const int64_t n = int64_t(s.pos.size()), tb = shape_.token_bytes();
+    const uint32_t hdr[5] = {kStateMagic, uint32_t(shape_.n_layers), uint32_t(shape_.n_kv_heads),
+                             uint32_t(shape_.head_dim), uint32_t(shape_.type)};
     out->clear();
     put(out, hdr, sizeof(hdr));
     put(out, &n, sizeof(n));
     put(out, s.pos.data(), sizeof(int32_t) * n);
-    std::vector<float> host;
     for (int l = 0; l < shape_.n_layers; ++l) {
       for (int which = 0; which < 2; ++which) {
         for (const KvSpan& sp : spans(seq, l)) {
-          host.resize(sp.n * tf);
+          const size_t at = out->size(), bytes = size_t(sp.n * tb);
+          out->resize(at + bytes);
           RINGLM_RETURN_IF_ERROR(
-              backend_.copy_to_host(host.data(), which ? sp.v : sp.k, sizeof(float) * host.size()));
-          put(out, host.data(), sizeof(float) * host.size());
+              backend_.copy_to_host(out->data() + at, which ? sp.v : sp.k, bytes));
         }
       }
     }
@@ -184,7 +193,7 @@ class PagedKvStore final : public KvStore {
 
   Status read_state(SeqId seq, std::span<const uint8_t> blob) override {
     if (contains(seq)) return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
-    uint32_t hdr[4];
+    uint32_t hdr[5] = {0, 0, 0, 0, uint32_t(KvType::kF32)};
     int64_t n = 0;
     size_t off = 0;
     auto take = [&](void* dst, size_t bytes) {
@@ -193,39 +202,55 @@ class PagedKvStore final : public KvStore {
       off += bytes;
       return true;
     };
-    if (!take(hdr, sizeof(hdr)) || hdr[0] != kStateMagic)
+    if (!take(hdr, 4 * sizeof(uint32_t)) || (hdr[0] != kStateMagic && hdr[0] != kStateMagicF32))
       return CorruptData("kv state: bad header");
+    if (hdr[0] == kStateMagic && !take(&hdr[4], sizeof(uint32_t)))
+      return CorruptData("kv state: bad header");
+    if (hdr[4] != uint32_t(KvType::kF32) && hdr[4] != uint32_t(KvType::kBF16))
+      return CorruptData("kv state: unknown K/V element type " + std::to_string(hdr[4]));
+    const KvType type = KvType(hdr[4]);
     if (int(hdr[1]) != shape_.n_layers || int(hdr[2]) != shape_.n_kv_heads ||
         int(hdr[3]) != shape_.head_dim)
       return CorruptData("kv state: shape does not match this model");
-    const int64_t tf = shape_.token_floats();
+    const size_t tb = size_t(shape_.token_elems()) * kernels::kv_elem_bytes(type);
     if (!take(&n, sizeof(n)) || n < 0 ||
-        uint64_t(n) >
-            (blob.size() - off) / (sizeof(int32_t) + 2 * sizeof(float) * tf * shape_.n_layers))
+        uint64_t(n) > (blob.size() - off) / (sizeof(int32_t) + 2 * tb * shape_.n_layers))
       return CorruptData("kv state: bad token count");
     std::vector<int32_t> pos(n);
     if (!take(pos.data(), sizeof(int32_t) * n)) return CorruptData("kv state: truncated positions");
-    if (off + sizeof(float) * 2 * tf * n * shape_.n_layers != blob.size())
+    if (off + 2 * tb * n * shape_.n_layers != blob.size())
       return CorruptData("kv state: size does not match its token count");
     RINGLM_RETURN_IF_ERROR(create(seq));
-    Status st = restore_tokens(seq, pos, blob.subspan(off));
+    Status st = restore_tokens(seq, pos, type, blob.subspan(off));
     if (!st.ok()) (void)drop(seq);
     return st;
   }
 
  private:
-  Status restore_tokens(SeqId seq, const std::vector<int32_t>& pos, std::span<const uint8_t> data) {
-    const int64_t n = int64_t(pos.size()), tf = shape_.token_floats();
+  // Appends the tokens and writes every layer's K/V from `data` (elements of
+  // `type`), widened to f32 on the host and stored through write(), which
+  // converts to this store's type (bf16 -> f32 -> bf16 is exact).
+  Status restore_tokens(SeqId seq, const std::vector<int32_t>& pos, KvType type,
+                        std::span<const uint8_t> data) {
+    const int64_t n = int64_t(pos.size()), te = shape_.token_elems();
     RINGLM_ASSIGN_OR_RETURN(int64_t first, append(seq, pos.data(), n));
-    RINGLM_ASSIGN_OR_RETURN(Buffer kb,
-                            backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
-    RINGLM_ASSIGN_OR_RETURN(Buffer vb,
-                            backend_.alloc(sizeof(float) * std::max<int64_t>(1, n * tf)));
-    const size_t layer_bytes = sizeof(float) * n * tf;
+    const size_t floats = size_t(std::max<int64_t>(1, n * te));
+    RINGLM_ASSIGN_OR_RETURN(Buffer kb, backend_.alloc(sizeof(float) * floats));
+    RINGLM_ASSIGN_OR_RETURN(Buffer vb, backend_.alloc(sizeof(float) * floats));
+    const size_t part_bytes = size_t(n * te) * kernels::kv_elem_bytes(type);
+    std::vector<float> wide(type == KvType::kBF16 ? floats : 0);
+    std::vector<uint16_t> narrow(type == KvType::kBF16 ? floats : 0);
     for (int l = 0; l < shape_.n_layers; ++l) {
-      const uint8_t* k = data.data() + 2 * l * layer_bytes;
-      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(kb.data(), k, layer_bytes));
-      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(vb.data(), k + layer_bytes, layer_bytes));
+      for (int which = 0; which < 2; ++which) {
+        const uint8_t* src = data.data() + (2 * l + which) * part_bytes;
+        Buffer& dst = which ? vb : kb;
+        if (type == KvType::kBF16) {  // the blob may be unaligned: copy out first
+          std::memcpy(narrow.data(), src, part_bytes);
+          kernels::cpu::bf16_to_f32(narrow.data(), wide.data(), n * te);
+          src = reinterpret_cast<const uint8_t*>(wide.data());
+        }
+        RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(dst.data(), src, sizeof(float) * n * te));
+      }
       RINGLM_RETURN_IF_ERROR(write(seq, l, first, kb.as<float>(), vb.as<float>(), n));
     }
     return Status::Ok();
@@ -242,18 +267,18 @@ class PagedKvStore final : public KvStore {
     return &it->second;
   }
 
-  float* page_k(const Page& p, int layer) const {
-    return p.mem.as<float>() + layer * layer_floats_;
+  void* page_k(const Page& p, int layer) const {
+    return p.mem.as<char>() + layer * layer_bytes_;
   }
   int32_t* page_pos(const Page& p) const {
-    return reinterpret_cast<int32_t*>(p.mem.as<float>() + shape_.n_layers * layer_floats_);
+    return reinterpret_cast<int32_t*>(p.mem.as<char>() + shape_.n_layers * layer_bytes_);
   }
 
   Backend& backend_;
   KvShape shape_;
   int64_t page_tokens_;
   size_t budget_;
-  int64_t layer_floats_ = 0;  // K and V floats of one layer in one page
+  int64_t layer_bytes_ = 0;  // K and V bytes of one layer in one page
   size_t page_bytes_ = 0;
   size_t used_ = 0;
   std::map<SeqId, Sequence> seqs_;

@@ -21,13 +21,13 @@ CpAttentionBase::CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq
 Status CpAttentionBase::store_and_gather(int layer, const float* k, const float* v,
                                          RingAttentionArgs* a) {
   if (n_store_ > 0) RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
-  const int64_t tf = int64_t(cfg_.n_kv_heads) * cfg_.head_dim;
+  const int64_t tb = kv_.shape().token_bytes();
   if (!shard_.data()) {
-    RINGLM_ASSIGN_OR_RETURN(shard_, be_.alloc(sizeof(float) * kv_cap_ * (2 * tf + 1)));
+    RINGLM_ASSIGN_OR_RETURN(shard_, be_.alloc(kv_cap_ * (2 * tb + sizeof(int32_t))));
   }
-  float* kb = shard_.as<float>();
-  float* vb = kb + kv_cap_ * tf;
-  int32_t* pb = reinterpret_cast<int32_t*>(vb + kv_cap_ * tf);
+  char* kb = shard_.as<char>();
+  char* vb = kb + kv_cap_ * tb;
+  int32_t* pb = reinterpret_cast<int32_t*>(vb + kv_cap_ * tb);
   RINGLM_RETURN_IF_ERROR(kv_.gather(seq_, layer, kb, vb, pb, kv_cap_));
   *a = query_args();
   a->k = kb;
@@ -45,6 +45,7 @@ RingAttentionArgs CpAttentionBase::query_args() const {
   a.hkv = cfg_.n_kv_heads;
   a.d = cfg_.head_dim;
   a.scale = 1.f / std::sqrt(float(cfg_.head_dim));
+  a.kv = kv_.shape().type;
   return a;
 }
 

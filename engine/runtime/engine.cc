@@ -64,11 +64,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.model = e->model_->config();
   e->info_.world_size = opts.world_size;
   e->info_.backend = std::string(be->name());
+  const kernels::KvType kv = resolve_kv_type(opts.kv_cache_type, be->name());
+  e->info_.kv_cache_type = kernels::kv_type_name(kv);
+  EngineOptions group_opts = opts;
+  group_opts.kv_cache_type = kv == kernels::KvType::kBF16 ? KvCacheType::kBF16 : KvCacheType::kF32;
   e->info_.model_fingerprint = model_fingerprint(*file);
   e->info_.chat_template = std::string(e->template_->name());
   const GgufFile& gguf = *file;
   ModelLoader loader = [&gguf](Backend& b) { return LlamaModel::Load(gguf, b); };
-  RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(opts, *e->model_, std::move(be), loader));
+  RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(group_opts, *e->model_, std::move(be), loader));
   file.reset();
   e->info_.calibration = e->group_->calibration();
   return e;

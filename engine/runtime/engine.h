@@ -54,6 +54,7 @@ struct EngineInfo {
   ModelConfig model;
   int world_size = 1;
   std::string backend;
+  std::string kv_cache_type;  // "f32" or "bf16", as resolved for the group
   CpCalibration calibration;
   uint64_t model_fingerprint = 0;
   std::string chat_template;

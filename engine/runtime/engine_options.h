@@ -4,12 +4,24 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "attention_params.h"
 #include "cp/policy.h"
 #include "runtime/sampler.h"
 
 namespace ringlm {
+
+// Element type of the KV cache. kAuto: bf16 on CUDA (half the memory and the
+// ring traffic of f32, the type the tensor cores read), f32 on the CPU.
+enum class KvCacheType : uint8_t { kAuto, kF32, kBF16 };
+
+inline kernels::KvType resolve_kv_type(KvCacheType t, std::string_view backend) {
+  if (t == KvCacheType::kF32) return kernels::KvType::kF32;
+  if (t == KvCacheType::kBF16) return kernels::KvType::kBF16;
+  return backend == "cuda" ? kernels::KvType::kBF16 : kernels::KvType::kF32;
+}
 
 struct EngineOptions {
   std::string model_path;
@@ -32,6 +44,8 @@ struct EngineOptions {
   bool nccl = false;
   size_t kv_budget_bytes = size_t(4) << 30;  // per rank
   int64_t kv_page_tokens = 256;
+  // Every rank of a group stores K/V in the leader's (rank 0's) resolved type.
+  KvCacheType kv_cache_type = KvCacheType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};
   // CP policy: a forced variant, and calibration numbers (0 = measure).

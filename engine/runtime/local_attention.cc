@@ -36,6 +36,7 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
   p.d = d;
   p.scale = 1.f / std::sqrt(float(d));
   p.causal = true;
+  p.kv = kv_.shape().type;
   p.out = out;
   p.lse = acc_lse;
   if (n_ >= kGatherRows) return attend_gathered(layer, p);
@@ -65,14 +66,14 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
 }
 
 Status LocalAttention::attend_gathered(int layer, kernels::AttentionParams& p) {
-  const int64_t len = kv_.length(seq_), tf = int64_t(cfg_.n_kv_heads) * cfg_.head_dim;
-  const size_t bytes = sizeof(float) * len * (2 * tf + 1);
+  const int64_t len = kv_.length(seq_), tb = kv_.shape().token_bytes();
+  const size_t bytes = size_t(len * (2 * tb + int64_t(sizeof(int32_t))));
   if (gather_.bytes() < bytes) {
     RINGLM_ASSIGN_OR_RETURN(gather_, be_.alloc(bytes));
   }
-  float* k = gather_.as<float>();
-  float* v = k + len * tf;
-  int32_t* pos = reinterpret_cast<int32_t*>(v + len * tf);
+  char* k = gather_.as<char>();
+  char* v = k + len * tb;
+  int32_t* pos = reinterpret_cast<int32_t*>(v + len * tb);
   RINGLM_RETURN_IF_ERROR(kv_.gather(seq_, layer, k, v, pos, len));
   p.k = k;
   p.v = v;

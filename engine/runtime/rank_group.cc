@@ -32,12 +32,6 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
                             const StoreSpec& store) {
   RankLocal r;
   r.backend = std::move(backend);
-  const ModelConfig& c = model.config();
-  PagedKvOptions kvo;
-  kvo.shape = KvShape{c.n_layers, c.n_kv_heads, c.head_dim};
-  kvo.page_tokens = opts.kv_page_tokens;
-  kvo.budget_bytes = opts.kv_budget_bytes;
-  r.kv = make_paged_kv_store(*r.backend, kvo);
   if (opts.world_size == 1) {
     r.comm = std::make_unique<SelfComm>(opts.comm_timeout);
   } else {
@@ -50,6 +44,17 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
     g.store = store;
     RINGLM_ASSIGN_OR_RETURN(r.comm, GlooComm::Connect(g));
   }
+  // The KV element type is the group's: ring messages carry K/V as stored.
+  uint8_t kv_type = uint8_t(resolve_kv_type(opts.kv_cache_type, r.backend->name()));
+  RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&kv_type, sizeof(kv_type), 0).WithContext("kv type"));
+  if (kv_type > uint8_t(kernels::KvType::kBF16))
+    return Internal("the leader sent an unknown KV element type " + std::to_string(kv_type));
+  const ModelConfig& c = model.config();
+  PagedKvOptions kvo;
+  kvo.shape = KvShape{c.n_layers, c.n_kv_heads, c.head_dim, kernels::KvType(kv_type)};
+  kvo.page_tokens = opts.kv_page_tokens;
+  kvo.budget_bytes = opts.kv_budget_bytes;
+  r.kv = make_paged_kv_store(*r.backend, kvo);
   if (opts.nccl && opts.world_size > 1) {
     if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL

@@ -106,8 +106,9 @@ struct TileScratch {
   std::vector<float> m, l;       // [M]     running max and sum of exp(s - m)
   std::vector<float> base, sum;  // [M]     per key tile
   std::vector<int32_t> row_pos;  // [M]     query position of each GEMM row
+  std::vector<float> kf, vf;     // [Bk, d] K and V tiles widened from bf16
 
-  TileScratch(int max_m, int tile_keys, int d)
+  TileScratch(int max_m, int tile_keys, int d, KvType kv)
       : qt(size_t(max_m) * d),
         st(size_t(tile_keys) * max_m),
         o(size_t(max_m) * d),
@@ -115,8 +116,32 @@ struct TileScratch {
         l(max_m),
         base(max_m),
         sum(max_m),
-        row_pos(max_m) {}
+        row_pos(max_m),
+        kf(kv == KvType::kBF16 ? size_t(tile_keys) * d : 0),
+        vf(kv == KvType::kBF16 ? size_t(tile_keys) * d : 0) {}
 };
+
+// Rows [j0, j0 + n) of KV head g of a K or V array [tk, hkv, d] as an f32
+// operand: the stored rows themselves (leading dimension hkv * d) for an f32
+// cache, or widened from bf16 into buf (leading dimension d).
+RINGLM_SIMD_CLONES
+const float* kv_tile(const AttentionParams& p, const void* base, int64_t j0, int n, int g,
+                     float* buf, int* ld) {
+  const int64_t row = int64_t(p.hkv) * p.d;
+  if (p.kv == KvType::kF32) {
+    *ld = int(row);
+    return static_cast<const float*>(base) + j0 * row + int64_t(g) * p.d;
+  }
+  const auto* src = static_cast<const uint16_t*>(base) + j0 * row + int64_t(g) * p.d;
+  for (int j = 0; j < n; ++j) {
+    const uint16_t* s = src + j * row;
+    float* o = buf + size_t(j) * p.d;
+#pragma omp simd
+    for (int c = 0; c < p.d; ++c) o[c] = std::bit_cast<float>(uint32_t(s[c]) << 16);
+  }
+  *ld = p.d;
+  return buf;
+}
 
 // Scores are kept transposed, st [n, M] = K [n, d] . Qs^T [d, M], so that
 // both GEMMs are in the forms OpenBLAS runs fastest at these small shapes
@@ -205,7 +230,6 @@ void tile_item(const AttentionParams& p, int group, int tile_keys, int64_t i0, i
                int64_t k0, int64_t k1, TileScratch& w) {
   const int d = p.d;
   const int mrows = rows * group;
-  const int64_t kstride = int64_t(p.hkv) * d;  // K and V rows are [hkv, d]
   std::fill(w.m.begin(), w.m.begin() + mrows, kNegInf);
   std::fill(w.l.begin(), w.l.begin() + mrows, 0.f);
   std::fill(w.o.begin(), w.o.begin() + size_t(mrows) * d, 0.f);
@@ -218,16 +242,17 @@ void tile_item(const AttentionParams& p, int group, int tile_keys, int64_t i0, i
     const PosRange kr = pos_range(p.k_pos + j0, n);
     if (!kr.any_valid) continue;
     if (p.causal && kr.lo > qr.hi) continue;  // no row of the tile sees any of these keys
-    const float* kt = p.k + j0 * kstride + int64_t(g) * d;  // [n, d], row stride hkv*d
-    const float* vt = p.v + j0 * kstride + int64_t(g) * d;  // [n, d], row stride hkv*d
+    int ldk = 0, ldv = 0;
+    const float* kt = kv_tile(p, p.k, j0, n, g, w.kf.data(), &ldk);  // [n, d]
     // st[n, M] = K[n, d] . Qs^T[d, M]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, mrows, d, 1.f, kt, int(kstride),
-                w.qt.data(), mrows, 0.f, w.st.data(), mrows);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, mrows, d, 1.f, kt, ldk, w.qt.data(),
+                mrows, 0.f, w.st.data(), mrows);
     const bool all_visible = !kr.any_pad && !qr.any_pad && (!p.causal || kr.hi <= qr.lo);
     tile_softmax(p, mrows, j0, n, all_visible, w);
+    const float* vt = kv_tile(p, p.v, j0, n, g, w.vf.data(), &ldv);  // [n, d]
     // O[M, d] += P[M, n] . V[n, d],  P = st^T
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mrows, d, n, 1.f, w.st.data(), mrows, vt,
-                int(kstride), 1.f, w.o.data(), d);
+                ldv, 1.f, w.o.data(), d);
   }
 }
 
@@ -244,12 +269,13 @@ inline void finalize_row(const float* acc, float m, float l, int d, float* out, 
 }
 
 // Appends block b cut into pieces of at most `piece_keys` keys (rows of
-// key_row floats); an empty block adds nothing.
-void append_pieces(const KeyBlock& b, int64_t piece_keys, int64_t key_row,
+// p.hkv * p.d elements of p.kv); an empty block adds nothing.
+void append_pieces(const AttentionParams& p, const KeyBlock& b, int64_t piece_keys,
                    std::vector<KeyBlock>* out) {
+  const int64_t row = int64_t(p.hkv) * p.d;
   for (int64_t off = 0; off < b.n; off += piece_keys)
-    out->push_back(KeyBlock{b.k + off * key_row, b.v + off * key_row, b.pos + off,
-                            std::min(piece_keys, b.n - off)});
+    out->push_back(KeyBlock{kv_advance(b.k, off * row, p.kv), kv_advance(b.v, off * row, p.kv),
+                            b.pos + off, std::min(piece_keys, b.n - off)});
 }
 
 // p's queries over `pieces` (key ranges with their own k, v, positions), the
@@ -283,7 +309,7 @@ void attend_pieces(const AttentionParams& p, const std::vector<KeyBlock>& pieces
     const int64_t nb = std::min<int64_t>(batch, int64_t(pieces.size()) - b0);
 #pragma omp parallel
     {
-      TileScratch w(max_m, tile_keys, d);
+      TileScratch w(max_m, tile_keys, d, p.kv);
 #pragma omp for collapse(2) schedule(dynamic, 1)
       for (int64_t c = 0; c < nb; ++c) {
         for (int64_t it = 0; it < items; ++it) {
@@ -366,7 +392,7 @@ void attention_partial(const AttentionParams& p) {
   if (chunks == 1) {
 #pragma omp parallel
     {
-      TileScratch w(max_m, tile_keys, d);
+      TileScratch w(max_m, tile_keys, d, p.kv);
       // Causal work grows with the query tile's index: hand out the last
       // (heaviest) tiles first so that the dynamic schedule ends balanced.
 #pragma omp for schedule(dynamic, 1)
@@ -387,8 +413,7 @@ void attention_partial(const AttentionParams& p) {
 
   // Split keys into `chunks` ranges of p's keys, combined by the LSE rule.
   std::vector<KeyBlock> ranges;
-  append_pieces(KeyBlock{p.k, p.v, p.k_pos, p.tk}, (p.tk + chunks - 1) / chunks, int64_t(p.hkv) * d,
-                &ranges);
+  append_pieces(p, KeyBlock{p.k, p.v, p.k_pos, p.tk}, (p.tk + chunks - 1) / chunks, &ranges);
   attend_pieces(p, ranges);
 }
 
@@ -398,7 +423,7 @@ void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, 
   // long blocks as well as the blocks themselves.
   std::vector<KeyBlock> pieces;
   for (size_t b = 0; b < nblocks; ++b)
-    append_pieces(blocks[b], kSplitKeys, int64_t(p.hkv) * p.d, &pieces);
+    append_pieces(p, blocks[b], kSplitKeys, &pieces);
   attend_pieces(p, pieces);
 }
 

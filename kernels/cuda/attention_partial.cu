@@ -75,6 +75,12 @@ cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t 
 
 // ---- generic f32 path ----
 
+// One K/V element as f32: KT is float (f32 cache) or uint16_t (bf16 bits).
+__device__ __forceinline__ float kv_load(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float kv_load(const uint16_t* p, int64_t i) {
+  return bf16_bits_to_f32(p[i]);
+}
+
 // One warp per (query row, head, key split). Lane c holds q[c + 32 j]; each
 // visible key costs one warp-wide dot product and an online-softmax update.
 // Keys are screened 32 at a time by position (a ballot), so masked keys are
@@ -82,7 +88,7 @@ cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t 
 // into p.out / p.lse with one split, else into part_out / part_lse.
 // With a piece table (attention over several key blocks), split s walks
 // pieces[split_first[s] .. split_first[s + 1]) instead of its key range of p.
-template <int NJ>  // d <= 32 * NJ
+template <int NJ, typename KT>  // d <= 32 * NJ; KT: K/V element (float or bf16 bits)
 __global__ void __launch_bounds__(kGenericWarps * 32)
     attention_generic_kernel(const AttentionParams p, int splits, int64_t keys_per_split,
                              const KeyBlock* __restrict__ pieces,
@@ -119,8 +125,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
     } else {
       const int64_t kb = int64_t(split) * keys_per_split;
       const int64_t row = int64_t(p.hkv) * d;
-      blk.k = p.k + kb * row;
-      blk.v = p.v + kb * row;
+      blk.k = static_cast<const KT*>(p.k) + kb * row;
+      blk.v = static_cast<const KT*>(p.v) + kb * row;
       blk.pos = p.k_pos + kb;
       blk.n = min(p.tk, kb + keys_per_split) - kb;
     }
@@ -132,13 +138,13 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
         const int b = __ffs(vis) - 1;
         vis &= vis - 1;
         const int64_t key = base + b;
-        const float* kr = blk.k + (key * p.hkv + kvh) * d;  // [d]
-        const float* vr = blk.v + (key * p.hkv + kvh) * d;  // [d]
+        const KT* kr = static_cast<const KT*>(blk.k) + (key * p.hkv + kvh) * d;  // [d]
+        const KT* vr = static_cast<const KT*>(blk.v) + (key * p.hkv + kvh) * d;  // [d]
         float dot = 0.f;
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
           const int c = lane + 32 * j;
-          if (c < d) dot += q[j] * kr[c];
+          if (c < d) dot += q[j] * kv_load(kr, c);
         }
         const float sv = warp_sum(dot) * scale_log2;  // identical in every lane
         if (sv > m) {
@@ -153,7 +159,7 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
           const int c = lane + 32 * j;
-          if (c < d) acc[j] += w * vr[c];
+          if (c < d) acc[j] += w * kv_load(vr, c);
         }
       }
     }
@@ -232,15 +238,17 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
   const int64_t blocks = ceil_div(items, kGenericWarps);
   if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
   const dim3 grid{unsigned(blocks)}, block{unsigned(kGenericWarps * 32)};
+  const auto launch = [&](auto kernel) {
+    kernel<<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces, split_first, part_out,
+                                       part_lse);
+  };
+  const bool bf16 = p.kv == KvType::kBF16;
   if (p.d <= 64)
-    attention_generic_kernel<2><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
-                                                            split_first, part_out, part_lse);
+    bf16 ? launch(attention_generic_kernel<2, uint16_t>) : launch(attention_generic_kernel<2, float>);
   else if (p.d <= 128)
-    attention_generic_kernel<4><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
-                                                            split_first, part_out, part_lse);
+    bf16 ? launch(attention_generic_kernel<4, uint16_t>) : launch(attention_generic_kernel<4, float>);
   else
-    attention_generic_kernel<8><<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces,
-                                                            split_first, part_out, part_lse);
+    bf16 ? launch(attention_generic_kernel<8, uint16_t>) : launch(attention_generic_kernel<8, float>);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || splits == 1) return e;
   const int64_t rows = p.tq * p.hq;
@@ -278,8 +286,8 @@ void split_table(const AttentionParams& p, const KeyBlock* blocks, int nblocks, 
       }
       const int64_t take = s + 1 < t.splits ? min(room, blocks[b].n - off) : blocks[b].n - off;
       KeyBlock piece;
-      piece.k = blocks[b].k + off * row;
-      piece.v = blocks[b].v + off * row;
+      piece.k = kv_advance(blocks[b].k, off * row, p.kv);
+      piece.v = kv_advance(blocks[b].v, off * row, p.kv);
       piece.pos = blocks[b].pos + off;
       piece.n = take;
       t.pieces.push_back(piece);
@@ -389,12 +397,18 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
       auto* kb = reinterpret_cast<uint16_t*>(ws + L.k);
       auto* vb = reinterpret_cast<uint16_t*>(ws + L.v);
       // Padding rows become zeros: they may hold anything, and 0 * NaN would
-      // leak into the P V product.
+      // leak into the P V product. A bf16 cache's K/V are copied the same way.
+      const int64_t kv_row = int64_t(p.hkv) * p.d;
+      const auto kv_rows = [&](const void* x, uint16_t* y) {
+        return p.kv == KvType::kBF16
+                   ? bf16_masked_rows(static_cast<const uint16_t*>(x), p.k_pos, y, p.tk, kv_row,
+                                      stream)
+                   : f32_to_bf16_masked_rows(static_cast<const float*>(x), p.k_pos, y, p.tk,
+                                             kv_row, stream);
+      };
       cudaError_t e = f32_to_bf16_masked_rows(p.q, p.q_pos, qb, p.tq, int64_t(p.hq) * p.d, stream);
-      if (e == cudaSuccess)
-        e = f32_to_bf16_masked_rows(p.k, p.k_pos, kb, p.tk, int64_t(p.hkv) * p.d, stream);
-      if (e == cudaSuccess)
-        e = f32_to_bf16_masked_rows(p.v, p.k_pos, vb, p.tk, int64_t(p.hkv) * p.d, stream);
+      if (e == cudaSuccess) e = kv_rows(p.k, kb);
+      if (e == cudaSuccess) e = kv_rows(p.v, vb);
       if (e != cudaSuccess) return e;
       AttentionBf16Params b;
       b.q = qb;

@@ -23,4 +23,10 @@ cudaError_t bf16_to_f32(const uint16_t* x, float* y, int64_t n, cudaStream_t str
 cudaError_t f32_to_bf16_masked_rows(const float* x, const int32_t* pos, uint16_t* y, int64_t rows,
                                     int64_t row_elems, cudaStream_t stream);
 
+// The same masking for bf16 rows (a bf16 KV cache): y = x with rows whose
+// pos < 0 zeroed. 16 bytes at a time when row_elems % 8 == 0 and both
+// pointers are 16-byte aligned.
+cudaError_t bf16_masked_rows(const uint16_t* x, const int32_t* pos, uint16_t* y, int64_t rows,
+                             int64_t row_elems, cudaStream_t stream);
+
 }  // namespace ringlm::kernels::cuda

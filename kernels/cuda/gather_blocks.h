@@ -15,10 +15,11 @@ namespace ringlm::kernels::cuda {
 // Device scratch gather_blocks() needs for `nblocks` blocks (its table).
 size_t gather_blocks_workspace_bytes(int nblocks);
 
-// k, v [sum n, row_floats] and pos [sum n] from blocks[0..nblocks) (host
-// array of device pointers; copied to `workspace` by a pageable
-// host-to-device copy, so it may be freed on return).
-cudaError_t gather_blocks(const KeyBlock* blocks, int nblocks, int64_t row_floats, float* k,
-                          float* v, int32_t* pos, void* workspace, cudaStream_t stream);
+// k, v ([sum n] rows of row_bytes bytes, any KV element type; row_bytes
+// even) and pos [sum n] from blocks[0..nblocks) (host array of device
+// pointers; copied to `workspace` by a pageable host-to-device copy, so it
+// may be freed on return). 16 bytes at a time when rows and pointers allow.
+cudaError_t gather_blocks(const KeyBlock* blocks, int nblocks, int64_t row_bytes, void* k, void* v,
+                          int32_t* pos, void* workspace, cudaStream_t stream);
 
 }  // namespace ringlm::kernels::cuda

@@ -257,6 +257,7 @@ static void test_engine_config_errors(void) {
       "{\"model_path\": \"m\", \"comm_timeout_ms\": -5}",
       "{\"model_path\": \"m\", \"cp_variant\": 9}",
       "{\"model_path\": \"m\", \"decode_variant\": 3}",
+      "{\"model_path\": \"m\", \"kv_cache_type\": 7}",
       "{\"model_path\": \"m\", \"attn_flops\": -1}",
       "{\"model_path\": \"m\", \"devices\": [\"tpu\"]}",
       "{\"model_path\": \"m\", \"world_size\": 2, \"devices\": [\"cpu\"]}",

@@ -17,6 +17,7 @@ static void test_engine_info(void) {
   CHECK(json_int(info, "model.vocab", 0) > 1000);
   CHECK(json_int(info, "model.context_length", 0) >= 2048);
   CHECK(json_string_is(info, "backend", "cpu"));
+  CHECK(json_string_is(info, "kv_cache_type", "f32")); /* Auto on CPU ranks */
   ringlm_buffer_free(out);
   EXPECT_OK(ringlm_engine_info(g_engine, RINGLM_FORMAT_FLATBUFFERS, &out, &len, &err));
   CHECK(memcmp((char*)out + 4, "RLEI", 4) == 0);

@@ -29,6 +29,10 @@ class ForwardingBackend : public Backend {
   }
   Status copy(void* d, const void* s, size_t n) override { return inner_->copy(d, s, n); }
   Status fill(float* d, float v, int64_t n) override { return inner_->fill(d, v, n); }
+  Status zero(void* d, size_t bytes) override { return inner_->zero(d, bytes); }
+  Status store_kv(const float* s, void* d, kernels::KvType t, int64_t n) override {
+    return inner_->store_kv(s, d, t, n);
+  }
   Status synchronize() override { return inner_->synchronize(); }
   Result<std::unique_ptr<Weight>> make_weight(const float* h, int64_t r, int64_t c) override {
     return inner_->make_weight(h, r, c);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -16,7 +17,16 @@
 
 namespace ringlm::test {
 
-// out [tq, hq, d] and lse [tq, hq] in double. Reads p.q, p.k, p.v, p.q_pos,
+// Element i of a K or V array of type t, as double (bf16: the upper half of an f32).
+inline double kv_element(const void* base, int64_t i, kernels::KvType t) {
+  if (t == kernels::KvType::kF32) return double(static_cast<const float*>(base)[i]);
+  const uint32_t bits = uint32_t(static_cast<const uint16_t*>(base)[i]) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return double(f);
+}
+
+// out [tq, hq, d] and lse [tq, hq] in double. Reads p.q, p.k, p.v (of p.kv), p.q_pos,
 // p.k_pos and the shape fields; ignores p.out and p.lse. Rows that see no key
 // (or padding rows, q_pos < 0) get out = 0 and lse = -inf.
 inline void reference_attention(const kernels::AttentionParams& p, std::vector<double>& out,
@@ -39,9 +49,9 @@ inline void reference_attention(const kernels::AttentionParams& p, std::vector<d
           s[j] = kNegInf;
           continue;
         }
-        const float* k = p.k + (j * p.hkv + g) * p.d;
+        const int64_t k0 = (j * p.hkv + g) * p.d;
         double dot = 0.0;
-        for (int c = 0; c < p.d; ++c) dot += double(q[c]) * double(k[c]);
+        for (int c = 0; c < p.d; ++c) dot += double(q[c]) * kv_element(p.k, k0 + c, p.kv);
         s[j] = double(p.scale) * dot;
         mx = std::max(mx, s[j]);
       }
@@ -53,8 +63,8 @@ inline void reference_attention(const kernels::AttentionParams& p, std::vector<d
       for (int64_t j = 0; j < p.tk; ++j) {
         if (s[j] == kNegInf) continue;
         const double w = std::exp(s[j] - l);
-        const float* v = p.v + (j * p.hkv + g) * p.d;
-        for (int c = 0; c < p.d; ++c) o[c] += w * double(v[c]);
+        const int64_t v0 = (j * p.hkv + g) * p.d;
+        for (int c = 0; c < p.d; ++c) o[c] += w * kv_element(p.v, v0 + c, p.kv);
       }
       lse[i * p.hq + h] = l;
     }

@@ -1,6 +1,8 @@
 // Attention test cases shared by the GPU tests: inputs with a chosen masking
-// pattern, a plain float64 reference of kernels/attention_params.h, and the
-// runs on a backend or on a forced CUDA kernel path.
+// pattern, their float64 reference (tests/common/reference_attention.h), and
+// the runs on a backend or on a forced CUDA kernel path, with K/V in f32 or
+// bf16 (a bf16 KV cache; the inputs are bf16-exact, so the reference is the
+// same).
 #pragma once
 
 #include <algorithm>
@@ -13,50 +15,9 @@
 #include "cpu/dequantize.h"
 #include "cuda/attention_partial.h"
 #include "gpu_test_util.h"
+#include "reference_attention.h"
 
 namespace ringlm::test {
-
-// out [tq, hq, d], lse [tq, hq] in double, straight from the definition:
-// no tiling, no online softmax. Invisible keys and padding rows are never read.
-inline void reference_attention_f64(const kernels::AttentionParams& p, std::vector<double>& out,
-                                    std::vector<double>& lse) {
-  const double ninf = -std::numeric_limits<double>::infinity();
-  const int group = p.hq / p.hkv;
-  out.assign(size_t(p.tq * p.hq * p.d), 0.0);
-  lse.assign(size_t(p.tq * p.hq), ninf);
-  std::vector<double> s(size_t(std::max<int64_t>(p.tk, 1)));
-  for (int64_t i = 0; i < p.tq; ++i) {
-    const int32_t qp = p.q_pos[i];
-    for (int h = 0; h < p.hq; ++h) {
-      const int g = h / group;
-      const float* q = p.q + (i * p.hq + h) * p.d;
-      double mx = ninf;
-      for (int64_t j = 0; j < p.tk; ++j) {
-        const int32_t kp = p.k_pos[j];
-        s[size_t(j)] = ninf;
-        if (qp < 0 || kp < 0 || (p.causal && kp > qp)) continue;
-        const float* k = p.k + (j * p.hkv + g) * p.d;
-        double dot = 0.0;
-        for (int c = 0; c < p.d; ++c) dot += double(q[c]) * double(k[c]);
-        s[size_t(j)] = double(p.scale) * dot;
-        mx = std::max(mx, s[size_t(j)]);
-      }
-      if (mx == ninf) continue;
-      double sum = 0.0;
-      for (int64_t j = 0; j < p.tk; ++j)
-        if (s[size_t(j)] != ninf) sum += std::exp(s[size_t(j)] - mx);
-      const double l = mx + std::log(sum);
-      double* o = out.data() + (i * p.hq + h) * p.d;
-      for (int64_t j = 0; j < p.tk; ++j) {
-        if (s[size_t(j)] == ninf) continue;
-        const double w = std::exp(s[size_t(j)] - l);
-        const float* v = p.v + (j * p.hkv + g) * p.d;
-        for (int c = 0; c < p.d; ++c) o[c] += w * double(v[c]);
-      }
-      lse[size_t(i * p.hq + h)] = l;
-    }
-  }
-}
 
 enum class Mask {
   kCausalSuffix,  // keys 0..tk-1, queries the last tq positions (prefill with a cache)
@@ -171,7 +132,7 @@ inline AttnData make_attention_data(const AttnCase& c) {
       if (a.q_pos[size_t(i)] < 0)
         for (int64_t e = 0; e < int64_t(c.hq) * c.d; ++e) a.q[size_t(i * c.hq * c.d + e)] = nan;
   }
-  reference_attention_f64(a.host_params(c), a.ref_out, a.ref_lse);
+  reference_attention(a.host_params(c), a.ref_out, a.ref_lse);
   return a;
 }
 
@@ -189,15 +150,24 @@ struct AttnResult {
   std::vector<float> out, lse;
 };
 
-// Device copies of one case's inputs and outputs on a backend.
+// bf16 bits of f32 values (exact for the bf16-exact test inputs; NaN stays NaN).
+inline std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
+  return y;
+}
+
+// Device copies of one case's inputs and outputs on a backend; K and V are
+// stored as `kv` elements.
 struct AttnDevice {
   Buffer q, k, v, q_pos, k_pos, out, lse;
   kernels::AttentionParams p;
 
-  AttnDevice(Backend& b, const AttnCase& c, const AttnData& a) {
+  AttnDevice(Backend& b, const AttnCase& c, const AttnData& a,
+             kernels::KvType kv = kernels::KvType::kF32) {
     q = upload(b, a.q);
-    k = upload(b, a.k);
-    v = upload(b, a.v);
+    k = kv == kernels::KvType::kBF16 ? upload(b, to_bf16(a.k)) : upload(b, a.k);
+    v = kv == kernels::KvType::kBF16 ? upload(b, to_bf16(a.v)) : upload(b, a.v);
     q_pos = upload(b, a.q_pos);
     k_pos = upload(b, a.k_pos);
     // Outputs start as NaN so that an unwritten element fails.
@@ -205,8 +175,9 @@ struct AttnDevice {
     lse = upload(b, std::vector<float>(size_t(c.tq * c.hq), std::nanf("")));
     p = a.host_params(c);
     p.q = q.as<float>();
-    p.k = k.as<float>();
-    p.v = v.as<float>();
+    p.k = k.data();
+    p.v = v.data();
+    p.kv = kv;
     p.q_pos = q_pos.as<int32_t>();
     p.k_pos = k_pos.as<int32_t>();
     p.out = out.as<float>();
@@ -218,17 +189,19 @@ struct AttnDevice {
   }
 };
 
-inline AttnResult run_backend(Backend& b, const AttnCase& c, const AttnData& a) {
-  AttnDevice dev(b, c, a);
+inline AttnResult run_backend(Backend& b, const AttnCase& c, const AttnData& a,
+                              kernels::KvType kv = kernels::KvType::kF32) {
+  AttnDevice dev(b, c, a, kv);
   require_ok(b.attention_partial(dev.p));
   return dev.fetch(b, c);
 }
 
 // Runs one CUDA kernel path directly (kernels/cuda/attention_partial.h).
 inline AttnResult run_cuda_path(const AttnCase& c, const AttnData& a,
-                                kernels::cuda::AttentionPath path) {
+                                kernels::cuda::AttentionPath path,
+                                kernels::KvType kv = kernels::KvType::kF32) {
   Backend& g = cuda_backend();
-  AttnDevice dev(g, c, a);
+  AttnDevice dev(g, c, a, kv);
   int sms = 0;
   REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
   const auto plan = kernels::cuda::plan_attention(dev.p, sms, path);

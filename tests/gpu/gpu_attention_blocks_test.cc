@@ -16,14 +16,14 @@ namespace ringlm::test {
 namespace {
 
 AttnResult run_blocks(Backend& g, const AttnCase& c, const AttnData& a, int64_t max_block,
-                      size_t* nblocks = nullptr) {
-  AttnDevice dev(g, c, a);
+                      kernels::KvType kv, size_t* nblocks = nullptr) {
+  AttnDevice dev(g, c, a, kv);
   const int64_t row = int64_t(c.hkv) * c.d;
   std::vector<kernels::KeyBlock> blocks;
   for (const auto& [at, n] : random_cuts(c.tk, max_block, uint32_t(c.seed * 3 + 1))) {
     kernels::KeyBlock b;
-    b.k = dev.p.k + at * row;
-    b.v = dev.p.v + at * row;
+    b.k = kernels::kv_advance(dev.p.k, at * row, kv);
+    b.v = kernels::kv_advance(dev.p.v, at * row, kv);
     b.pos = dev.p.k_pos + at;
     b.n = n;
     blocks.push_back(b);
@@ -51,13 +51,14 @@ TEST_CASE("key blocks equal one call over their concatenation", "[gpu][attention
   c.zero_q = GENERATE(false, true);
   c.seed = uint32_t(c.tq * 7 + c.tk * 13 + c.d + int(c.mask) * 5 + c.zero_q);
   const int64_t max_block = GENERATE(int64_t(1), int64_t(256), int64_t(5000));
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
   if (max_block == 1 && c.tk > 300) return;  // 17000 one-key blocks add nothing
   // Keep the float64 reference cheap: the long key range with few rows only.
   if (c.tk > 300 && (c.tq > 5 || c.d == 80)) return;
-  CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask), c.zero_q, max_block);
+  CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask), c.zero_q, max_block, kernels::kv_type_name(kv));
   const AttnData a = make_attention_data(c);
   size_t nblocks = 0;
-  const AttnResult r = run_blocks(g, c, a, max_block, &nblocks);
+  const AttnResult r = run_blocks(g, c, a, max_block, kv, &nblocks);
   CAPTURE(nblocks);
   check_attention(r, a, attention_tol(c, true), "blocks");
 }
@@ -104,8 +105,10 @@ TEST_CASE("bad key blocks are refused", "[gpu][attention]") {
 }
 
 TEST_CASE("gather_blocks concatenates the blocks", "[gpu][kv]") {
+  // Rows of f32 here; the kernel copies bytes (16 at a time when row bytes
+  // and pointers allow, else 2), so bf16 rows take the same paths.
   Backend& g = cuda_backend();
-  const int64_t row = GENERATE(int64_t(6), int64_t(256));  // 6: the element-wise path
+  const int64_t row = GENERATE(int64_t(6), int64_t(256));  // 6 floats = 24 bytes: the 2-byte path
   const int64_t total = GENERATE(int64_t(1), int64_t(1000), int64_t(70000));
   const int64_t max_block = GENERATE(int64_t(1), int64_t(300));
   if (max_block == 1 && total > 1000) return;
@@ -129,7 +132,8 @@ TEST_CASE("gather_blocks concatenates the blocks", "[gpu][kv]") {
   }
   Buffer ok = upload(g, std::vector<float>(k.size(), std::nanf(""))), ov = upload(g, std::vector<float>(k.size(), std::nanf("")));
   Buffer op = upload(g, std::vector<int32_t>(pos.size(), -7));
-  require_ok(g.gather_blocks(blocks.data(), blocks.size(), row, ok.as<float>(), ov.as<float>(), op.as<int32_t>()));
+  require_ok(g.gather_blocks(blocks.data(), blocks.size(), row * int64_t(sizeof(float)), ok.data(),
+                             ov.data(), op.as<int32_t>()));
   CHECK(download<float>(g, ok.data(), k.size()) == want_k);
   CHECK(download<float>(g, ov.data(), v.size()) == want_v);
   CHECK(download<int32_t>(g, op.data(), pos.size()) == want_p);

@@ -20,6 +20,7 @@ TEST_CASE("forced paths over the grid", "[gpu][attention]") {
   const Mask mask = GENERATE(Mask::kCausalSuffix, Mask::kCausalPadded, Mask::kNonCausal,
                              Mask::kShuffled, Mask::kFuture, Mask::kPast);
   const bool zero_q = GENERATE(false, true);
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
   AttnCase c;
   c.tq = shape.first;
   c.tk = shape.second;
@@ -29,10 +30,11 @@ TEST_CASE("forced paths over the grid", "[gpu][attention]") {
   c.mask = mask;
   c.zero_q = zero_q;
   c.seed = uint32_t(c.tq * 131 + c.tk * 17 + d + int(mask) * 7 + zero_q);
-  CAPTURE(c.tq, c.tk, c.d, mask_name(mask), zero_q);
+  CAPTURE(c.tq, c.tk, c.d, mask_name(mask), zero_q, kernels::kv_type_name(kv));
   const AttnData a = make_attention_data(c);
-  check_attention(run_cuda_path(c, a, AttentionPath::kMma), a, attention_tol(c, false), "mma");
-  check_attention(run_cuda_path(c, a, AttentionPath::kGeneric), a, attention_tol(c, true), "generic");
+  check_attention(run_cuda_path(c, a, AttentionPath::kMma, kv), a, attention_tol(c, false), "mma");
+  check_attention(run_cuda_path(c, a, AttentionPath::kGeneric, kv), a, attention_tol(c, true),
+                  "generic");
 }
 
 TEST_CASE("larger magnitudes (peaked softmax)", "[gpu][attention]") {
@@ -72,14 +74,15 @@ TEST_CASE("decode: keys split across warps and combined", "[gpu][attention]") {
   c.hkv = 2;
   c.d = GENERATE(64, 128, 96);
   c.mask = GENERATE(Mask::kCausalSuffix, Mask::kCausalPadded, Mask::kShuffled);
-  CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask));
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
+  CAPTURE(c.tq, c.tk, c.d, mask_name(c.mask), kernels::kv_type_name(kv));
   const AttnData a = make_attention_data(c);
   int sms = 0;
   REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
   const auto plan = kernels::cuda::plan_attention(a.host_params(c), sms);
   CHECK(plan.path == AttentionPath::kGeneric);
   CHECK(plan.splits > 1);
-  check_attention(run_backend(cuda_backend(), c, a), a, attention_tol(c, true), "split");
+  check_attention(run_backend(cuda_backend(), c, a, kv), a, attention_tol(c, true), "split");
 }
 
 TEST_CASE("bf16 entry point matches the f32 entry point's tensor-core path", "[gpu][attention]") {
@@ -100,8 +103,8 @@ TEST_CASE("bf16 entry point matches the f32 entry point's tensor-core path", "[g
   auto ws = g.alloc(kernels::cuda::attention_bf16_workspace_bytes(c.tk));
   REQUIRE((qb.ok() && kb.ok() && vb.ok() && ws.ok()));
   REQUIRE(kernels::cuda::f32_to_bf16(dev.p.q, qb->as<uint16_t>(), int64_t(a.q.size()), stream) == cudaSuccess);
-  REQUIRE(kernels::cuda::f32_to_bf16(dev.p.k, kb->as<uint16_t>(), int64_t(a.k.size()), stream) == cudaSuccess);
-  REQUIRE(kernels::cuda::f32_to_bf16(dev.p.v, vb->as<uint16_t>(), int64_t(a.v.size()), stream) == cudaSuccess);
+  REQUIRE(kernels::cuda::f32_to_bf16(static_cast<const float*>(dev.p.k), kb->as<uint16_t>(), int64_t(a.k.size()), stream) == cudaSuccess);
+  REQUIRE(kernels::cuda::f32_to_bf16(static_cast<const float*>(dev.p.v), vb->as<uint16_t>(), int64_t(a.v.size()), stream) == cudaSuccess);
   kernels::cuda::AttentionBf16Params p;
   p.q = qb->as<uint16_t>();
   p.k = kb->as<uint16_t>();

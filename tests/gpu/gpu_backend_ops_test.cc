@@ -79,7 +79,8 @@ TEST_CASE("errors become Status and leave the backend usable", "[gpu][errors]") 
   p.tq = p.tk = 1;
   p.hq = p.hkv = 1;
   p.d = 512;
-  p.q = p.k = p.v = x.as<float>();
+  p.q = x.as<float>();
+  p.k = p.v = x.data();
   CHECK(g.attention_partial(p).code() == StatusCode::kUnsupported);
   // Still works afterwards.
   require_ok(g.fill(y.as<float>(), 1.f, 4));

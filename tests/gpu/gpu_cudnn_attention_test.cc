@@ -39,7 +39,7 @@ AttnData contiguous_case(const AttnCase& c, int32_t q0, int32_t k0, bool causal)
   for (int64_t i = 0; i < c.tq; ++i) a.q_pos[size_t(i)] = q0 + int32_t(i);
   for (int64_t j = 0; j < c.tk; ++j) a.k_pos[size_t(j)] = k0 + int32_t(j);
   a.causal = causal;
-  reference_attention_f64(a.host_params(c), a.ref_out, a.ref_lse);
+  reference_attention(a.host_params(c), a.ref_out, a.ref_lse);
   return a;
 }
 
@@ -62,6 +62,7 @@ TEST_CASE("cuDNN serves contiguous layouts with the definition's results", "[gpu
   const int d = GENERATE(64, 128);
   const auto heads = GENERATE(std::pair<int, int>{8, 2}, std::pair<int, int>{4, 4});
   const bool zero_q = GENERATE(false, true);
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
   AttnCase c;
   c.tq = l.tq;
   c.tk = l.tk;
@@ -70,10 +71,10 @@ TEST_CASE("cuDNN serves contiguous layouts with the definition's results", "[gpu
   c.hkv = heads.second;
   c.zero_q = zero_q;
   c.seed = uint32_t(l.tq * 31 + l.tk + d + heads.first + zero_q);
-  CAPTURE(l.name, c.tq, c.tk, c.d, c.hq, c.hkv, zero_q);
+  CAPTURE(l.name, c.tq, c.tk, c.d, c.hq, c.hkv, zero_q, kernels::kv_type_name(kv));
   const AttnData a = contiguous_case(c, l.q0, l.k0, l.causal);
   auto be = fresh_backend();
-  const AttnResult r = run_backend(*be, c, a);
+  const AttnResult r = run_backend(*be, c, a, kv);
   INFO("cudnn status: " << cuda_backend_cudnn_status(*be));
   const CudaAttentionCounts n = cuda_backend_attention_counts(*be);
   CHECK(n.cudnn == 1);

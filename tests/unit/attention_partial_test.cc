@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/attention_partial.h"
+#include "cpu/dequantize.h"
 #include "reference_attention.h"
 #include "test_util.h"
 
@@ -58,9 +59,16 @@ struct Case {
 
 struct Inputs {
   std::vector<float> q, k, v;
+  std::vector<uint16_t> k16, v16;  // k and v rounded to bf16 (a bf16 KV cache)
   std::vector<int32_t> q_pos, k_pos;
   bool causal = true;
 };
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
+  return y;
+}
 
 Inputs make_inputs(const Case& c, uint32_t seed) {
   Inputs in;
@@ -107,8 +115,10 @@ Inputs make_inputs(const Case& c, uint32_t seed) {
   return in;
 }
 
+// K/V of type kv: the f32 inputs, or their bf16 roundings (which the
+// reference then reads too, so the tolerance is the same).
 AttentionParams params_for(const Case& c, Inputs& in, std::vector<float>& out,
-                           std::vector<float>& lse) {
+                           std::vector<float>& lse, kernels::KvType kv = kernels::KvType::kF32) {
   out.assign(size_t(c.tq * c.hq * c.d), 12345.f);  // garbage: every element must be written
   lse.assign(size_t(c.tq * c.hq), 12345.f);
   AttentionParams p;
@@ -116,6 +126,13 @@ AttentionParams params_for(const Case& c, Inputs& in, std::vector<float>& out,
   p.q_pos = in.q_pos.data();
   p.k = in.k.data();
   p.v = in.v.data();
+  p.kv = kv;
+  if (kv == kernels::KvType::kBF16) {
+    in.k16 = to_bf16(in.k);
+    in.v16 = to_bf16(in.v);
+    p.k = in.k16.data();
+    p.v = in.v16.data();
+  }
   p.k_pos = in.k_pos.data();
   p.out = out.data();
   p.lse = lse.data();
@@ -165,12 +182,13 @@ int64_t check_against_reference(const AttentionParams& p, const std::vector<floa
   return empty_rows;
 }
 
-void run_case(const Case& c, uint32_t seed = 7) {
+void run_case(const Case& c, uint32_t seed = 7, kernels::KvType kv = kernels::KvType::kF32) {
   INFO("tq=" << c.tq << " tk=" << c.tk << " hq=" << c.hq << " hkv=" << c.hkv << " d=" << c.d
-             << " mask=" << mask_name(c.mask) << " offset=" << c.offset << " gain=" << c.q_gain);
+             << " mask=" << mask_name(c.mask) << " offset=" << c.offset << " gain=" << c.q_gain
+             << " kv=" << kernels::kv_type_name(kv));
   Inputs in = make_inputs(c, seed);
   std::vector<float> out, lse;
-  AttentionParams p = params_for(c, in, out, lse);
+  AttentionParams p = params_for(c, in, out, lse, kv);
   kernels::cpu::attention_partial(p);
   const int64_t empty = check_against_reference(p, out, lse);
   const int64_t rows = c.tq * c.hq;
@@ -196,6 +214,19 @@ TEST_CASE("attention_partial: every mask x GQA ratio x head dim", "[attention]")
                             std::pair<int64_t, int64_t>{127, 130});
   const int32_t offset = GENERATE(0, 1000000);
   run_case({len.first, len.second, g.hq, g.hkv, d, mask, offset});
+}
+
+TEST_CASE("attention_partial: bf16 K/V (a bf16 KV cache)", "[attention]") {
+  // The K/V tiles are widened to f32 before the GEMMs: the result equals f32
+  // attention over the bf16-rounded K/V to the f32 tolerance.
+  const Mask mask = GENERATE(Mask::kFull, Mask::kCausal, Mask::kCausalPadding,
+                             Mask::kSomeRowsSeeNothing, Mask::kAllPadding, Mask::kGapsUnsorted);
+  const Gqa g = GENERATE(Gqa{4, 4}, Gqa{9, 3}, Gqa{8, 1});
+  const int d = GENERATE(64, 128);
+  const auto len = GENERATE(std::pair<int64_t, int64_t>{1, 300}, std::pair<int64_t, int64_t>{65, 63},
+                            std::pair<int64_t, int64_t>{127, 130},
+                            std::pair<int64_t, int64_t>{1, 2500});  // keys split across threads
+  run_case({len.first, len.second, g.hq, g.hkv, d, mask, 1000}, 9, kernels::KvType::kBF16);
 }
 
 TEST_CASE("attention_partial: lengths 1..300", "[attention]") {
@@ -252,17 +283,19 @@ TEST_CASE("attention_partial_blocks: blocks equal their concatenation", "[attent
   const int64_t tk = GENERATE(1, 300, 2500);
   const int64_t max_block = GENERATE(1, 256, 3000);
   const int threads = GENERATE(1, 3);
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
   if (max_block == 1 && tk > 300) return;
   const Case c{tq, tk, 9, 3, 64, mask, 1000};
   INFO("tq=" << tq << " tk=" << tk << " mask=" << mask_name(mask) << " max_block=" << max_block
-             << " threads=" << threads);
+             << " threads=" << threads << " kv=" << kernels::kv_type_name(kv));
   Inputs in = make_inputs(c, uint32_t(tq * 31 + tk + max_block));
   std::vector<float> out, lse;
-  AttentionParams p = params_for(c, in, out, lse);
+  AttentionParams p = params_for(c, in, out, lse, kv);
   std::vector<kernels::KeyBlock> blocks;
   const int64_t row = int64_t(c.hkv) * c.d;
   for (const auto& [at, n] : test::random_cuts(tk, max_block, uint32_t(tk + max_block)))
-    blocks.push_back({p.k + at * row, p.v + at * row, p.k_pos + at, n});
+    blocks.push_back({kernels::kv_advance(p.k, at * row, kv), kernels::kv_advance(p.v, at * row, kv),
+                      p.k_pos + at, n});
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   kernels::cpu::attention_partial_blocks(p, blocks.data(), blocks.size());

@@ -81,7 +81,8 @@ TEST_CASE("gather_blocks concatenates blocks in order", "[backend][kv]") {
                                       {k.data() + 4 * row, v.data() + 4 * row, pos.data() + 4, 3}};
   std::vector<float> gk(60, -1.f), gv(60, -1.f);
   std::vector<int32_t> gp(10, -1);
-  REQUIRE(be->gather_blocks(blocks, 4, row, gk.data(), gv.data(), gp.data()).ok());
+  REQUIRE(be->gather_blocks(blocks, 4, row * int64_t(sizeof(float)), gk.data(), gv.data(), gp.data())
+              .ok());
   const int order[] = {7, 8, 9, 0, 1, 2, 3, 4, 5, 6};
   for (int i = 0; i < 10; ++i) {
     CAPTURE(i);

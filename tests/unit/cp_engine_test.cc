@@ -24,8 +24,10 @@ std::string test_backend() {
   return b && *b ? b : "cpu";
 }
 
-std::unique_ptr<Engine> make_engine(const std::string& path, int n, CpVariant v) {
+std::unique_ptr<Engine> make_engine(const std::string& path, int n, CpVariant v,
+                                    KvCacheType kv = KvCacheType::kAuto) {
   EngineOptions o;
+  o.kv_cache_type = kv;
   o.backend = test_backend();
   o.model_path = path;
   o.world_size = n;
@@ -119,5 +121,43 @@ TEST_CASE("CP logits equal N = 1 logits on tiny models", "[cp]") {
       CHECK(max_abs_diff(got.logits[turn], ref.logits[turn]) <= tol * scale);
       CHECK(got.tokens[turn] == ref.tokens[turn]);
     }
+  }
+}
+
+TEST_CASE("CP over a bf16 KV cache equals N = 1 over a bf16 KV cache", "[cp]") {
+  test::TinyModelSpec spec;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.dim = 64;
+  const std::string path = test::temp_dir("cp_engine_bf16") + "/tiny.gguf";
+  test::write_tiny_model(path, spec);
+  const std::vector<int> lengths{37, 1, 130};
+  const int decode = 6;
+  auto ref_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kBF16);
+  REQUIRE(ref_engine->info().kv_cache_type == "bf16");
+  const int vocab = ref_engine->info().model.vocab;
+  const Transcript ref = run_turns(*ref_engine, lengths, decode, vocab);
+  ref_engine.reset();
+  {
+    // The bf16 cache rounds K and V only: the first turn's logits stay near
+    // the f32 cache's. (Later turns follow the greedy tokens, which may part
+    // on near ties, so they are not compared across element types.)
+    auto f32_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kF32);
+    REQUIRE(f32_engine->info().kv_cache_type == "f32");
+    const Transcript f32 = run_turns(*f32_engine, {lengths[0]}, decode, vocab);
+    const double diff = max_abs_diff(f32.logits[0], ref.logits[0]);
+    INFO("bf16 vs f32 KV, max |diff| " << diff << " of max |logit| " << max_abs(f32.logits[0]));
+    CHECK(diff > 0);  // the rounding is real
+    CHECK(diff <= 1e-2 * max_abs(f32.logits[0]));
+  }
+  const int n = GENERATE(2, 3);
+  const CpVariant v = GENERATE(CpVariant::kPassKV, CpVariant::kPassQ);
+  auto e = make_engine(path, n, v, KvCacheType::kBF16);
+  const Transcript got = run_turns(*e, lengths, decode, vocab);
+  for (size_t turn = 0; turn < lengths.size(); ++turn) {
+    INFO("N=" << n << " variant=" << cp_variant_name(v) << " turn " << turn);
+    const double tol = test_backend() == "cpu" ? 5e-5 : 2e-2;
+    CHECK(max_abs_diff(got.logits[turn], ref.logits[turn]) <= tol * max_abs(ref.logits[turn]));
+    CHECK(got.tokens[turn] == ref.tokens[turn]);
   }
 }

@@ -18,6 +18,7 @@
 #endif
 #include "cp/ring_attention.h"
 #include "cp/sharding.h"
+#include "cpu/dequantize.h"
 #include "forwarding_backend.h"
 #include "reference_attention.h"
 #include "test_util.h"
@@ -140,6 +141,7 @@ struct RankInput {
 
 struct Scenario {
   int n = 1, hq = 4, hkv = 2, d = 16;
+  kernels::KvType kv = kernels::KvType::kF32;  // how the ranks hold K/V (bf16: a bf16 KV cache)
   int64_t p = 0;  // cached tokens before the queries
   int64_t t = 0;  // query tokens (a prefill turn, or decode rows)
   int64_t tq = 0, tk = 0;
@@ -161,16 +163,24 @@ void append_kv(const Scenario& s, RankInput& r, int32_t pos) {
 // tokens. decode == false: the queries are a prefill turn of t tokens sharded
 // over the ranks. decode == true: t decode rows at positions p .. p+t-1,
 // appended round-robin, with the same queries on every rank.
+// kv = kBF16: K and V are drawn bf16-exact, so the f64 reference over them
+// is also the reference of attention over a bf16 KV cache.
 Scenario make_scenario(int n, const std::vector<int64_t>& prior, int decode_between, int64_t t,
-                       bool decode, uint32_t seed, int extra_kv_padding = 2) {
+                       bool decode, uint32_t seed, int extra_kv_padding = 2,
+                       kernels::KvType kv = kernels::KvType::kF32) {
   Scenario s;
   s.n = n;
   s.t = t;
+  s.kv = kv;
   for (int64_t len : prior) s.p += len + decode_between;
   const int64_t total = s.p + t;
   s.q_all = test::random_floats(t * s.hq * s.d, seed);
   s.k_all = test::random_floats(total * s.hkv * s.d, seed + 1);
   s.v_all = test::random_floats(total * s.hkv * s.d, seed + 2);
+  if (kv == kernels::KvType::kBF16) {
+    for (auto* a : {&s.k_all, &s.v_all})
+      for (float& x : *a) x = kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
+  }
   s.ranks.resize(n);
 
   std::vector<int64_t> loads(n, 0);
@@ -258,7 +268,14 @@ RingAttentionArgs args_of(const Scenario& s, const RankInput& r) {
   a.hkv = s.hkv;
   a.d = s.d;
   a.scale = 1.f / std::sqrt(static_cast<float>(s.d));
+  a.kv = s.kv;
   return a;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
+  return y;
 }
 
 // Every real row of every rank equals the reference within 1e-5 relative (to
@@ -320,16 +337,17 @@ std::vector<RankResult> run_attention(
     const RankInput& in = s.ranks[comm.rank()];
     RINGLM_ASSIGN_OR_RETURN(Buffer q, upload(backend, in.q));
     RINGLM_ASSIGN_OR_RETURN(Buffer q_pos, upload(backend, in.q_pos));
-    RINGLM_ASSIGN_OR_RETURN(Buffer k, upload(backend, in.k));
-    RINGLM_ASSIGN_OR_RETURN(Buffer v, upload(backend, in.v));
+    const bool bf16 = s.kv == kernels::KvType::kBF16;
+    RINGLM_ASSIGN_OR_RETURN(Buffer k, bf16 ? upload(backend, to_bf16(in.k)) : upload(backend, in.k));
+    RINGLM_ASSIGN_OR_RETURN(Buffer v, bf16 ? upload(backend, to_bf16(in.v)) : upload(backend, in.v));
     RINGLM_ASSIGN_OR_RETURN(Buffer k_pos, upload(backend, in.k_pos));
     const int64_t out_n = s.tq * s.hq * s.d;
     RINGLM_ASSIGN_OR_RETURN(Buffer out, backend.alloc(out_n * sizeof(float)));
     RingAttentionArgs a = args_of(s, in);
     a.q = q.as<float>();
     a.q_pos = q_pos.as<int32_t>();
-    a.k = k.as<float>();
-    a.v = v.as<float>();
+    a.k = k.data();
+    a.v = v.data();
     a.k_pos = k_pos.as<int32_t>();
     const uint64_t before = comm.bytes_sent();
     for (int l = 0; l < layers; ++l) {
@@ -454,6 +472,35 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
     // One token: its own KV block is the only one with a key; every other
     // (query block, KV block) pair is padding and costs nothing.
     REQUIRE(total_calls == layers);
+  }
+}
+
+TEST_CASE("ring prefill and CP decode over a bf16 KV cache", "[cp][ring]") {
+  // K/V travel as bf16 (half the pass-KV message); the results equal the f64
+  // reference over the same bf16 values at the f32 tolerance.
+  const int n = GENERATE(1, 2, 3, 4);
+  const int algo = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring pass-Q
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  const bool decode = algo >= 2;
+  const int64_t t = decode ? 3 : 37;
+  CAPTURE(n, algo, where);
+  const Scenario s = make_scenario(n, kHistories[1].prior, kHistories[1].decode_between, t, decode,
+                                   7000u + n * 13 + algo, 2, kernels::KvType::kBF16);
+  const int layers = 2;
+  const auto res = run_attention(
+      s, where, layers,
+      [algo](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+        switch (algo) {
+          case 0: return ring_pass_kv(c, b, a, out, st);
+          case 1: return ring_pass_q(c, b, a, out, st);
+          case 2: return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
+          default: return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
+        }
+      });
+  check_against_reference(s, outputs(res));
+  if (algo == 0) {
+    const uint64_t kv_msg = s.tk * (2ull * s.hkv * s.d * 2 + 4);  // bf16 K and V
+    for (int r = 0; r < n; ++r) REQUIRE(res[r].comm_bytes == layers * (n - 1) * kv_msg);
   }
 }
 

@@ -25,8 +25,10 @@ std::string tiny_path(uint32_t seed = 1) {
   return paths[seed] = p;
 }
 
-std::unique_ptr<Engine> make_engine(int n, size_t kv_budget = size_t(1) << 30, uint32_t seed = 1) {
+std::unique_ptr<Engine> make_engine(int n, size_t kv_budget = size_t(1) << 30, uint32_t seed = 1,
+                                    KvCacheType kv = KvCacheType::kAuto) {
   EngineOptions o;
+  o.kv_cache_type = kv;
   o.model_path = tiny_path(seed);
   o.world_size = n;
   o.threads_per_rank = 1;
@@ -102,6 +104,33 @@ TEST_CASE("restore on another world size rebuilds the KV", "[session]") {
   CHECK(again.stats.cached_tokens == cont.stats.cached_tokens);
   CHECK(max_diff(again.prompt_logits, cont.prompt_logits) < 1e-3);
   CHECK(again.tokens == cont.tokens);
+}
+
+TEST_CASE("a session saved with one KV element type restores into the other", "[session]") {
+  const KvCacheType from = GENERATE(KvCacheType::kF32, KvCacheType::kBF16);
+  const KvCacheType to = from == KvCacheType::kF32 ? KvCacheType::kBF16 : KvCacheType::kF32;
+  const int n = GENERATE(1, 2);
+  CAPTURE(int(from), n);
+  const std::string file = test::temp_dir("save_kv_type") + "/s.ringlm";
+  TurnResult cont;
+  {
+    auto e = make_engine(n, size_t(1) << 30, 1, from);
+    auto a = e->open_session();
+    turn(*e, a.value(), ids(45, 5));
+    REQUIRE(e->save_session(a.value(), file).ok());
+    cont = turn(*e, a.value(), ids(7, 6), 6);
+  }
+  auto e2 = make_engine(n, size_t(1) << 30, 1, to);
+  auto b = e2->restore_session(file);
+  INFO(b.status().ToString());
+  REQUIRE(b.ok());
+  const TurnResult again = turn(*e2, b.value(), ids(7, 6), 6);
+  // The saved KV is reused (not rebuilt), converted to the new element type.
+  CHECK(again.stats.cached_tokens == cont.stats.cached_tokens);
+  CHECK(!again.stats.rebuilt);
+  double scale = 0;
+  for (float x : cont.prompt_logits) scale = std::max(scale, std::abs(double(x)));
+  CHECK(max_diff(again.prompt_logits, cont.prompt_logits) <= 2e-2 * scale);
 }
 
 TEST_CASE("damaged or foreign session files are rejected", "[session]") {

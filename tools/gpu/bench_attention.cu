@@ -6,12 +6,13 @@
 //            kernel and its tile pre-pass), comparable to torch SDPA in bf16;
 //   cudnn    cuDNN's fused attention with stats on the same bf16 inputs
 //            (backend/cuda/cudnn/cudnn_attention.h; where cuDNN loads);
-//   backend  CudaBackend::attention_partial on f32 inputs, including the
-//            rounding of q, k and v to bf16 and of the output back to f32
-//            (cuDNN where it loads, else the kernel; the line says which).
+//   backend  CudaBackend::attention_partial on f32 q and f32 K/V, including
+//            the rounding of q, k and v to bf16 and of the output back to f32
+//            (cuDNN where it loads, else the kernel; the line says which);
+//   bf16-kv  the same with K/V from a bf16 KV cache (no K/V conversion).
 // TFLOP/s counts causal attention as 4 * T^2 * hq * d / 2 FLOPs.
 // Then decode (one query row against T keys) through the backend, in GB/s of
-// f32 K and V read.
+// K and V read, from f32 and from bf16 K/V.
 //
 // usage: bench_attention [--sizes 8192,16384,...] [--d 128] [--budget-s 240]
 #include <cuda_runtime_api.h>
@@ -209,6 +210,12 @@ int main(int argc, char** argv) {
       const double ms_backend = time_ms(stream, [&] { CHECK_OK(be.attention_partial(p)); });
       CHECK_OK(be.synchronize());
       const bool backend_cudnn = ringlm::cuda_backend_attention_counts(be).cudnn > before.cudnn;
+      ringlm::kernels::AttentionParams p16 = p;
+      p16.k = kb.data();
+      p16.v = vb.data();
+      p16.kv = ringlm::kernels::KvType::kBF16;
+      const double ms_bf16kv = time_ms(stream, [&] { CHECK_OK(be.attention_partial(p16)); });
+      CHECK_OK(be.synchronize());
 
       const double flops = 4.0 * double(T) * double(T) * hc.hq * d / 2.0;
       double ms_cudnn = 0;
@@ -240,9 +247,11 @@ int main(int argc, char** argv) {
                       flops / ms_cudnn * 1e-9);
       std::printf(
           "prefill causal d=%d hq=%d hkv=%d T=%lld: kernel(bf16 in) %.3f ms %.1f TFLOP/s | %s | "
-          "backend[%s](f32 in, incl. conversions) %.3f ms %.1f TFLOP/s\n",
+          "backend[%s](f32 in, incl. conversions) %.3f ms %.1f TFLOP/s | backend(bf16 KV) %.3f ms "
+          "%.1f TFLOP/s\n",
           d, hc.hq, hc.hkv, (long long)T, ms_kernel, flops / ms_kernel * 1e-9, cudnn_col,
-          backend_cudnn ? "cudnn" : "kernel", ms_backend, flops / ms_backend * 1e-9);
+          backend_cudnn ? "cudnn" : "kernel", ms_backend, flops / ms_backend * 1e-9, ms_bf16kv,
+          flops / ms_bf16kv * 1e-9);
       std::fflush(stdout);
 
       // Decode: the last position's query against all T keys.
@@ -251,8 +260,16 @@ int main(int argc, char** argv) {
       dp.q_pos = pos.as<int32_t>() + (T - 1);
       dp.tq = 1;
       const double ms_decode = time_ms(stream, [&] { CHECK_OK(be.attention_partial(dp)); });
-      std::printf("decode d=%d hq=%d hkv=%d T=%lld: backend %.3f ms, %.0f GB/s of f32 K+V\n", d,
-                  hc.hq, hc.hkv, (long long)T, ms_decode, 8.0 * nkv / ms_decode * 1e-6);
+      ringlm::kernels::AttentionParams dp16 = dp;
+      dp16.k = kb.data();
+      dp16.v = vb.data();
+      dp16.kv = ringlm::kernels::KvType::kBF16;
+      const double ms_decode16 = time_ms(stream, [&] { CHECK_OK(be.attention_partial(dp16)); });
+      std::printf(
+          "decode d=%d hq=%d hkv=%d T=%lld: backend %.3f ms, %.0f GB/s of f32 K+V | bf16 KV "
+          "%.3f ms, %.0f GB/s of bf16 K+V\n",
+          d, hc.hq, hc.hkv, (long long)T, ms_decode, 8.0 * nkv / ms_decode * 1e-6, ms_decode16,
+          4.0 * nkv / ms_decode16 * 1e-6);
       std::fflush(stdout);
       last_cost_s = elapsed_s() - t0;
     }

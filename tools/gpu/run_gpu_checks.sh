@@ -7,9 +7,10 @@
 # 2. ctest -L gpu --output-on-failure;
 # 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
 # 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
-#    weights: prefill time, MFU, decode), the CP engine equality suite on the
-#    CUDA backend, and GPU vs CPU greedy tokens on the default model's first
-#    layers (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
+#    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default), the
+#    CP engine equality suite on the CUDA backend, and GPU vs CPU greedy tokens
+#    with f32 and with bf16 KV on the default model's first layers
+#    (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
 # PHASE=1 runs 1-3, PHASE=2 runs 4 (reusing the build), default both.
 # SKIP_ATTN_BENCH=1 leaves out step 3; MODEL_BENCH_EXTRA="flags" adds a second
 # `ringlm bench model` run with those flags.
@@ -181,12 +182,15 @@ RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
 step "GPU vs CPU greedy tokens (default model's first layers)"
 if compgen -G ".gpumodel/*.gguf" >/dev/null; then
   M=$(ls .gpumodel/*.gguf | head -1)
+  # Each KV element type on both backends: CPU and GPU greedy tokens must agree.
+  for kv in f32 bf16; do
   for p in "The capital of France is" "def fibonacci(n):" "Once upon a time, in a small village,"; do
-    c=$(timeout 60 "$BUILD/bin/ringlm" generate --model "$M" --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/cpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
-    g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
+    c=$(timeout 60 "$BUILD/bin/ringlm" generate --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/cpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
+    g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
     d=$(python3 -c 'import numpy as n; a=n.fromfile("'"$OUT"'/cpu.f32",n.float32); b=n.fromfile("'"$OUT"'/gpu.f32",n.float32); print("max|dlogit| %.4f of max|logit| %.2f" % (abs(a-b).max(), abs(a).max()))')
-    echo "prompt: $p"; echo "  cpu $c"; echo "  gpu $g"; echo "  $d"
+    echo "prompt ($kv KV): $p"; echo "  cpu $c"; echo "  gpu $g"; echo "  $d"
     [[ "$c" == "$g" ]] && echo "  greedy tokens equal" || { echo "  greedy tokens DIFFER"; STATUS=1; }
+  done
   done
 else
   echo ".gpumodel/ not carried: skipped"

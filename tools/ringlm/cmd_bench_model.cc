@@ -64,14 +64,16 @@ Status bench(const Args& a) {
     lengths.push_back(int64_t(t));
   }
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, make_backend(eo, 0, eo.threads_per_rank));
+  const kernels::KvType kv_type = resolve_kv_type(eo.kv_cache_type, be->name());
   Timer load;
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Random(cfg, *be, 1));
   RINGLM_RETURN_IF_ERROR(be->synchronize());
   std::printf(
       "ringlm bench model: %s on %s (%d layers, dim %d, heads %d/%d, ffn %d, vocab %d); "
-      "random weights in %.1f s; chunk %lld, peak %.0f TFLOP/s\n",
+      "random weights in %.1f s; chunk %lld, %s KV, peak %.0f TFLOP/s\n",
       cfg.name.c_str(), std::string(be->name()).c_str(), cfg.n_layers, cfg.dim, cfg.n_heads,
-      cfg.n_kv_heads, cfg.ffn_dim, cfg.vocab, load.ms() / 1000, (long long)chunk, peak);
+      cfg.n_kv_heads, cfg.ffn_dim, cfg.vocab, load.ms() / 1000, (long long)chunk,
+      kernels::kv_type_name(kv_type), peak);
   std::printf("%9s %10s %10s %9s %7s %9s %12s %10s\n", "tokens", "prefill_s", "tok/s", "TFLOP/s",
               "MFU", "cold_s", "decode_tok/s", "kv_GiB");
   for (int64_t t : lengths) {
@@ -82,7 +84,7 @@ Status bench(const Args& a) {
     double secs[2] = {0, 0}, dec = 0, kv_gib = 0;
     for (int pass = 0; pass < 1 + warm; ++pass) {
       PagedKvOptions ko;
-      ko.shape = KvShape{cfg.n_layers, cfg.n_kv_heads, cfg.head_dim};
+      ko.shape = KvShape{cfg.n_layers, cfg.n_kv_heads, cfg.head_dim, kv_type};
       ko.page_tokens = page;
       ko.budget_bytes = size_t(1) << 40;
       auto kv = make_paged_kv_store(*be, ko);

@@ -12,7 +12,7 @@ std::set<std::string> engine_value_flags() {
           "store",    "hostname",     "variant",       "decode-variant",
           "threads",  "kv-budget-mb", "prefill-chunk", "timeout-ms",
           "template", "attn-flops",   "link-bw",       "backend",
-          "device",   "comm"};
+          "device",   "comm",         "kv-type"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -77,6 +77,15 @@ Result<EngineOptions> engine_options(const Args& a) {
   const std::string comm = a.get("comm", "gloo");
   if (comm != "gloo" && comm != "nccl") return InvalidArgument("--comm must be gloo or nccl");
   o.nccl = comm == "nccl";
+  const std::string kv = a.get("kv-type", "auto");
+  if (kv == "auto")
+    o.kv_cache_type = KvCacheType::kAuto;
+  else if (kv == "f32")
+    o.kv_cache_type = KvCacheType::kF32;
+  else if (kv == "bf16")
+    o.kv_cache_type = KvCacheType::kBF16;
+  else
+    return InvalidArgument("--kv-type must be auto, f32 or bf16 (got '" + kv + "')");
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
   return o;

@@ -91,6 +91,7 @@ type EngineConfig struct {
 	CommTimeoutMS  int64     `json:"comm_timeout_ms,omitempty"`
 	CPVariant      CpVariant `json:"cp_variant,omitempty"`
 	ChatTemplate   string    `json:"chat_template,omitempty"`
+	KVCacheType    string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
 }
 
 // SessionConfig configures a new session.
@@ -117,6 +118,7 @@ type TurnStats struct {
 	KVTokens        []int64  `json:"kv_tokens"`
 	Evictions       int      `json:"evictions"`
 	Rebuilt         bool     `json:"rebuilt"`
+	KVBytes         []uint64 `json:"kv_bytes"` // bytes each rank's KV store holds (all its sessions)
 }
 
 // ChatResponse is the result of a request.
@@ -175,6 +177,7 @@ type EngineInfo struct {
 	ModelFingerprint uint64    `json:"model_fingerprint"`
 	AttnFlops        float64   `json:"attn_flops"`
 	LinkBytesPerS    float64   `json:"link_bytes_per_s"`
+	KVCacheType      string    `json:"kv_cache_type"` // "f32" or "bf16"
 }
 
 // wireEvent is an Event message in its JSON form.

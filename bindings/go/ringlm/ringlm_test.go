@@ -163,7 +163,7 @@ func TestTwoCPRanksGiveIdenticalGreedyTokens(t *testing.T) {
 	}
 	defer e2.Close()
 	info, err := e2.Info()
-	if err != nil || info.WorldSize != 2 {
+	if err != nil || info.WorldSize != 2 || info.KVCacheType != "f32" {
 		t.Fatalf("info %+v, %v", info, err)
 	}
 	two := runChat(t, e2)
@@ -172,7 +172,8 @@ func TestTwoCPRanksGiveIdenticalGreedyTokens(t *testing.T) {
 			t.Errorf("turn %d: 1 rank %v, 2 ranks %v", k+1, one[k].resp.Tokens, two[k].resp.Tokens)
 		}
 		st := two[k].resp.Stats
-		if st.WorldSize != 2 || len(st.KVTokens) != 2 || st.KVTokens[0] == 0 || st.KVTokens[1] == 0 {
+		if st.WorldSize != 2 || len(st.KVTokens) != 2 || st.KVTokens[0] == 0 || st.KVTokens[1] == 0 ||
+			len(st.KVBytes) != 2 || st.KVBytes[0] == 0 || st.KVBytes[1] == 0 {
 			t.Errorf("turn %d: stats %+v", k+1, st)
 		}
 		if st.CachedTokens != two[k].before {

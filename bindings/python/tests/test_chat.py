@@ -62,6 +62,20 @@ def test_two_cp_ranks_give_identical_greedy_tokens(engine, engine2):
     assert engine2.info()["world_size"] == 2
 
 
+def test_bf16_kv_cache_chats_on_two_ranks(model):
+    with ringlm.Engine(model, world_size=2, threads_per_rank=1, kv_cache_type="BF16") as e:
+        info = e.info()
+        assert info["kv_cache_type"] == "bf16"
+        m = info["model"]
+        # A page of 256 tokens: K and V of every layer at 2 bytes, and the positions.
+        page = m["n_layers"] * 2 * 256 * m["n_kv_heads"] * m["head_dim"] * 2 + 256 * 4
+        turns = run_chat(e)
+        for resp, before in turns:
+            assert resp.tokens and resp.stats.cached_tokens == before
+            for tokens, used in zip(resp.stats.kv_tokens, resp.stats.kv_bytes):
+                assert used == -(-tokens // 256) * page
+
+
 def test_tokenize_roundtrip(engine):
     ids = engine.tokenize("Hello, world!")
     assert ids and all(isinstance(i, int) for i in ids)

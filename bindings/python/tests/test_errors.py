@@ -75,6 +75,8 @@ def test_bad_engine_configs(model, tmp_path):
         ringlm.Engine(str(tmp_path / "missing.gguf"))
     with pytest.raises(ringlm.InvalidArgumentError):
         ringlm.Engine(model, world_size=0)
+    with pytest.raises(ringlm.Error):
+        ringlm.Engine(model, kv_cache_type="F16")  # not a KvCacheType
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 60)
     with pytest.raises(ringlm.Error) as err:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/attention_partial.h"
+#include "cpu/convert.h"
 #include "cpu/embedding.h"
 #include "cpu/merge_partials.h"
 #include "cpu/rmsnorm.h"
@@ -61,7 +62,18 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0; i < n; ++i) dst[i] = value;
     return Status::Ok();
   }
+  Status zero(void* dst, size_t bytes) override {
+    if (bytes) std::memset(dst, 0, bytes);
+    return Status::Ok();
+  }
   Status synchronize() override { return Status::Ok(); }
+
+  Status store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) override {
+    if (n <= 0) return Status::Ok();
+    if (t == kernels::KvType::kF32) return copy(dst, src, sizeof(float) * size_t(n));
+    kernels::cpu::f32_to_bf16(src, static_cast<uint16_t*>(dst), n);
+    return Status::Ok();
+  }
 
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
                                               int64_t cols) override {

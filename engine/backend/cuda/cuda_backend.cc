@@ -116,6 +116,23 @@ Status CudaBackend::fill(float* dst, float value, int64_t n) {
   return Status::Ok();
 }
 
+Status CudaBackend::zero(void* dst, size_t bytes) {
+  invalidate_x_cache();
+  if (bytes == 0) return Status::Ok();
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(dst, 0, bytes, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) {
+  if (n <= 0) return Status::Ok();
+  if (t == kernels::KvType::kF32) return copy(dst, src, sizeof(float) * size_t(n));
+  invalidate_x_cache();
+  RINGLM_RETURN_IF_ERROR(use_device());
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(src, static_cast<uint16_t*>(dst), n, stream_));
+  return Status::Ok();
+}
+
 Status CudaBackend::synchronize() {
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));

@@ -70,17 +70,17 @@ Status CudaBackend::attention_partial_blocks(const kernels::AttentionParams& p,
   return Status::Ok();
 }
 
-Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats,
-                                  float* k, float* v, int32_t* pos) {
+Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_bytes,
+                                  void* k, void* v, int32_t* pos) {
   invalidate_x_cache();
   if (n == 0) return Status::Ok();
-  if (!blocks || n > size_t(INT32_MAX) || row_floats <= 0)
-    return InvalidArgument("cuda backend: gather_blocks needs blocks and row_floats > 0");
+  if (!blocks || n > size_t(INT32_MAX) || row_bytes <= 0 || row_bytes % 2 != 0)
+    return InvalidArgument("cuda backend: gather_blocks needs blocks and an even row_bytes > 0");
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_ASSIGN_OR_RETURN(void* ws,
                           scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
   RINGLM_CUDA_RETURN_IF_ERROR(
-      kc::gather_blocks(blocks, int(n), row_floats, k, v, pos, ws, stream_));
+      kc::gather_blocks(blocks, int(n), row_bytes, k, v, pos, ws, stream_));
   return Status::Ok();
 }
 
@@ -143,10 +143,14 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
     if (ws_bytes.status().code() == StatusCode::kUnsupported) return false;
     return ws_bytes.status();
   }
-  // bf16 q, k, v, o and the f32 statistics, 256-byte aligned each.
+  // bf16 q, k, v, o and the f32 statistics, 256-byte aligned each. A bf16
+  // KV cache's k and v go to cuDNN as they are (contiguous positions: no
+  // padding rows to mask; rows of d % 8 == 0 elements keep 16-byte alignment).
   const auto aligned = [](size_t b) { return (b + 255) / 256 * 256; };
   const size_t nq = size_t(p.tq) * p.hq * p.d, nk = size_t(p.tk) * p.hkv * p.d;
-  const size_t bq = aligned(2 * nq), bk = aligned(2 * nk), bs = aligned(4 * size_t(p.tq) * p.hq);
+  const bool kv_bf16 = p.kv == kernels::KvType::kBF16;
+  const size_t bq = aligned(2 * nq), bk = kv_bf16 ? 0 : aligned(2 * nk),
+               bs = aligned(4 * size_t(p.tq) * p.hq);
   RINGLM_ASSIGN_OR_RETURN(void* io, scratch(kScratchCudnnIo, 2 * bq + 2 * bk + bs));
   void* ws = nullptr;
   if (*ws_bytes > 0) {
@@ -154,13 +158,21 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
   }
   auto* base = static_cast<char*>(io);
   auto* qb = reinterpret_cast<uint16_t*>(base);
-  auto* kb = reinterpret_cast<uint16_t*>(base + bq);
-  auto* vb = reinterpret_cast<uint16_t*>(base + bq + bk);
   auto* ob = reinterpret_cast<uint16_t*>(base + bq + 2 * bk);
   auto* stats = reinterpret_cast<float*>(base + 2 * bq + 2 * bk);
   RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.q, qb, int64_t(nq), stream_));
-  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.k, kb, int64_t(nk), stream_));
-  RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.v, vb, int64_t(nk), stream_));
+  const uint16_t* kb = static_cast<const uint16_t*>(p.k);
+  const uint16_t* vb = static_cast<const uint16_t*>(p.v);
+  if (!kv_bf16) {
+    auto* kc16 = reinterpret_cast<uint16_t*>(base + bq);
+    auto* vc16 = reinterpret_cast<uint16_t*>(base + bq + bk);
+    RINGLM_CUDA_RETURN_IF_ERROR(
+        kc::f32_to_bf16(static_cast<const float*>(p.k), kc16, int64_t(nk), stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(
+        kc::f32_to_bf16(static_cast<const float*>(p.v), vc16, int64_t(nk), stream_));
+    kb = kc16;
+    vb = vc16;
+  }
   if (Status st = cudnn_->run(s, qb, kb, vb, ob, stats, ws); !st.ok()) {
     // A failed cuDNN execution is not the caller's problem while our kernel
     // can do the call: stop using cuDNN on this backend and fall back. (A

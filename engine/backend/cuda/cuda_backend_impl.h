@@ -57,7 +57,9 @@ class CudaBackend final : public Backend {
   Status copy_to_host(void* dst, const void* src, size_t n) override;
   Status copy(void* dst, const void* src, size_t n) override;
   Status fill(float* dst, float value, int64_t n) override;
+  Status zero(void* dst, size_t bytes) override;
   Status synchronize() override;
+  Status store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) override;
 
   // --- weights ---
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
@@ -90,8 +92,8 @@ class CudaBackend final : public Backend {
   Status attention_partial_blocks(const kernels::AttentionParams& p,
                                   const kernels::KeyBlock* blocks, size_t n) override;
 
-  Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_floats, float* k,
-                       float* v, int32_t* pos) override;
+  Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_bytes, void* k,
+                       void* v, int32_t* pos) override;
 
   Status merge_partials(const kernels::MergeParams& p) override;
 

@@ -112,6 +112,7 @@ class TurnStats:
     kv_tokens: tuple = ()
     evictions: int = 0
     rebuilt: bool = False
+    kv_bytes: tuple = ()  # bytes each rank's KV store holds (all its sessions)
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,8 @@ def _stats_fb(s) -> TurnStats:
         comm_hidden_ms=s.CommHiddenMs(), comm_exposed_ms=s.CommExposedMs(),
         bytes_sent=tuple(s.BytesSent(i) for i in range(s.BytesSentLength())),
         kv_tokens=tuple(s.KvTokens(i) for i in range(s.KvTokensLength())),
-        evictions=s.Evictions(), rebuilt=bool(s.Rebuilt()))
+        evictions=s.Evictions(), rebuilt=bool(s.Rebuilt()),
+        kv_bytes=tuple(s.KvBytes(i) for i in range(s.KvBytesLength())))
 
 
 def _response_fb(r) -> ChatResponse:

@@ -104,6 +104,15 @@ public final class Engine implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Element type of the KV cache: "Auto" (bf16 on CUDA, f32 on the CPU),
+     * "F32" or "BF16" (half the KV memory and ring traffic).
+     */
+    public Builder kvCacheType(String type) {
+      config.put("kv_cache_type", type);
+      return this;
+    }
+
     /** Tokens per prefill step (the granularity of progress and cancel). */
     public Builder prefillChunk(long tokens) {
       config.put("prefill_chunk", tokens);

@@ -5,7 +5,8 @@ import java.util.Map;
 /**
  * Statistics of one request: T ({@link #newTokens}) tokens prefilled, P
  * ({@link #cachedTokens}) reused from the session's KV cache, on
- * {@link #worldSize} CP ranks.
+ * {@link #worldSize} CP ranks. {@link #kvBytes}: the bytes each rank's KV
+ * store holds (all its sessions).
  */
 public record TurnStats(
     int worldSize,
@@ -23,7 +24,8 @@ public record TurnStats(
     long[] bytesSent,
     long[] kvTokens,
     int evictions,
-    boolean rebuilt) {
+    boolean rebuilt,
+    long[] kvBytes) {
 
   static TurnStats fromJson(Object v) {
     Map<String, Object> m = Json.object(v);
@@ -43,6 +45,7 @@ public record TurnStats(
         Json.longs(m.get("bytes_sent")),
         Json.longs(m.get("kv_tokens")),
         (int) Json.longValue(m.get("evictions")),
-        Boolean.TRUE.equals(m.get("rebuilt")));
+        Boolean.TRUE.equals(m.get("rebuilt")),
+        Json.longs(m.get("kv_bytes")));
   }
 }

@@ -107,6 +107,8 @@ class ChatTest {
         assertEquals(2, st.worldSize());
         assertEquals(2, st.kvTokens().length);
         assertTrue(st.kvTokens()[0] > 0 && st.kvTokens()[1] > 0);
+        assertEquals(2, st.kvBytes().length);
+        assertTrue(st.kvBytes()[0] > 0 && st.kvBytes()[1] > 0);
         assertEquals(two.get(k).before(), st.cachedTokens());
       }
     }

@@ -1,0 +1,193 @@
+// PagedKvStore with f32 and bf16 K/V: what write() stores, the spans and the
+// gather (padding included), truncation, the byte budget, and state blobs
+// (round trips, conversion between element types, the older f32-only format,
+// corrupt blobs).
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "cpu/dequantize.h"
+#include "kv/paged_kv_store.h"
+#include "test_util.h"
+
+using namespace ringlm;
+using kernels::KvType;
+
+namespace {
+
+constexpr int kLayers = 2, kHeads = 2, kDim = 8;
+constexpr int64_t kRow = int64_t(kHeads) * kDim;
+
+std::unique_ptr<KvStore> make_store(Backend& be, KvType type, int64_t page = 4,
+                                    size_t budget = size_t(1) << 30) {
+  PagedKvOptions o;
+  o.shape = KvShape{kLayers, kHeads, kDim, type};
+  o.page_tokens = page;
+  o.budget_bytes = budget;
+  return make_paged_kv_store(be, o);
+}
+
+// K/V as stored: f32 as is, bf16 rounded to nearest even.
+float stored(float x, KvType t) {
+  return t == KvType::kF32 ? x : kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
+}
+
+// Element i of a K/V row array of type t, as f32.
+float element(const void* base, int64_t i, KvType t) {
+  if (t == KvType::kF32) return static_cast<const float*>(base)[i];
+  return kernels::cpu::bf16_to_fp32(static_cast<const uint16_t*>(base)[i]);
+}
+
+// Appends n tokens at positions first_pos.. and writes every layer's K/V:
+// layer l's K = base + l, V = -(base + l), base from random floats.
+void fill(KvStore& kv, SeqId seq, int64_t n, int32_t first_pos, std::vector<float>* k_all,
+          uint32_t seed) {
+  std::vector<int32_t> pos(n);
+  for (int64_t i = 0; i < n; ++i) pos[i] = first_pos + int32_t(i);
+  auto first = kv.append(seq, pos.data(), n);
+  REQUIRE(first.ok());
+  const std::vector<float> base = test::random_floats(size_t(n * kRow), seed, -3.f, 3.f);
+  for (int l = 0; l < kLayers; ++l) {
+    std::vector<float> k(base), v(base);
+    for (float& x : k) x += float(l);
+    for (float& x : v) x = -(x + float(l));
+    REQUIRE(kv.write(seq, l, *first, k.data(), v.data(), n).ok());
+    if (l == 0) k_all->insert(k_all->end(), k.begin(), k.end());
+  }
+}
+
+// Layer 0's K from the spans, as f32.
+std::vector<float> layer0_k(const KvStore& kv, SeqId seq) {
+  std::vector<float> out;
+  for (const KvSpan& sp : kv.spans(seq, 0))
+    for (int64_t i = 0; i < sp.n * kRow; ++i) out.push_back(element(sp.k, i, kv.shape().type));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kv store holds K/V in its element type", "[kv]") {
+  const KvType type = GENERATE(KvType::kF32, KvType::kBF16);
+  CAPTURE(kernels::kv_type_name(type));
+  auto be = make_cpu_backend({1});
+  auto kv = make_store(*be, type);
+  REQUIRE(kv->create(1).ok());
+  std::vector<float> k_all;
+  fill(*kv, 1, 6, 100, &k_all, 1);
+  fill(*kv, 1, 5, 200, &k_all, 2);
+  REQUIRE(kv->length(1) == 11);
+  // Pages of 4 tokens: K/V and positions of each, bytes by element type.
+  CHECK(kv->bytes_per_token() ==
+        size_t(kLayers) * 2 * 4 * kRow * kernels::kv_elem_bytes(type) + 4 * sizeof(int32_t));
+  CHECK(kv->bytes_used() == 3 * kv->bytes_per_token());
+  CHECK(kv->spans(1, 0).size() == 3);
+
+  std::vector<float> want(k_all.size());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = stored(k_all[i], type);
+  CHECK(layer0_k(*kv, 1) == want);
+
+  // Gather into a padded buffer: tokens in slot order, then zero K/V and pos -1.
+  const int64_t cap = 14;
+  const size_t tb = size_t(kv->shape().token_bytes());
+  std::vector<uint8_t> kb(cap * tb, 0xAB), vb(cap * tb, 0xAB);
+  std::vector<int32_t> pos(cap, 7);
+  REQUIRE(kv->gather(1, 1, kb.data(), vb.data(), pos.data(), cap).ok());
+  for (int64_t i = 0; i < 11; ++i) CHECK(pos[i] == (i < 6 ? 100 + i : 200 + i - 6));
+  for (int64_t i = 11; i < cap; ++i) CHECK(pos[i] == -1);
+  for (int64_t e = 0; e < 11 * kRow; ++e) {
+    CHECK(element(kb.data(), e, type) == stored(k_all[e] + 1.f, type));  // layer 1: base + 1
+    CHECK(element(vb.data(), e, type) == -element(kb.data(), e, type));
+  }
+  for (size_t b = 11 * tb; b < kb.size(); ++b) REQUIRE((kb[b] == 0 && vb[b] == 0));
+  CHECK(kv->gather(1, 0, kb.data(), vb.data(), pos.data(), 10).code() == StatusCode::kOutOfRange);
+
+  // Truncate keeps the first tokens and frees whole pages.
+  REQUIRE(kv->truncate(1, 5).ok());
+  CHECK(kv->length(1) == 5);
+  CHECK(kv->bytes_used() == 2 * kv->bytes_per_token());
+  want.resize(5 * kRow);
+  CHECK(layer0_k(*kv, 1) == want);
+}
+
+TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]") {
+  auto be = make_cpu_backend({1});
+  auto f32 = make_store(*be, KvType::kF32, 4);
+  const size_t budget = 4 * f32->bytes_per_token();  // four f32 pages
+  int64_t fits[2] = {0, 0};
+  for (KvType type : {KvType::kF32, KvType::kBF16}) {
+    auto kv = make_store(*be, type, 4, budget);
+    REQUIRE(kv->create(9).ok());
+    while (true) {
+      const int32_t at = int32_t(kv->length(9));
+      auto r = kv->append(9, &at, 1);
+      if (!r.ok()) {
+        CHECK(r.status().code() == StatusCode::kResourceExhausted);
+        break;
+      }
+    }
+    fits[int(type)] = kv->length(9);
+  }
+  CHECK(fits[0] == 16);
+  CHECK(fits[1] >= 2 * fits[0] - 4);  // the position arrays do not halve
+}
+
+TEST_CASE("kv state blobs round-trip and convert between element types", "[kv]") {
+  const KvType from = GENERATE(KvType::kF32, KvType::kBF16);
+  const KvType to = GENERATE(KvType::kF32, KvType::kBF16);
+  CAPTURE(kernels::kv_type_name(from), kernels::kv_type_name(to));
+  auto be = make_cpu_backend({1});
+  auto src = make_store(*be, from);
+  REQUIRE(src->create(3).ok());
+  std::vector<float> k_all;
+  fill(*src, 3, 9, 40, &k_all, 5);
+  std::vector<uint8_t> blob;
+  REQUIRE(src->write_state(3, &blob).ok());
+  auto dst = make_store(*be, to, 3);  // another page size too
+  REQUIRE(dst->read_state(3, blob).ok());
+  CHECK(dst->positions(3) == src->positions(3));
+  // f32 -> bf16 rounds once; bf16 -> f32 is exact; same type is identity.
+  std::vector<float> want(k_all.size());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = stored(stored(k_all[i], from), to);
+  CHECK(layer0_k(*dst, 3) == want);
+  if (from == to) {
+    std::vector<uint8_t> again;
+    REQUIRE(dst->write_state(3, &again).ok());
+    CHECK(again == blob);
+  }
+  CHECK(dst->read_state(3, blob).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("kv state: the older f32 format is read; corrupt blobs are refused", "[kv]") {
+  auto be = make_cpu_backend({1});
+  auto src = make_store(*be, KvType::kF32);
+  REQUIRE(src->create(1).ok());
+  std::vector<float> k_all;
+  fill(*src, 1, 5, 0, &k_all, 8);
+  std::vector<uint8_t> blob;
+  REQUIRE(src->write_state(1, &blob).ok());
+
+  // "RKV1": the same layout without the element type word.
+  std::vector<uint8_t> v1(blob);
+  const uint32_t magic_v1 = 0x31564B52;
+  std::memcpy(v1.data(), &magic_v1, 4);
+  v1.erase(v1.begin() + 16, v1.begin() + 20);
+  for (KvType type : {KvType::kF32, KvType::kBF16}) {
+    auto dst = make_store(*be, type);
+    REQUIRE(dst->read_state(1, v1).ok());
+    CHECK(dst->length(1) == 5);
+  }
+
+  auto dst = make_store(*be, KvType::kBF16);
+  std::vector<uint8_t> bad(blob);
+  bad[16] = 7;  // unknown element type
+  CHECK(dst->read_state(1, bad).code() == StatusCode::kCorruptData);
+  bad = blob;
+  bad.pop_back();
+  CHECK(dst->read_state(1, bad).code() == StatusCode::kCorruptData);
+  bad = blob;
+  bad[4] = 9;  // layers
+  CHECK(dst->read_state(1, bad).code() == StatusCode::kCorruptData);
+  CHECK(dst->read_state(1, std::vector<uint8_t>(3, 0)).code() == StatusCode::kCorruptData);
+  CHECK(!dst->contains(1));  // nothing half-restored
+}
