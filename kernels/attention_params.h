@@ -50,6 +50,11 @@ struct AttentionParams {
   float scale = 0.f;  // usually 1/sqrt(d)
   bool causal = true;
   KvType kv = KvType::kF32;
+  // Optional host copies of q_pos [tq] and k_pos [tk] (nullptr: not known).
+  // Where given they must equal the positions above; a device backend may
+  // plan from them instead of reading its positions back (no host sync).
+  const int32_t* q_pos_host = nullptr;
+  const int32_t* k_pos_host = nullptr;
 };
 
 // One block of keys for attention over several blocks (a paged KV cache):

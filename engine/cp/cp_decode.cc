@@ -132,6 +132,7 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
   ga.q = group_q.as<float>();
   ga.q_pos = group_qpos.as<int32_t>();
   ga.tq = g;
+  ga.q_pos_by_rank = {};  // the groups are not the callers' query blocks
 
   // Merged output of every group: [N, g, hq, d]; this rank's group first in `mine`.
   const size_t group_bytes = static_cast<size_t>(g * row) * sizeof(float);

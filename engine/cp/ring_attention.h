@@ -29,9 +29,9 @@
 // Threads: one rank thread, as Comm and Backend.
 #pragma once
 
-#include <span>
-
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "backend/backend.h"
 #include "comm/comm.h"
@@ -66,6 +66,14 @@ struct RingAttentionArgs {
   int d = 0;
   float scale = 0.f;  // usually 1/sqrt(d)
   KeyRunSplit key_runs = KeyRunSplit::kAuto;
+  // Optional host copies of every rank's positions, indexed by rank (N
+  // vectors each, empty spans: not given): the query positions [tq]
+  // (pass-Q) and the KV shard positions [tk] (pass-KV) of each rank. With
+  // them the ring plans every step on the host and reads no position back
+  // from backend memory (on a device Comm such a read is a host sync per
+  // step); without them positions are read from the blocks as they arrive.
+  std::span<const std::vector<int32_t>> q_pos_by_rank;
+  std::span<const std::vector<int32_t>> k_pos_by_rank;
 };
 
 // Accumulated over calls (layers); zero-initialise once per request.

@@ -27,6 +27,16 @@ Status check_args(const Comm& comm, const Backend& backend, const RingAttentionA
   if (a.tq > std::numeric_limits<int32_t>::max() || a.tk > std::numeric_limits<int32_t>::max()) {
     return InvalidArgument(w + ": tq or tk beyond the int32 range");
   }
+  const auto by_rank_ok = [&](std::span<const std::vector<int32_t>> v, int64_t len) {
+    if (v.empty()) return true;
+    if (int(v.size()) != comm.size()) return false;
+    for (const auto& x : v)
+      if (int64_t(x.size()) != len) return false;
+    return true;
+  };
+  if (!by_rank_ok(a.q_pos_by_rank, a.tq) || !by_rank_ok(a.k_pos_by_rank, a.tk)) {
+    return InvalidArgument(w + ": positions by rank need N vectors of tq (queries) or tk (KV)");
+  }
   return Status::Ok();
 }
 
@@ -135,9 +145,11 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
       kernels::AttentionParams p = attention_shape(a);
       p.q = q.q + run.begin * q_row;  // [run rows, hq, d]
       p.q_pos = q.pos + run.begin;
+      p.q_pos_host = q.host_pos + run.begin;
       p.k = kernels::kv_advance(kv.k, ks.begin * kv_row, a.kv);  // [keys, hkv, d]
       p.v = kernels::kv_advance(kv.v, ks.begin * kv_row, a.kv);
       p.k_pos = kv.pos + ks.begin;
+      p.k_pos_host = kv.host_pos + ks.begin;
       // The first key run writes the run's rows; later ones go to scratch
       // and are merged in.
       p.out = i == 0 ? run_out : scratch->as<float>();

@@ -25,10 +25,14 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   if (a.tk == 0) return backend.fill(out, 0.f, a.tq * a.hq * a.d);
 
   // Local queries: host positions and runs, fixed for the whole ring.
-  std::vector<int32_t> q_pos_host;
-  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
-  const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
-  const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
+  std::vector<int32_t> q_pos_read;
+  const int rank = comm.rank();
+  if (a.q_pos_by_rank.empty())
+    RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_read));
+  const int32_t* q_pos_host =
+      a.q_pos_by_rank.empty() ? q_pos_read.data() : a.q_pos_by_rank[rank].data();
+  const std::vector<QueryRun> runs = query_runs(q_pos_host, a.tq);
+  const QBlock qb{a.q, a.q_pos, q_pos_host, a.tq};
 
   // Scratch: acc_lse [tq, hq], part_out [tq, hq, d], part_lse [tq, hq].
   const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
@@ -51,13 +55,18 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
     if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
 
     const auto t0 = Clock::now();
-    RINGLM_ASSIGN_OR_RETURN(const int32_t* k_pos_host, ring.host_ints(pos_offset, a.tk));
+    const int src = (rank - j + n) % n;  // whose KV block this step holds
+    const int32_t* k_pos_host = nullptr;
+    if (!a.k_pos_by_rank.empty()) {
+      k_pos_host = a.k_pos_by_rank[src].data();
+    } else {
+      RINGLM_ASSIGN_OR_RETURN(k_pos_host, ring.host_ints(pos_offset, a.tk));
+    }
     const uint8_t* blk = ring.block();
     const KvBlock kvb{blk, blk + kv_bytes, reinterpret_cast<const int32_t*>(blk + pos_offset),
                       k_pos_host, a.tk};
-    RINGLM_ASSIGN_OR_RETURN(bool any,
-                            block_partial(backend, a, qb, runs, kvb, part_out, part_lse, &st,
-                                          &split_scratch));
+    RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, runs, kvb, part_out, part_lse,
+                                                    &st, &split_scratch));
     if (any) {
       kernels::MergeParams m;
       m.acc_out = out;

@@ -18,7 +18,8 @@ constexpr uint32_t kStateMagicF32 = 0x31564B52;  // "RKV1"
 constexpr uint32_t kStateMagic = 0x32564B52;     // "RKV2"
 
 struct Page {
-  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type); then pos [page] int32
+  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type); then pos [page]
+               // int32
 };
 
 struct Sequence {
@@ -108,9 +109,9 @@ class PagedKvStore final : public KvStore {
       const int64_t page = t / page_tokens_, off = t % page_tokens_;
       const int64_t run = std::min(page_tokens_ - off, first + n - t);
       void* base = page_k(s->pages[page], layer);
-      RINGLM_RETURN_IF_ERROR(backend_.store_kv(
-          k + (t - first) * te, kernels::kv_advance(base, off * te, shape_.type), shape_.type,
-          run * te));
+      RINGLM_RETURN_IF_ERROR(backend_.store_kv(k + (t - first) * te,
+                                               kernels::kv_advance(base, off * te, shape_.type),
+                                               shape_.type, run * te));
       RINGLM_RETURN_IF_ERROR(backend_.store_kv(
           v + (t - first) * te, kernels::kv_advance(base, (page_tokens_ + off) * te, shape_.type),
           shape_.type, run * te));
@@ -139,14 +140,13 @@ class PagedKvStore final : public KvStore {
       const int64_t n = std::min(page_tokens_, len - int64_t(p) * page_tokens_);
       if (n <= 0) break;
       const void* k = page_k(s.pages[p], layer);
-      out.push_back(
-          KvSpan{k, kernels::kv_advance(k, page_tokens_ * te, shape_.type), page_pos(s.pages[p]), n});
+      out.push_back(KvSpan{k, kernels::kv_advance(k, page_tokens_ * te, shape_.type),
+                           page_pos(s.pages[p]), n});
     }
     return out;
   }
 
-  Status gather(SeqId seq, int layer, void* k, void* v, int32_t* pos,
-                int64_t cap) const override {
+  Status gather(SeqId seq, int layer, void* k, void* v, int32_t* pos, int64_t cap) const override {
     auto it = seqs_.find(seq);
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
     const int64_t len = int64_t(it->second.pos.size()), tb = shape_.token_bytes();
@@ -154,8 +154,10 @@ class PagedKvStore final : public KvStore {
     const std::vector<KvSpan> sp = spans(seq, layer);
     RINGLM_RETURN_IF_ERROR(backend_.gather_blocks(sp.data(), sp.size(), tb, k, v, pos));
     if (cap > len) {
-      RINGLM_RETURN_IF_ERROR(backend_.zero(static_cast<char*>(k) + len * tb, size_t((cap - len) * tb)));
-      RINGLM_RETURN_IF_ERROR(backend_.zero(static_cast<char*>(v) + len * tb, size_t((cap - len) * tb)));
+      RINGLM_RETURN_IF_ERROR(
+          backend_.zero(static_cast<char*>(k) + len * tb, size_t((cap - len) * tb)));
+      RINGLM_RETURN_IF_ERROR(
+          backend_.zero(static_cast<char*>(v) + len * tb, size_t((cap - len) * tb)));
       std::vector<int32_t> pad(cap - len, -1);
       RINGLM_RETURN_IF_ERROR(
           backend_.copy_from_host(pos + len, pad.data(), sizeof(int32_t) * pad.size()));
@@ -267,9 +269,7 @@ class PagedKvStore final : public KvStore {
     return &it->second;
   }
 
-  void* page_k(const Page& p, int layer) const {
-    return p.mem.as<char>() + layer * layer_bytes_;
-  }
+  void* page_k(const Page& p, int layer) const { return p.mem.as<char>() + layer * layer_bytes_; }
   int32_t* page_pos(const Page& p) const {
     return reinterpret_cast<int32_t*>(p.mem.as<char>() + shape_.n_layers * layer_bytes_);
   }

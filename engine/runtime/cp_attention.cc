@@ -54,6 +54,8 @@ Status CpPrefillAttention::attend(int layer, const float* q, const float* k, con
   RingAttentionArgs a;
   RINGLM_RETURN_IF_ERROR(store_and_gather(layer, k, v, &a));
   a.q = q;
+  a.q_pos_by_rank = positions_.q;
+  a.k_pos_by_rank = positions_.k;
   if (variant_ == CpVariant::kPassQ) return ring_pass_q(comm_, be_, a, out, &stats_);
   return ring_pass_kv(comm_, be_, a, out, &stats_);
 }

@@ -4,6 +4,10 @@
 // cp/ring_attention.h computes the attention over all ranks' shards.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "backend/backend.h"
 #include "comm/comm.h"
 #include "cp/policy.h"
@@ -38,19 +42,30 @@ class CpAttentionBase : public LayerAttention {
   RingStats stats_;
 };
 
+// Host copies of every rank's positions in a prefill step, indexed by rank:
+// its query rows [n] and its gathered KV shard [kv_cap] (slot order, then -1
+// padding). The same for every layer of the step.
+struct RingPositions {
+  std::vector<std::vector<int32_t>> q;
+  std::vector<std::vector<int32_t>> k;
+};
+
 // Prefill of a turn's local rows (q_pos [n], padding rows last) with pass-KV
-// or pass-Q.
+// or pass-Q. With `positions` (non-empty) the ring reads no position back
+// from backend memory.
 class CpPrefillAttention final : public CpAttentionBase {
  public:
   CpPrefillAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
                      CpVariant variant, const int32_t* q_pos, int64_t n, int64_t first_slot,
-                     int64_t n_store, int64_t kv_cap)
+                     int64_t n_store, int64_t kv_cap, RingPositions positions = {})
       : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, n, first_slot, n_store, kv_cap),
-        variant_(variant) {}
+        variant_(variant),
+        positions_(std::move(positions)) {}
   Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
 
  private:
   CpVariant variant_;
+  RingPositions positions_;
 };
 
 // Decode of one token computed identically on every rank; only `owner`

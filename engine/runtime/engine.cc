@@ -72,7 +72,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.chat_template = std::string(e->template_->name());
   const GgufFile& gguf = *file;
   ModelLoader loader = [&gguf](Backend& b) { return LlamaModel::Load(gguf, b); };
-  RINGLM_ASSIGN_OR_RETURN(e->group_, RankGroup::Start(group_opts, *e->model_, std::move(be), loader));
+  RINGLM_ASSIGN_OR_RETURN(e->group_,
+                          RankGroup::Start(group_opts, *e->model_, std::move(be), loader));
   file.reset();
   e->info_.calibration = e->group_->calibration();
   return e;

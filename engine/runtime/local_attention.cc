@@ -5,12 +5,14 @@
 namespace ringlm {
 
 LocalAttention::LocalAttention(Backend& be, KvStore& kv, SeqId seq, const ModelConfig& cfg,
-                               const int32_t* q_pos, int64_t n, int64_t first_slot, int64_t n_store)
+                               const int32_t* q_pos, const int32_t* q_pos_host, int64_t n,
+                               int64_t first_slot, int64_t n_store)
     : be_(be),
       kv_(kv),
       seq_(seq),
       cfg_(cfg),
       q_pos_(q_pos),
+      q_pos_host_(q_pos_host),
       n_(n),
       first_slot_(first_slot),
       n_store_(n_store) {}
@@ -18,6 +20,7 @@ LocalAttention::LocalAttention(Backend& be, KvStore& kv, SeqId seq, const ModelC
 Status LocalAttention::attend(int layer, const float* q, const float* k, const float* v,
                               float* out) {
   RINGLM_RETURN_IF_ERROR(kv_.write(seq_, layer, first_slot_, k, v, n_store_));
+  if (k_pos_host_.empty()) k_pos_host_ = kv_.positions(seq_);
   const int hq = cfg_.n_heads, d = cfg_.head_dim;
   const int64_t out_floats = n_ * hq * d, lse_floats = n_ * hq;
   if (!tmp_.data()) {
@@ -30,6 +33,7 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
   kernels::AttentionParams p;
   p.q = q;
   p.q_pos = q_pos_;
+  p.q_pos_host = q_pos_host_;
   p.tq = n_;
   p.hq = hq;
   p.hkv = cfg_.n_kv_heads;
@@ -46,11 +50,14 @@ Status LocalAttention::attend(int layer, const float* q, const float* k, const f
     return be_.attention_partial_blocks(p, spans.data(), spans.size());
   }
   bool first = true;
+  int64_t slot = 0;  // first slot of the span
   for (const KvSpan& sp : kv_.spans(seq_, layer)) {
     p.k = sp.k;
     p.v = sp.v;
     p.k_pos = sp.pos;
+    p.k_pos_host = k_pos_host_.data() + slot;
     p.tk = sp.n;
+    slot += sp.n;
     // [n, hq, d] partial over this span, merged into the accumulator by LSE.
     p.out = first ? out : blk_out;
     p.lse = first ? acc_lse : blk_lse;
@@ -78,6 +85,7 @@ Status LocalAttention::attend_gathered(int layer, kernels::AttentionParams& p) {
   p.k = k;
   p.v = v;
   p.k_pos = pos;
+  p.k_pos_host = k_pos_host_.data();  // gathered in slot order
   p.tk = len;
   return be_.attention_partial(p);
 }

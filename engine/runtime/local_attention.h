@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/backend.h"
 #include "kv/kv_store.h"
@@ -20,11 +21,15 @@ namespace ringlm {
 
 class LocalAttention final : public LayerAttention {
  public:
-  // `q_pos` ([n], backend memory) are the positions of the batch rows; rows
-  // with position < 0 are padding and are not stored. The real rows must be
-  // the first `n_store` rows, stored at slots [first_slot, first_slot + n_store).
+  // `q_pos` ([n], backend memory) are the positions of the batch rows and
+  // `q_pos_host` ([n], host memory) the same values; rows with position < 0
+  // are padding and are not stored. The real rows must be the first
+  // `n_store` rows, stored at slots [first_slot, first_slot + n_store).
+  // Every call passes the host copies of the positions along
+  // (AttentionParams::q_pos_host / k_pos_host), so a device backend plans
+  // without reading positions back.
   LocalAttention(Backend& be, KvStore& kv, SeqId seq, const ModelConfig& cfg, const int32_t* q_pos,
-                 int64_t n, int64_t first_slot, int64_t n_store);
+                 const int32_t* q_pos_host, int64_t n, int64_t first_slot, int64_t n_store);
 
   Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
 
@@ -38,7 +43,9 @@ class LocalAttention final : public LayerAttention {
   SeqId seq_;
   const ModelConfig& cfg_;
   const int32_t* q_pos_;
+  const int32_t* q_pos_host_;
   int64_t n_, first_slot_, n_store_;
+  std::vector<int32_t> k_pos_host_;  // the sequence's positions in slot order (fixed within a step)
   Buffer tmp_;     // partial out [n, hq, d] + lse [n, hq] x2 (accumulator and block)
   Buffer gather_;  // k, v [len, hkv, d] and pos [len] of the whole sequence
 };

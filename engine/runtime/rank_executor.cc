@@ -158,6 +158,22 @@ int64_t RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Sta
   return cap;
 }
 
+Result<RingPositions> RankExecutor::ring_positions(SeqId seq, const ShardPlan& shard,
+                                                   int64_t kv_cap) {
+  const int n = world_size();
+  RingPositions rp;
+  for (const RankShard& r : shard.ranks) rp.q.push_back(r.positions);
+  std::vector<int32_t> mine = kv_.positions(seq);
+  if (int64_t(mine.size()) > kv_cap) return Internal("kv shard larger than the agreed capacity");
+  mine.resize(size_t(kv_cap), -1);
+  std::vector<int32_t> all(size_t(n) * kv_cap);
+  RINGLM_RETURN_IF_ERROR(comm_.all_gather(mine.data(), all.data(), sizeof(int32_t) * kv_cap)
+                             .WithContext("kv positions"));
+  for (int r = 0; r < n; ++r)
+    rp.k.emplace_back(all.begin() + r * kv_cap, all.begin() + (r + 1) * kv_cap);
+  return rp;
+}
+
 Status RankExecutor::truncate_to(SeqId seq, int32_t keep_positions) {
   if (!kv_.contains(seq)) return Status::Ok();
   // A rank's shard holds increasing positions (sharding.h), so the entries
@@ -213,13 +229,17 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   b.variant = int32_t(from_fb(plan.variant()));
   local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
   if (n_ranks == 1) {
-    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, int64_t(ids.size()),
-                        first_slot, n_real);
+    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, pos.data(),
+                        int64_t(ids.size()), first_slot, n_real);
     if (local.ok())
       local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
   } else {
+    Result<RingPositions> positions =
+        ring_positions(seq, shard.value(), std::max<int64_t>(kv_cap, 1));
+    if (local.ok() && !positions.ok()) local = positions.status();
     CpPrefillAttention attn(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()),
-                            scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap);
+                            scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap,
+                            positions.ok() ? std::move(positions).value() : RingPositions{});
     if (local.ok())
       local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
     const RingStats& rs = attn.stats();
@@ -273,7 +293,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   StepReport b;
   local = scratch_.reserve(be_, model_.config(), 1);
   if (world_size() == 1) {
-    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, 1, first_slot, 1);
+    LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, &p, 1, first_slot, 1);
     if (local.ok())
       local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
   } else {

@@ -18,9 +18,11 @@
 #include "backend/backend.h"
 #include "comm/comm.h"
 #include "cp/policy.h"
+#include "cp/sharding.h"
 #include "kv/kv_store.h"
 #include "model/llama_model.h"
 #include "ringlm/step_plan_generated.h"
+#include "runtime/cp_attention.h"
 
 namespace ringlm {
 
@@ -81,6 +83,10 @@ class RankExecutor {
   // append worked (else each rolls its own back, and out->status says why).
   // Returns the largest shard of the sequence over the ranks.
   int64_t agree_reservation(SeqId seq, int64_t len_before, const Status& local, StepOutcome* out);
+  // Every rank's query and KV shard positions of a prefill step on the host
+  // (one all_gather of the shards' positions padded to kv_cap), so the ring
+  // reads no position back from backend memory. Collective.
+  Result<RingPositions> ring_positions(SeqId seq, const ShardPlan& shard, int64_t kv_cap);
 
   Backend& be_;
   const LlamaModel& model_;

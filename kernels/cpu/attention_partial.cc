@@ -422,8 +422,7 @@ void attention_partial_blocks(const AttentionParams& p, const KeyBlock* blocks, 
   // Pieces of at most kSplitKeys keys, so that the threads share the keys of
   // long blocks as well as the blocks themselves.
   std::vector<KeyBlock> pieces;
-  for (size_t b = 0; b < nblocks; ++b)
-    append_pieces(p, blocks[b], kSplitKeys, &pieces);
+  for (size_t b = 0; b < nblocks; ++b) append_pieces(p, blocks[b], kSplitKeys, &pieces);
   attend_pieces(p, pieces);
 }
 

@@ -244,11 +244,14 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
   };
   const bool bf16 = p.kv == KvType::kBF16;
   if (p.d <= 64)
-    bf16 ? launch(attention_generic_kernel<2, uint16_t>) : launch(attention_generic_kernel<2, float>);
+    bf16 ? launch(attention_generic_kernel<2, uint16_t>)
+         : launch(attention_generic_kernel<2, float>);
   else if (p.d <= 128)
-    bf16 ? launch(attention_generic_kernel<4, uint16_t>) : launch(attention_generic_kernel<4, float>);
+    bf16 ? launch(attention_generic_kernel<4, uint16_t>)
+         : launch(attention_generic_kernel<4, float>);
   else
-    bf16 ? launch(attention_generic_kernel<8, uint16_t>) : launch(attention_generic_kernel<8, float>);
+    bf16 ? launch(attention_generic_kernel<8, uint16_t>)
+         : launch(attention_generic_kernel<8, float>);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || splits == 1) return e;
   const int64_t rows = p.tq * p.hq;
@@ -400,11 +403,10 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
       // leak into the P V product. A bf16 cache's K/V are copied the same way.
       const int64_t kv_row = int64_t(p.hkv) * p.d;
       const auto kv_rows = [&](const void* x, uint16_t* y) {
-        return p.kv == KvType::kBF16
-                   ? bf16_masked_rows(static_cast<const uint16_t*>(x), p.k_pos, y, p.tk, kv_row,
-                                      stream)
-                   : f32_to_bf16_masked_rows(static_cast<const float*>(x), p.k_pos, y, p.tk,
-                                             kv_row, stream);
+        return p.kv == KvType::kBF16 ? bf16_masked_rows(static_cast<const uint16_t*>(x), p.k_pos, y,
+                                                        p.tk, kv_row, stream)
+                                     : f32_to_bf16_masked_rows(static_cast<const float*>(x),
+                                                               p.k_pos, y, p.tk, kv_row, stream);
       };
       cudaError_t e = f32_to_bf16_masked_rows(p.q, p.q_pos, qb, p.tq, int64_t(p.hq) * p.d, stream);
       if (e == cudaSuccess) e = kv_rows(p.k, kb);

@@ -47,11 +47,25 @@ class CountingBackend final : public test::ForwardingBackend {
   int calls = 0;
   int64_t pairs = 0;
   int scattered_key_calls = 0;  // calls whose keys are not consecutive positions (host backends)
+  int unhinted_calls = 0;       // calls without host copies of their positions
+  int wrong_hints = 0;          // calls whose host copies differ from the positions (host backends)
+  int to_host_copies = 0;       // copy_to_host calls (reads from backend memory)
+
+  Status copy_to_host(void* d, const void* src, size_t n) override {
+    ++to_host_copies;
+    return ForwardingBackend::copy_to_host(d, src, n);
+  }
 
   std::string_view name() const override { return "counting"; }
   Status attention_partial(const kernels::AttentionParams& p) override {
     ++calls;
     pairs += p.tq * p.tk;
+    if (!p.q_pos_host || !p.k_pos_host) {
+      ++unhinted_calls;
+    } else if (inner().host_memory() && (!std::equal(p.q_pos, p.q_pos + p.tq, p.q_pos_host) ||
+                                         !std::equal(p.k_pos, p.k_pos + p.tk, p.k_pos_host))) {
+      ++wrong_hints;
+    }
     if (inner().host_memory()) {
       for (int64_t j = 0; j < p.tk; ++j) {
         if (p.k_pos[j] < 0 || (j > 0 && p.k_pos[j] != p.k_pos[j - 1] + 1)) {
@@ -142,8 +156,8 @@ struct RankInput {
 struct Scenario {
   int n = 1, hq = 4, hkv = 2, d = 16;
   kernels::KvType kv = kernels::KvType::kF32;  // how the ranks hold K/V (bf16: a bf16 KV cache)
-  int64_t p = 0;  // cached tokens before the queries
-  int64_t t = 0;  // query tokens (a prefill turn, or decode rows)
+  int64_t p = 0;                               // cached tokens before the queries
+  int64_t t = 0;                               // query tokens (a prefill turn, or decode rows)
   int64_t tq = 0, tk = 0;
   std::vector<float> q_all;  // [t, hq, d]: query of position p + i
   std::vector<float> k_all;  // [p + t, hkv, d]: key of each global position
@@ -316,6 +330,9 @@ struct RankResult {
   int calls = 0;
   int64_t pairs = 0;
   int scattered_key_calls = 0;
+  int unhinted_calls = 0;
+  int wrong_hints = 0;
+  int to_host_copies = 0;
 };
 
 template <typename T>
@@ -338,8 +355,10 @@ std::vector<RankResult> run_attention(
     RINGLM_ASSIGN_OR_RETURN(Buffer q, upload(backend, in.q));
     RINGLM_ASSIGN_OR_RETURN(Buffer q_pos, upload(backend, in.q_pos));
     const bool bf16 = s.kv == kernels::KvType::kBF16;
-    RINGLM_ASSIGN_OR_RETURN(Buffer k, bf16 ? upload(backend, to_bf16(in.k)) : upload(backend, in.k));
-    RINGLM_ASSIGN_OR_RETURN(Buffer v, bf16 ? upload(backend, to_bf16(in.v)) : upload(backend, in.v));
+    RINGLM_ASSIGN_OR_RETURN(Buffer k,
+                            bf16 ? upload(backend, to_bf16(in.k)) : upload(backend, in.k));
+    RINGLM_ASSIGN_OR_RETURN(Buffer v,
+                            bf16 ? upload(backend, to_bf16(in.v)) : upload(backend, in.v));
     RINGLM_ASSIGN_OR_RETURN(Buffer k_pos, upload(backend, in.k_pos));
     const int64_t out_n = s.tq * s.hq * s.d;
     RINGLM_ASSIGN_OR_RETURN(Buffer out, backend.alloc(out_n * sizeof(float)));
@@ -350,16 +369,21 @@ std::vector<RankResult> run_attention(
     a.v = v.data();
     a.k_pos = k_pos.as<int32_t>();
     const uint64_t before = comm.bytes_sent();
+    const int copies_before = backend.to_host_copies;
     for (int l = 0; l < layers; ++l) {
       RINGLM_RETURN_IF_ERROR(backend.fill(out.as<float>(), -99.f, out_n));
       RINGLM_RETURN_IF_ERROR(attn(comm, backend, a, out.as<float>(), &rr.stats));
     }
+    const int copies_after = backend.to_host_copies;
     rr.out.resize(out_n);
     RINGLM_RETURN_IF_ERROR(backend.copy_to_host(rr.out.data(), out.data(), out_n * sizeof(float)));
     rr.comm_bytes = comm.bytes_sent() - before;
     rr.calls = backend.calls;
     rr.pairs = backend.pairs;
     rr.scattered_key_calls = backend.scattered_key_calls;
+    rr.unhinted_calls = backend.unhinted_calls;
+    rr.wrong_hints = backend.wrong_hints;
+    rr.to_host_copies = copies_after - copies_before;
     return Status::Ok();
   });
   for (int r = 0; r < s.n; ++r) {
@@ -367,6 +391,14 @@ std::vector<RankResult> run_attention(
     REQUIRE(st[r].ok());
   }
   return res;
+}
+
+// Every attention call carried host copies of its positions, equal to them.
+void require_position_hints(const std::vector<RankResult>& res) {
+  for (const RankResult& r : res) {
+    REQUIRE(r.unhinted_calls == 0);
+    REQUIRE(r.wrong_hints == 0);
+  }
 }
 
 std::vector<std::vector<float>> outputs(const std::vector<RankResult>& res) {
@@ -432,6 +464,7 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
   const int layers = 2;
   const auto res = run_attention(s, where, layers, fn);
   check_against_reference(s, outputs(res));
+  require_position_hints(res);
 
   // Message sizes: pass-KV sends (N-1) KV blocks, pass-Q (N-1) Q blocks and
   // (N-1) partial blocks through the all_to_all, per layer.
@@ -491,16 +524,59 @@ TEST_CASE("ring prefill and CP decode over a bf16 KV cache", "[cp][ring]") {
       s, where, layers,
       [algo](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
         switch (algo) {
-          case 0: return ring_pass_kv(c, b, a, out, st);
-          case 1: return ring_pass_q(c, b, a, out, st);
-          case 2: return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
-          default: return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
+          case 0:
+            return ring_pass_kv(c, b, a, out, st);
+          case 1:
+            return ring_pass_q(c, b, a, out, st);
+          case 2:
+            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
+          default:
+            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
         }
       });
   check_against_reference(s, outputs(res));
+  require_position_hints(res);
   if (algo == 0) {
     const uint64_t kv_msg = s.tk * (2ull * s.hkv * s.d * 2 + 4);  // bf16 K and V
     for (int r = 0; r < n; ++r) REQUIRE(res[r].comm_bytes == layers * (n - 1) * kv_msg);
+  }
+}
+
+TEST_CASE("with every rank's positions on the host the ring reads none back", "[cp][ring]") {
+  // What a prefill step gives the ring (RankExecutor::ring_positions): each
+  // step is planned from the host copies, so no position leaves backend
+  // memory (a host sync per step on a device Comm).
+  const int n = GENERATE(2, 3, 4);
+  const bool pass_q = GENERATE(false, true);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  CAPTURE(n, pass_q, where);
+  const Scenario s = make_scenario(n, kHistories[2].prior, kHistories[2].decode_between, 37, false,
+                                   9100u + n * 7 + pass_q);
+  std::vector<std::vector<int32_t>> q_by_rank, k_by_rank;
+  for (const RankInput& r : s.ranks) {
+    q_by_rank.push_back(r.q_pos);
+    k_by_rank.push_back(r.k_pos);
+  }
+  const RingFn fn = pass_q ? &ring_pass_q : &ring_pass_kv;
+  const auto res = run_attention(
+      s, where, 2, [&](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+        RingAttentionArgs x = a;
+        x.q_pos_by_rank = q_by_rank;
+        x.k_pos_by_rank = k_by_rank;
+        return fn(c, b, x, out, st);
+      });
+  check_against_reference(s, outputs(res));
+  require_position_hints(res);
+  if (where == Where::kCpu) {
+    // Host memory, not staged: copy_to_host only ever reads positions back,
+    // which the same ring without the host copies does.
+    const auto without = run_attention(s, where, 2, fn);
+    for (int r = 0; r < n; ++r) {
+      CAPTURE(r);
+      REQUIRE(res[r].to_host_copies == 0);
+      REQUIRE(without[r].to_host_copies > 0);
+      REQUIRE(res[r].out == without[r].out);
+    }
   }
 }
 
@@ -529,6 +605,7 @@ TEST_CASE("key runs cut into contiguous calls give the same results", "[cp][ring
   const auto cut = run_attention(s, Where::kCpu, 2, split);
   const auto uncut = run_attention(s, Where::kCpu, 2, whole);
   check_against_reference(s, outputs(cut));
+  require_position_hints(cut);
   int cut_calls = 0, uncut_calls = 0, scattered = 0;
   for (int r = 0; r < n; ++r) {
     REQUIRE(cut[r].stats.attention_calls == cut[r].calls);
@@ -595,6 +672,7 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
         return cp_decode_attention(c, b, a, out, st, variant);
       });
   check_against_reference(s, outputs(res));
+  require_position_hints(res);
   for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);  // identical on all ranks
 
   const uint64_t hd = uint64_t(s.hq) * s.d;
@@ -625,7 +703,15 @@ TEST_CASE("ring attention rejects malformed arguments", "[cp][ring]") {
     Status e2 = ring_pass_q(comm, backend, a, out.data(), nullptr);
     a = args_of(s, s.ranks[comm.rank()]);
     Status e3 = cp_decode_attention(comm, backend, a, nullptr, nullptr, DecodeVariant::kAuto);
-    for (const Status& e : {e1, e2, e3}) {
+    a = args_of(s, s.ranks[comm.rank()]);
+    const std::vector<std::vector<int32_t>> one_rank{s.ranks[0].q_pos};  // N vectors needed
+    a.q_pos_by_rank = one_rank;
+    Status e4 = ring_pass_q(comm, backend, a, out.data(), nullptr);
+    a = args_of(s, s.ranks[comm.rank()]);
+    const std::vector<std::vector<int32_t>> short_kv{{1, 2}, {3, 4}};  // tk each needed
+    a.k_pos_by_rank = short_kv;
+    Status e5 = ring_pass_kv(comm, backend, a, out.data(), nullptr);
+    for (const Status& e : {e1, e2, e3, e4, e5}) {
       if (e.code() != StatusCode::kInvalidArgument) return Internal("expected kInvalidArgument");
     }
     // Nothing was sent: the group is still usable, and a null stats is fine.

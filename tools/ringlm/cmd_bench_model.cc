@@ -121,10 +121,10 @@ Status bench(const Args& a) {
       const std::string why = cuda_backend_cudnn_status(*be);
       std::printf(
           "          attention calls so far: %lld by cuDNN (%lld plans built in %.0f ms, %s), "
-          "%lld by ringlm's kernel%s%s\n",
+          "%lld by ringlm's kernel, %lld position read-backs%s%s\n",
           (long long)n.cudnn, (long long)n.cudnn_plans, n.cudnn_plan_ms,
           n.cudnn_dynamic ? "dynamic shapes" : "static shapes", (long long)n.kernel,
-          why.empty() ? "" : "; cuDNN: ", why.c_str());
+          (long long)n.position_readbacks, why.empty() ? "" : "; cuDNN: ", why.c_str());
     }
 #endif
     std::fflush(stdout);

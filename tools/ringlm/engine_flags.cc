@@ -8,11 +8,10 @@
 namespace ringlm::cli {
 
 std::set<std::string> engine_value_flags() {
-  return {"model",    "cp",           "world",         "rank",
-          "store",    "hostname",     "variant",       "decode-variant",
-          "threads",  "kv-budget-mb", "prefill-chunk", "timeout-ms",
-          "template", "attn-flops",   "link-bw",       "backend",
-          "device",   "comm",         "kv-type"};
+  return {"model",         "cp",         "world",          "rank",       "store",
+          "hostname",      "variant",    "decode-variant", "threads",    "kv-budget-mb",
+          "prefill-chunk", "timeout-ms", "template",       "attn-flops", "link-bw",
+          "backend",       "device",     "comm",           "kv-type"};
 }
 
 std::set<std::string> generate_value_flags() {

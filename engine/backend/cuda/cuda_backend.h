@@ -59,6 +59,7 @@ struct CudaAttentionCounts {
   int64_t cudnn_plans = 0;   // cuDNN plans built (one per new shape)
   double cudnn_plan_ms = 0;  // time spent building them
   bool cudnn_dynamic = false;  // plans are dynamic-shape graphs sharing a kernel cache
+  int64_t position_readbacks = 0;  // calls that read positions back to plan (no host copies given)
 };
 // Zeros for any other backend.
 CudaAttentionCounts cuda_backend_attention_counts(const Backend& backend);

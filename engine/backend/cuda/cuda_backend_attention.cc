@@ -79,8 +79,7 @@ Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_ASSIGN_OR_RETURN(void* ws,
                           scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
-  RINGLM_CUDA_RETURN_IF_ERROR(
-      kc::gather_blocks(blocks, int(n), row_bytes, k, v, pos, ws, stream_));
+  RINGLM_CUDA_RETURN_IF_ERROR(kc::gather_blocks(blocks, int(n), row_bytes, k, v, pos, ws, stream_));
   return Status::Ok();
 }
 
@@ -96,15 +95,22 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
   if (!cudnn_status_.empty() || p.tq < kCudnnMinRows || p.tk <= 0 || p.d % 8 != 0 || p.d > 256)
     return false;
   // The mask must be one cuDNN expresses: contiguous ascending positions
-  // (no padding) on both sides, then the causal offset decides.
-  pos_host_.resize(size_t(p.tq + p.tk));
-  RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(pos_host_.data(), p.q_pos, sizeof(int32_t) * p.tq,
-                                              cudaMemcpyDeviceToHost, stream_));
-  RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
-      pos_host_.data() + p.tq, p.k_pos, sizeof(int32_t) * p.tk, cudaMemcpyDeviceToHost, stream_));
-  RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  const int32_t* qp = pos_host_.data();
-  const int32_t* kp = qp + p.tq;
+  // (no padding) on both sides, then the causal offset decides. Planned from
+  // the caller's host copies of the positions where it gave them; otherwise
+  // they are read back (a stream synchronisation).
+  const int32_t* qp = p.q_pos_host;
+  const int32_t* kp = p.k_pos_host;
+  if (!qp || !kp) {
+    pos_host_.resize(size_t(p.tq + p.tk));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(pos_host_.data(), p.q_pos, sizeof(int32_t) * p.tq,
+                                                cudaMemcpyDeviceToHost, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+        pos_host_.data() + p.tq, p.k_pos, sizeof(int32_t) * p.tk, cudaMemcpyDeviceToHost, stream_));
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    qp = pos_host_.data();
+    kp = qp + p.tq;
+    ++counts_.position_readbacks;
+  }
   const auto contiguous = [](const int32_t* pos, int64_t n) {
     if (pos[0] < 0 || int64_t(pos[0]) + n - 1 > INT32_MAX) return false;
     for (int64_t i = 1; i < n; ++i)
