@@ -32,6 +32,16 @@ v = struct.unpack("<%df" % (len(data) // 4), data)
 assert max(range(len(v)), key=v.__getitem__) == json.load(open(sys.argv[2]))["tokens"][0]
 PY
 
+# A bf16 KV cache: half the KV bytes of f32, the same greedy answer here.
+"$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
+  --kv-type bf16 --json > "$WORK/gen16.json"
+python3 - "$WORK/gen.json" "$WORK/gen16.json" <<'PY' || fail "bf16 KV: $(cat "$WORK/gen16.json")"
+import json, sys
+f32, bf16 = (json.load(open(p)) for p in sys.argv[1:])
+assert bf16["tokens"] == f32["tokens"], (bf16["tokens"], f32["tokens"])
+assert 2 * bf16["stats"]["kv_bytes"][0] < f32["stats"]["kv_bytes"][0] * 1.01
+PY
+
 # Bad input: clear error, non-zero exit, never a crash.
 expect_error() {
   local want=$1; shift
@@ -44,4 +54,5 @@ expect_error "CORRUPT_DATA" info --model "$WORK/truncated.gguf"
 expect_error "unknown flag" generate --model "$MODEL" --prompt x --bogus 1
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
+expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
 echo "cli_test: ok"
