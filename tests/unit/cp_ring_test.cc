@@ -393,6 +393,22 @@ std::vector<RankResult> run_attention(
   return res;
 }
 
+// Algorithm `kind`: 0 ring pass-KV, 1 ring pass-Q, 2 CP decode all-gather,
+// 3 CP decode ring pass-Q.
+Status run_algorithm(int kind, Comm& c, Backend& b, const RingAttentionArgs& a, float* out,
+                     RingStats* st) {
+  switch (kind) {
+    case 0:
+      return ring_pass_kv(c, b, a, out, st);
+    case 1:
+      return ring_pass_q(c, b, a, out, st);
+    case 2:
+      return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
+    default:
+      return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
+  }
+}
+
 // Every attention call carried host copies of its positions, equal to them.
 void require_position_hints(const std::vector<RankResult>& res) {
   for (const RankResult& r : res) {
@@ -520,20 +536,10 @@ TEST_CASE("ring prefill and CP decode over a bf16 KV cache", "[cp][ring]") {
   const Scenario s = make_scenario(n, kHistories[1].prior, kHistories[1].decode_between, t, decode,
                                    7000u + n * 13 + algo, 2, kernels::KvType::kBF16);
   const int layers = 2;
-  const auto res = run_attention(
-      s, where, layers,
-      [algo](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
-        switch (algo) {
-          case 0:
-            return ring_pass_kv(c, b, a, out, st);
-          case 1:
-            return ring_pass_q(c, b, a, out, st);
-          case 2:
-            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
-          default:
-            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
-        }
-      });
+  const auto res =
+      run_attention(s, where, layers,
+                    [algo](Comm& c, Backend& b, const RingAttentionArgs& a, float* out,
+                           RingStats* st) { return run_algorithm(algo, c, b, a, out, st); });
   check_against_reference(s, outputs(res));
   require_position_hints(res);
   if (algo == 0) {
@@ -755,20 +761,10 @@ TEST_CASE("ring attention on the CUDA backend, staged through GlooComm", "[cp][r
   const int64_t t = decode ? 3 : 2 * n + 1;
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
                                    decode, 9000u + n * 13 + kind * 3 + hist);
-  const auto res = run_attention(
-      s, Where::kCuda, 2,
-      [kind](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
-        switch (kind) {
-          case 0:
-            return ring_pass_kv(c, b, a, out, st);
-          case 1:
-            return ring_pass_q(c, b, a, out, st);
-          case 2:
-            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kAllGather);
-          default:
-            return cp_decode_attention(c, b, a, out, st, DecodeVariant::kRingPassQ);
-        }
-      });
+  const auto res =
+      run_attention(s, Where::kCuda, 2,
+                    [kind](Comm& c, Backend& b, const RingAttentionArgs& a, float* out,
+                           RingStats* st) { return run_algorithm(kind, c, b, a, out, st); });
   check_against_reference(s, outputs(res));
   if (decode) {
     for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);
