@@ -193,6 +193,24 @@ def _strings(b: flatbuffers.Builder, start_vector, items: Sequence[str]) -> int:
     return b.EndVector()
 
 
+def _shared_request_fields(b, table, max_tokens, sampling, stop, variant):
+    """The fields ChatRequest and GenerateRequest share: builds their objects
+    (before the table is started) and returns what adds them to the started
+    table."""
+    sampling_off = _sampling(b, sampling) if sampling is not None else None
+    stop_vec = _strings(b, table.StartStopVector, list(stop)) if stop else None
+
+    def add():
+        if sampling_off is not None:
+            table.AddSampling(b, sampling_off)
+        table.AddMaxTokens(b, int(max_tokens))
+        if stop_vec is not None:
+            table.AddStop(b, stop_vec)
+        table.AddVariant(b, _VARIANTS.index(_variant(variant)))
+
+    return add
+
+
 def build_chat_request(messages: Iterable[Any], *, max_tokens: int = 256,
                        sampling: Sampling | Mapping[str, Any] | None = None,
                        stop: Sequence[str] | None = None, variant: Any = None) -> bytes:
@@ -210,16 +228,10 @@ def build_chat_request(messages: Iterable[Any], *, max_tokens: int = 256,
     for off in reversed(msg_offsets):
         b.PrependUOffsetTRelative(off)
     messages_vec = b.EndVector()
-    sampling_off = _sampling(b, sampling) if sampling is not None else None
-    stop_vec = _strings(b, _ChatRequest.StartStopVector, list(stop)) if stop else None
+    add_shared = _shared_request_fields(b, _ChatRequest, max_tokens, sampling, stop, variant)
     _ChatRequest.Start(b)
     _ChatRequest.AddMessages(b, messages_vec)
-    if sampling_off is not None:
-        _ChatRequest.AddSampling(b, sampling_off)
-    _ChatRequest.AddMaxTokens(b, int(max_tokens))
-    if stop_vec is not None:
-        _ChatRequest.AddStop(b, stop_vec)
-    _ChatRequest.AddVariant(b, _VARIANTS.index(_variant(variant)))
+    add_shared()
     b.Finish(_ChatRequest.End(b), file_identifier=CHAT_REQUEST_ID)
     return bytes(b.Output())
 
@@ -235,16 +247,10 @@ def build_generate_request(tokens: Iterable[int], *, max_tokens: int = 256,
     for t in reversed(ids):
         b.PrependInt32(t)
     tokens_vec = b.EndVector()
-    sampling_off = _sampling(b, sampling) if sampling is not None else None
-    stop_vec = _strings(b, _GenerateRequest.StartStopVector, list(stop)) if stop else None
+    add_shared = _shared_request_fields(b, _GenerateRequest, max_tokens, sampling, stop, variant)
     _GenerateRequest.Start(b)
     _GenerateRequest.AddTokens(b, tokens_vec)
-    if sampling_off is not None:
-        _GenerateRequest.AddSampling(b, sampling_off)
-    _GenerateRequest.AddMaxTokens(b, int(max_tokens))
-    if stop_vec is not None:
-        _GenerateRequest.AddStop(b, stop_vec)
-    _GenerateRequest.AddVariant(b, _VARIANTS.index(_variant(variant)))
+    add_shared()
     _GenerateRequest.AddWantPromptLogits(b, bool(want_prompt_logits))
     b.Finish(_GenerateRequest.End(b), file_identifier=GENERATE_REQUEST_ID)
     return bytes(b.Output())
