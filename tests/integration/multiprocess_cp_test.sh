@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # CP across processes: a leader and a `ringlm worker` rendezvous through a
 # file store; greedy tokens equal the single-rank run for both ring variants.
+# The group uses the leader's KV element type even where a worker asks for
+# another (pass-kv: the worker says bf16, the leader's f32 holds).
 source "$(dirname "$0")/lib.sh"
 PROMPT="Write one sentence about the ocean and one about the mountains."
 "$RINGLM" generate --model "$MODEL" --prompt "$PROMPT" --chat --max-tokens 24 --json > "$WORK/n1.json"
@@ -11,7 +13,7 @@ for variant in pass-kv pass-q; do
   # RANK / WORLD_SIZE environment (pass-q).
   if [ "$variant" = pass-kv ]; then
     "$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
-      2> "$WORK/worker-$variant.log" &
+      --kv-type bf16 2> "$WORK/worker-$variant.log" &
   else
     RANK=1 WORLD_SIZE=2 "$RINGLM" worker --model "$MODEL" --store "file:$store" --threads 1 \
       2> "$WORK/worker-$variant.log" &
@@ -27,5 +29,8 @@ for variant in pass-kv pass-q; do
     fail "stats: $(cat "$WORK/n2.json")"
   grep -q True <<< "$(json_get "$WORK/n2.json" "all(b > 0 for b in j['stats']['bytes_sent'])")" ||
     fail "no ring traffic reported: $(cat "$WORK/n2.json")"
+  # One KV page per rank of the leader's (f32) type on both ranks.
+  grep -q True <<< "$(json_get "$WORK/n2.json" "len(set(j['stats']['kv_bytes'])) == 1")" ||
+    fail "ranks hold different KV types: $(cat "$WORK/n2.json")"
 done
 echo "multiprocess_cp_test: ok"
