@@ -9,11 +9,13 @@
 // them. A backend object is used by one rank thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "attention_params.h"
 #include "core/dtype.h"
@@ -94,6 +96,25 @@ class Backend {
   // dst [n] of type t = src [n] (f32; bf16 rounds to nearest even), both in
   // backend memory: how K and V enter the KV cache.
   virtual Status store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) = 0;
+
+  // --- timing without a host synchronisation ---
+  // mark() records a timestamp after the ops enqueued so far and returns its
+  // id (0, 1, ... since the last release_marks()); once those ops completed
+  // (after synchronize()), elapsed_ms(a, b) is the time from mark a to mark b.
+  // Default, for backends whose ops complete when they return: the host
+  // clock at mark(). Device backends record events on their stream.
+  virtual Result<int> mark() {
+    host_marks_.push_back(std::chrono::steady_clock::now());
+    return int(host_marks_.size()) - 1;
+  }
+  virtual Result<double> elapsed_ms(int a, int b) {
+    if (a < 0 || b < 0 || a >= int(host_marks_.size()) || b >= int(host_marks_.size()))
+      return InvalidArgument(std::string(name()) + " backend: unknown mark");
+    return std::chrono::duration<double, std::milli>(host_marks_[size_t(b)] -
+                                                     host_marks_[size_t(a)])
+        .count();
+  }
+  virtual void release_marks() { host_marks_.clear(); }
 
   // --- weights (host f32, row-major) ---
   virtual Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
@@ -178,6 +199,9 @@ class Backend {
         return InvalidArgument(who + " backend: key block with n < 0 or null pointers");
     return Status::Ok();
   }
+
+ private:
+  std::vector<std::chrono::steady_clock::time_point> host_marks_;
 };
 
 }  // namespace ringlm

@@ -79,9 +79,11 @@ struct RingAttentionArgs {
 // Accumulated over calls (layers); zero-initialise once per request.
 struct RingStats {
   uint64_t bytes_sent = 0;     // payload this rank sent to other ranks (message sizes)
-  double compute_ms = 0;       // attention + merge time, backend synchronised
-  double comm_exposed_ms = 0;  // waiting on transfers after the compute of a step finished,
-                               // plus the blocking collectives
+  double compute_ms = 0;       // attention + merge time (host Comms: each step synchronised;
+                               // device Comms: timed by backend marks, no host sync per step)
+  double comm_exposed_ms = 0;  // waiting on transfers after the compute of a step finished
+                               // (device Comms: the gaps between the steps' compute), plus
+                               // the blocking collectives
   double comm_total_ms = 0;    // transfers from start to observed completion (ring steps:
                                // start to wait() return) plus the blocking collectives
   int steps = 0;               // ring steps: N per call

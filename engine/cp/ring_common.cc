@@ -193,6 +193,50 @@ Status merge_blocks(Backend& backend, const RingAttentionArgs& a, const float* b
   return Status::Ok();
 }
 
+// --- StepTimer ---
+
+StepTimer::StepTimer(Backend& backend, const Comm& comm)
+    : backend_(backend), device_(comm.device_memory() && !backend.host_memory()) {
+  if (device_) backend_.release_marks();
+}
+
+Status StepTimer::begin() {
+  if (!device_) {
+    t0_ = Clock::now();
+    return Status::Ok();
+  }
+  RINGLM_ASSIGN_OR_RETURN(int m, backend_.mark());
+  marks_.push_back(m);
+  return Status::Ok();
+}
+
+Result<const Clock::time_point*> StepTimer::end(RingStats* stats) {
+  if (device_) {
+    RINGLM_ASSIGN_OR_RETURN(int m, backend_.mark());
+    marks_.push_back(m);
+    return static_cast<const Clock::time_point*>(nullptr);
+  }
+  RINGLM_RETURN_IF_ERROR(backend_.synchronize());
+  t1_ = Clock::now();
+  if (stats) stats->compute_ms += ms_between(t0_, t1_);
+  return &t1_;
+}
+
+Status StepTimer::finish(RingStats* stats) {
+  if (!device_ || marks_.empty()) return Status::Ok();
+  RINGLM_RETURN_IF_ERROR(backend_.synchronize());
+  for (size_t i = 0; i + 1 < marks_.size(); i += 2) {
+    RINGLM_ASSIGN_OR_RETURN(double compute, backend_.elapsed_ms(marks_[i], marks_[i + 1]));
+    if (stats) stats->compute_ms += compute;
+    if (i + 2 < marks_.size()) {
+      RINGLM_ASSIGN_OR_RETURN(double gap, backend_.elapsed_ms(marks_[i + 1], marks_[i + 2]));
+      if (stats) stats->comm_exposed_ms += std::max(0.0, gap);
+    }
+  }
+  marks_.clear();
+  return Status::Ok();
+}
+
 // --- CommBuffer ---
 
 Status CommBuffer::init(const Comm& comm, Backend& backend, size_t bytes) {
@@ -269,7 +313,7 @@ Status BlockRing::start(int step) {
   return Status::Ok();
 }
 
-Status BlockRing::finish(RingStats* stats, Clock::time_point compute_done) {
+Status BlockRing::finish(RingStats* stats, const Clock::time_point* compute_done) {
   Status st = pending_ ? pending_->wait() : Status::Ok();
   const auto arrived = Clock::now();
   pending_.reset();
@@ -279,7 +323,8 @@ Status BlockRing::finish(RingStats* stats, Clock::time_point compute_done) {
     RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mirror_.data(), host_[cur_].data(), bytes_));
   }
   if (stats) {
-    stats->comm_exposed_ms += std::max(0.0, ms_between(compute_done, Clock::now()));
+    if (compute_done)
+      stats->comm_exposed_ms += std::max(0.0, ms_between(*compute_done, Clock::now()));
     stats->comm_total_ms += ms_between(started_, arrived);
     stats->bytes_sent += bytes_;
   }

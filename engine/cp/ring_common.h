@@ -109,6 +109,33 @@ inline size_t partial_floats(const RingAttentionArgs& a, int64_t rows) {
   return static_cast<size_t>(rows) * a.hq * (a.d + 1);
 }
 
+// Times the compute of the ring's steps.
+//  - Host and staged Comms: each step's compute is synchronised and timed on
+//    the host; the wait for the transfer after it is the exposed time.
+//  - Device Comms (NCCL): no host synchronisation per step. The Comm orders
+//    its transfers after the compute queued before them, so the host only
+//    waits for transfers and enqueues the next step while the GPU still
+//    computes this one. Steps are timed by Backend marks, read once at the
+//    end: a step's compute is mark to mark, and the gap between one step's
+//    compute and the next one's is the exposed communication.
+class StepTimer {
+ public:
+  StepTimer(Backend& backend, const Comm& comm);
+  // Around one step's compute. end() returns the host time the compute was
+  // seen done (host timing), or nullptr (device timing).
+  Status begin();
+  Result<const Clock::time_point*> end(RingStats* stats);
+  // After the last step: synchronises (device timing) and adds the marks'
+  // compute and exposed times to stats.
+  Status finish(RingStats* stats);
+
+ private:
+  Backend& backend_;
+  bool device_;
+  Clock::time_point t0_, t1_;
+  std::vector<int> marks_;  // device timing: begin, end of every step
+};
+
 // A buffer the Comm moves, with a view in backend memory for compute. When
 // messages are staged, the two are separate (host and device) and sync_*
 // copy between them; otherwise they are one backend buffer and sync_* do nothing.
@@ -153,8 +180,9 @@ class BlockRing {
   // Starts sending the current block to next(), receiving into the other buffer.
   Status start(int step);
   // Waits for the transfer; the received block becomes current. Adds the
-  // exposed and total transfer time (ms) to stats.
-  Status finish(RingStats* stats, Clock::time_point compute_done);
+  // total transfer time (ms) to stats, and the exposed time (from
+  // *compute_done to the transfer's end) when compute_done is given.
+  Status finish(RingStats* stats, const Clock::time_point* compute_done);
   size_t bytes() const { return bytes_; }
 
  private:

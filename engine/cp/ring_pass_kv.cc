@@ -50,11 +50,12 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
       {{a.k, kv_bytes}, {a.v, kv_bytes}, {a.k_pos, static_cast<size_t>(a.tk) * sizeof(int32_t)}}));
 
   Buffer split_scratch;  // partials of key runs past the first (block_partial)
+  StepTimer timer(backend, comm);
   for (int j = 0; j < n; ++j) {
     const bool more = j + 1 < n;
     if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
 
-    const auto t0 = Clock::now();
+    RINGLM_RETURN_IF_ERROR(timer.begin());
     const int src = (rank - j + n) % n;  // whose KV block this step holds
     const int32_t* k_pos_host = nullptr;
     if (!a.k_pos_by_rank.empty()) {
@@ -79,12 +80,10 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
     } else {
       ++st.skipped_blocks;
     }
-    RINGLM_RETURN_IF_ERROR(backend.synchronize());
-    const auto t1 = Clock::now();
-    st.compute_ms += ms_between(t0, t1);
-
-    if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, t1));
+    RINGLM_ASSIGN_OR_RETURN(const Clock::time_point* compute_done, timer.end(&st));
+    if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, compute_done));
   }
+  RINGLM_RETURN_IF_ERROR(timer.finish(&st));
   return Status::Ok();
 }
 

@@ -49,11 +49,12 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
       ring.init({{a.q, q_bytes}, {a.q_pos, static_cast<size_t>(a.tq) * sizeof(int32_t)}}));
 
   Buffer split_scratch;  // partials of key runs past the first (block_partial)
+  StepTimer timer(backend, comm);
   for (int j = 0; j < n; ++j) {
     const bool more = j + 1 < n;
     if (more) RINGLM_RETURN_IF_ERROR(ring.start(j));  // overlaps the compute below
 
-    const auto t0 = Clock::now();
+    RINGLM_RETURN_IF_ERROR(timer.begin());
     const int home = (rank - j + n) % n;
     const int32_t* q_pos_host = nullptr;
     if (!a.q_pos_by_rank.empty()) {
@@ -73,12 +74,10 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
       RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, slot_out, slot_lse));
     }
     RINGLM_RETURN_IF_ERROR(send.sync_to_comm(home * part_bytes, part_bytes));
-    RINGLM_RETURN_IF_ERROR(backend.synchronize());
-    const auto t1 = Clock::now();
-    st.compute_ms += ms_between(t0, t1);
-
-    if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, t1));
+    RINGLM_ASSIGN_OR_RETURN(const Clock::time_point* compute_done, timer.end(&st));
+    if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, compute_done));
   }
+  RINGLM_RETURN_IF_ERROR(timer.finish(&st));
 
   // Return every partial to its home; on the critical path.
   const float* parts = reinterpret_cast<const float*>(send.backend_ptr());

@@ -30,6 +30,9 @@ class ForwardingBackend : public Backend {
   Status copy(void* d, const void* s, size_t n) override { return inner_->copy(d, s, n); }
   Status fill(float* d, float v, int64_t n) override { return inner_->fill(d, v, n); }
   Status zero(void* d, size_t bytes) override { return inner_->zero(d, bytes); }
+  Result<int> mark() override { return inner_->mark(); }
+  Result<double> elapsed_ms(int a, int b) override { return inner_->elapsed_ms(a, b); }
+  void release_marks() override { inner_->release_marks(); }
   Status store_kv(const float* s, void* d, kernels::KvType t, int64_t n) override {
     return inner_->store_kv(s, d, t, n);
   }

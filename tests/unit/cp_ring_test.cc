@@ -36,7 +36,46 @@ namespace {
 //              this checks the staged path's copies, not their placement.
 //  kCuda       CudaBackend on device 0 for every rank (staged through host
 //              memory by GlooComm); only where a GPU is present.
-enum class Where { kCpu, kCpuStaged, kCuda };
+//  kCpuDeviceComm  CpuBackend that reports host_memory() == false and a
+//              GlooComm that reports device_memory() == true: the path of a
+//              GPU backend with NCCL (no staging, positions read back from
+//              the blocks, no host synchronisation per step, steps timed by
+//              backend marks), on host memory.
+enum class Where { kCpu, kCpuStaged, kCuda, kCpuDeviceComm };
+
+// A Comm that forwards to another and says it moves device memory.
+class DeviceFlagComm final : public Comm {
+ public:
+  explicit DeviceFlagComm(std::unique_ptr<Comm> inner) : inner_(std::move(inner)) {}
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  void set_timeout(std::chrono::milliseconds t) override { inner_->set_timeout(t); }
+  std::chrono::milliseconds timeout() const override { return inner_->timeout(); }
+  bool device_memory() const override { return true; }
+  Result<std::unique_ptr<CommRequest>> ring_exchange(const void* send, void* recv, size_t bytes,
+                                                     uint32_t tag) override {
+    return inner_->ring_exchange(send, recv, bytes, tag);
+  }
+  Status all_to_all(const void* send, void* recv, size_t bytes_per_rank) override {
+    return inner_->all_to_all(send, recv, bytes_per_rank);
+  }
+  Status all_to_allv(const void* send, const std::vector<size_t>& send_bytes, void* recv,
+                     const std::vector<size_t>& recv_bytes) override {
+    return inner_->all_to_allv(send, send_bytes, recv, recv_bytes);
+  }
+  Status all_gather(const void* send, void* recv, size_t bytes_per_rank) override {
+    return inner_->all_gather(send, recv, bytes_per_rank);
+  }
+  Status broadcast(void* buf, size_t bytes, int root) override {
+    return inner_->broadcast(buf, bytes, root);
+  }
+  Status barrier() override { return inner_->barrier(); }
+  void abort() override { inner_->abort(); }
+  uint64_t bytes_sent() const override { return inner_->bytes_sent(); }
+
+ private:
+  std::unique_ptr<Comm> inner_;
+};
 
 // A Backend that forwards to another and counts attention calls and the
 // (query, key) pairs they cover.
@@ -50,7 +89,17 @@ class CountingBackend final : public test::ForwardingBackend {
   int unhinted_calls = 0;       // calls without host copies of their positions
   int wrong_hints = 0;          // calls whose host copies differ from the positions (host backends)
   int to_host_copies = 0;       // copy_to_host calls (reads from backend memory)
+  int syncs = 0;                // synchronize calls
+  int marks = 0;                // mark calls
 
+  Status synchronize() override {
+    ++syncs;
+    return ForwardingBackend::synchronize();
+  }
+  Result<int> mark() override {
+    ++marks;
+    return ForwardingBackend::mark();
+  }
   Status copy_to_host(void* d, const void* src, size_t n) override {
     ++to_host_copies;
     return ForwardingBackend::copy_to_host(d, src, n);
@@ -91,6 +140,7 @@ Result<std::unique_ptr<CountingBackend>> make_backend(Where where) {
     case Where::kCpu:
       return std::make_unique<CountingBackend>(make_cpu_backend({1}), true);
     case Where::kCpuStaged:
+    case Where::kCpuDeviceComm:
       return std::make_unique<CountingBackend>(make_cpu_backend({1}), false);
     case Where::kCuda: {
 #if RINGLM_HAVE_CUDA
@@ -132,6 +182,9 @@ std::vector<Status> run_ranks(int n, Where where,
         result[r] = comm.status();
       } else if (!backend.ok()) {
         result[r] = backend.status();
+      } else if (where == Where::kCpuDeviceComm) {
+        DeviceFlagComm device(std::move(comm).value());
+        result[r] = fn(device, *backend.value());
       } else {
         result[r] = fn(*comm.value(), *backend.value());
       }
@@ -333,6 +386,8 @@ struct RankResult {
   int unhinted_calls = 0;
   int wrong_hints = 0;
   int to_host_copies = 0;
+  int syncs = 0;  // during the attention calls
+  int marks = 0;
 };
 
 template <typename T>
@@ -369,12 +424,14 @@ std::vector<RankResult> run_attention(
     a.v = v.data();
     a.k_pos = k_pos.as<int32_t>();
     const uint64_t before = comm.bytes_sent();
-    const int copies_before = backend.to_host_copies;
+    const int copies_before = backend.to_host_copies, syncs_before = backend.syncs;
     for (int l = 0; l < layers; ++l) {
       RINGLM_RETURN_IF_ERROR(backend.fill(out.as<float>(), -99.f, out_n));
       RINGLM_RETURN_IF_ERROR(attn(comm, backend, a, out.as<float>(), &rr.stats));
     }
     const int copies_after = backend.to_host_copies;
+    rr.syncs = backend.syncs - syncs_before;
+    rr.marks = backend.marks;
     rr.out.resize(out_n);
     RINGLM_RETURN_IF_ERROR(backend.copy_to_host(rr.out.data(), out.data(), out_n * sizeof(float)));
     rr.comm_bytes = comm.bytes_sent() - before;
@@ -470,8 +527,8 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
   const bool pass_q = GENERATE(false, true);
   const int hist = GENERATE(0, 1, 2);
   const int64_t t = GENERATE_COPY(values<int64_t>({1, 2 * n - 1, 2 * n + 1, 37}));
-  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
-  if (where == Where::kCpuStaged && hist == 1) return;  // staging: a subset of the grid suffices
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
+  if (where != Where::kCpu && hist == 1) return;  // staging: a subset of the grid suffices
   CAPTURE(n, pass_q, hist, t, where);
 
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
@@ -481,6 +538,20 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
   const auto res = run_attention(s, where, layers, fn);
   check_against_reference(s, outputs(res));
   require_position_hints(res);
+
+  // Host synchronisation: every step on host and staged Comms; on a device
+  // Comm none per step (one per call to read the marks, one more for pass-Q's
+  // final merge), the steps timed by two marks each.
+  for (int r = 0; r < n; ++r) {
+    CAPTURE(r, res[r].syncs, res[r].marks);
+    if (where == Where::kCpuDeviceComm) {
+      REQUIRE(res[r].marks == 2 * n * layers);
+      REQUIRE(res[r].syncs <= 2 * layers);
+    } else {
+      REQUIRE(res[r].marks == 0);
+      REQUIRE(res[r].syncs >= n * layers);
+    }
+  }
 
   // Message sizes: pass-KV sends (N-1) KV blocks, pass-Q (N-1) Q blocks and
   // (N-1) partial blocks through the all_to_all, per layer.
@@ -529,7 +600,7 @@ TEST_CASE("ring prefill and CP decode over a bf16 KV cache", "[cp][ring]") {
   // reference over the same bf16 values at the f32 tolerance.
   const int n = GENERATE(1, 2, 3, 4);
   const int algo = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring pass-Q
-  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
   const bool decode = algo >= 2;
   const int64_t t = decode ? 3 : 37;
   CAPTURE(n, algo, where);
@@ -554,7 +625,7 @@ TEST_CASE("with every rank's positions on the host the ring reads none back", "[
   // memory (a host sync per step on a device Comm).
   const int n = GENERATE(2, 3, 4);
   const bool pass_q = GENERATE(false, true);
-  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
   CAPTURE(n, pass_q, where);
   const Scenario s = make_scenario(n, kHistories[2].prior, kHistories[2].decode_between, 37, false,
                                    9100u + n * 7 + pass_q);
@@ -573,9 +644,9 @@ TEST_CASE("with every rank's positions on the host the ring reads none back", "[
       });
   check_against_reference(s, outputs(res));
   require_position_hints(res);
-  if (where == Where::kCpu) {
-    // Host memory, not staged: copy_to_host only ever reads positions back,
-    // which the same ring without the host copies does.
+  if (where != Where::kCpuStaged) {
+    // Not staged: copy_to_host only ever reads positions back, which the
+    // same ring without the host copies does.
     const auto without = run_attention(s, where, 2, fn);
     for (int r = 0; r < n; ++r) {
       CAPTURE(r);
@@ -666,7 +737,7 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
   const DecodeVariant variant = GENERATE(DecodeVariant::kAllGather, DecodeVariant::kRingPassQ);
   const int64_t rows = GENERATE(1, 3);
   const int hist = GENERATE(1, 2);
-  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged);
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
   CAPTURE(n, decode_variant_name(variant), rows, hist, where);
 
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, rows,

@@ -68,6 +68,7 @@ CudaBackend::~CudaBackend() {
   cudnn_.reset();  // its handle is bound to stream_
 #endif
   for (auto& s : scratch_) free_device(s.ptr);
+  for (cudaEvent_t e : marks_) (void)cudaEventDestroy(e);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
   (void)cudaGetLastError();
@@ -131,6 +132,26 @@ Status CudaBackend::store_kv(const float* src, void* dst, kernels::KvType t, int
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(src, static_cast<uint16_t*>(dst), n, stream_));
   return Status::Ok();
+}
+
+Result<int> CudaBackend::mark() {
+  RINGLM_RETURN_IF_ERROR(use_device());
+  if (marks_used_ == int(marks_.size())) {
+    cudaEvent_t e = nullptr;
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
+    marks_.push_back(e);
+  }
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaEventRecord(marks_[size_t(marks_used_)], stream_));
+  return marks_used_++;
+}
+
+Result<double> CudaBackend::elapsed_ms(int a, int b) {
+  if (a < 0 || b < 0 || a >= marks_used_ || b >= marks_used_)
+    return InvalidArgument("cuda backend: unknown mark");
+  RINGLM_RETURN_IF_ERROR(use_device());
+  float ms = 0;
+  RINGLM_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, marks_[size_t(a)], marks_[size_t(b)]));
+  return double(ms);
 }
 
 Status CudaBackend::synchronize() {

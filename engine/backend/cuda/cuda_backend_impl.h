@@ -61,6 +61,11 @@ class CudaBackend final : public Backend {
   Status synchronize() override;
   Status store_kv(const float* src, void* dst, kernels::KvType t, int64_t n) override;
 
+  // --- timing: CUDA events on the compute stream, reused after release_marks() ---
+  Result<int> mark() override;
+  Result<double> elapsed_ms(int a, int b) override;
+  void release_marks() override { marks_used_ = 0; }
+
   // --- weights ---
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
                                               int64_t cols) override;
@@ -163,6 +168,8 @@ class CudaBackend final : public Backend {
     int64_t elems = 0;
   } x_cache_;
   CudaAttentionCounts counts_;
+  std::vector<cudaEvent_t> marks_;  // events of mark(); the first marks_used_ are recorded
+  int marks_used_ = 0;
   std::string cudnn_status_;  // why cuDNN attention is not used; "" while it may be
 #if RINGLM_HAVE_CUDNN
   std::unique_ptr<CudnnAttention> cudnn_;
