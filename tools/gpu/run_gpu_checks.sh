@@ -12,8 +12,9 @@
 #    with f32 and with bf16 KV on the default model's first layers
 #    (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
 # PHASE=1 runs 1-3, PHASE=2 runs 4 (reusing the build), default both.
-# SKIP_ATTN_BENCH=1 leaves out step 3; MODEL_BENCH_EXTRA="flags" adds a second
-# `ringlm bench model` run with those flags.
+# SKIP_ATTN_BENCH=1 leaves out step 3; MODEL_BENCH_EXTRA="flags" sets the
+# flags of the second `ringlm bench model` run (default: f32 KV at 128K;
+# empty: no second run).
 # Everything goes to $OUT/gpu_log.txt (OUT defaults to ./gpu-out), with the
 # full configure / build / ctest output beside it. Sized for
 # under 8 minutes on a 16-core H100 machine; each step has its own timeout.
@@ -167,7 +168,10 @@ step "ringlm bench model (Llama-3-8B shape, random weights, one GPU)"
 timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
   --tokens "${MODEL_BENCH_TOKENS:-32768,131072}" --chunk 16384 --page-tokens 256 --decode-tokens 16 \
   --peak-tflops "${PEAK_TFLOPS:-989}" || echo "bench model: rc=$?"
-if [[ -n ${MODEL_BENCH_EXTRA:-} ]]; then
+# By default a second run compares the f32 KV cache at 128K (the first run
+# uses the CUDA default, bf16); MODEL_BENCH_EXTRA="" skips it.
+MODEL_BENCH_EXTRA=${MODEL_BENCH_EXTRA---kv-type f32 --tokens 131072 --chunk 16384 --page-tokens 256 --decode-tokens 16}
+if [[ -n ${MODEL_BENCH_EXTRA} ]]; then
   step "ringlm bench model $MODEL_BENCH_EXTRA"
   # shellcheck disable=SC2086  # the extra flags are meant to split
   timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
