@@ -135,7 +135,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   auto version = b.CreateString(info.version);
   auto backend = b.CreateString(info.backend);
   auto tmpl = b.CreateString(info.chat_template);
-  auto kv_type = b.CreateString(info.kv_cache_type);
+  auto kv_type = b.CreateString(kernels::kv_type_name(info.kv_type));
   api::EngineInfoBuilder eb(b);
   eb.add_version(version);
   eb.add_abi_version(abi_version);

@@ -41,7 +41,8 @@ Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in) {
   if (in.hq < 1 || in.hkv < 1 || in.hq % in.hkv != 0) {
     return InvalidArgument("cp policy: H_q must be a positive multiple of H_kv");
   }
-  if (!(in.elem_bytes > 0)) return InvalidArgument("cp policy: element size must be > 0");
+  if (!(in.elem_bytes > 0) || !(in.kv_elem_bytes >= 0))
+    return InvalidArgument("cp policy: element sizes must be > 0");
   const bool automatic = in.forced == CpVariant::kAuto;
   const double c = in.calib.attn_flops, bw = in.calib.link_bytes_per_s;
   if (automatic && in.world_size > 1 && !(c > 0 && bw > 0)) {
@@ -53,18 +54,19 @@ Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in) {
   const double t = static_cast<double>(in.new_tokens);
   const double p = static_cast<double>(in.cached_tokens);
   const double n = in.world_size, hq = in.hq, hkv = in.hkv, e = in.elem_bytes;
+  const double e_kv = in.kv_elem_bytes > 0 ? in.kv_elem_bytes : e;
 
   PolicyDecision d;
   d.ring = in.world_size > 1;
   d.miss_rate = t / (t + p);
   const double big_d = hq * in.head_dim;
   d.q_block_bytes = t * big_d * e / n;
-  d.kv_block_bytes = 2 * (t + p) * big_d * (hkv / hq) * e / n;
-  d.q_smaller = d.miss_rate <= 2 * hkv / hq;
+  d.kv_block_bytes = 2 * (t + p) * big_d * (hkv / hq) * e_kv / n;
+  d.q_smaller = d.miss_rate <= 2 * (hkv / hq) * (e_kv / e);
   if (c > 0 && bw > 0) {
-    d.kv_hidden_min_t = n * c * hkv * e / (2 * hq * bw);
+    d.kv_hidden_min_t = n * c * hkv * e_kv / (2 * hq * bw);
     d.q_hidden_min_tp = n * e * c / (4 * bw);
-    d.miss_threshold = 2 * hkv / hq - 4 * t * bw / (n * c * e);
+    d.miss_threshold = 2 * (hkv / hq) * (e_kv / e) - 4 * t * bw / (n * c * e);
     d.kv_hidden = t >= d.kv_hidden_min_t;
     d.q_hidden = t + p >= d.q_hidden_min_tp;
   }

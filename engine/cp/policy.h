@@ -37,7 +37,9 @@ struct PolicyInputs {
   int hq = 0;                 // H_q
   int hkv = 0;                // H_kv
   int head_dim = 0;           // d: only for the reported block sizes (0: not reported)
-  double elem_bytes = 4;      // e: bytes per element of Q/K/V on the wire
+  double elem_bytes = 4;      // e: bytes per element of Q on the wire (and of K/V, unless:)
+  double kv_elem_bytes = 0;   // e_kv: bytes per K/V element on the wire (0: e), e.g. 2 for a
+                              // bf16 KV cache, whose blocks travel as stored
   CpCalibration calib;
   CpVariant forced = CpVariant::kAuto;  // kPassKV / kPassQ are honoured as given
 };
@@ -48,17 +50,18 @@ struct PolicyDecision {
   bool forced = false;                     // the caller's forced variant was used
   double miss_rate = 1;                    // T / (T + P)
   // Message per ring step (D = H_q*d; 0 when head_dim was not given):
-  // Q block T*D*e/N, KV block 2*(T+P)*D*(H_kv/H_q)*e/N.
+  // Q block T*D*e/N, KV block 2*(T+P)*D*(H_kv/H_q)*e_kv/N.
   double q_block_bytes = 0;
   double kv_block_bytes = 0;
-  // Q blocks are the smaller messages: T/(T+P) <= 2*H_kv/H_q.
+  // Q blocks are the smaller messages: T/(T+P) <= 2*(H_kv/H_q)*(e_kv/e).
   bool q_smaller = false;
   // Pass-KV traffic hides under compute when T >= kv_hidden_min_t
-  // = N*C*H_kv*e / (2*H_q*BW) (independent of P).
+  // = N*C*H_kv*e_kv / (2*H_q*BW) (independent of P).
   double kv_hidden_min_t = 0;
   // Pass-Q traffic hides under compute when T + P >= q_hidden_min_tp = N*e*C / (4*BW).
   double q_hidden_min_tp = 0;
-  // Pass-KV when miss_rate >= miss_threshold = 2*H_kv/H_q - 4*T*BW/(N*C*e).
+  // Pass-KV when miss_rate >= miss_threshold
+  // = 2*(H_kv/H_q)*(e_kv/e) - 4*T*BW/(N*C*e).
   double miss_threshold = 0;
   bool kv_hidden = false;  // T >= kv_hidden_min_t
   bool q_hidden = false;   // T + P >= q_hidden_min_tp
@@ -66,14 +69,19 @@ struct PolicyDecision {
 };
 
 // The section 5 rule, with these exact inequalities:
-//   pass-KV  iff  T >= N*C*H_kv*e/(2*H_q*BW)  or  T/(T+P) >= 2*H_kv/H_q - 4*T*BW/(N*C*e)
+//   pass-KV  iff  T >= N*C*H_kv*e_kv/(2*H_q*BW)
+//                 or  T/(T+P) >= 2*(H_kv/H_q)*(e_kv/e) - 4*T*BW/(N*C*e)
 //   pass-Q   otherwise.
+// (Section 5 has one element size; with K/V smaller on the wire than Q, as a
+// bf16 KV cache with f32 queries, the same derivation — pass-KV while its
+// exposed time, KV/BW minus the step's compute, is at most pass-Q's Q/BW —
+// gives the e_kv/e factor.)
 // Full prefill (P = 0, miss rate 1) therefore always gives pass-KV when
 // H_q > 2*H_kv (the right-hand side is then below 1); when H_q <= 2*H_kv the
 // same two inequalities decide (Q blocks are then no larger than KV blocks).
 // A forced variant is returned as is (N == 1 still reports ring = false).
 // kInvalidArgument for N < 1, T < 1, P < 0, H_q or H_kv < 1, H_q not a
-// multiple of H_kv, e <= 0, or a non-positive C or BW when the choice is
+// multiple of H_kv, e <= 0, e_kv < 0, or a non-positive C or BW when the choice is
 // automatic and N > 1.
 Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in);
 

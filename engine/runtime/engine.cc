@@ -65,7 +65,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.world_size = opts.world_size;
   e->info_.backend = std::string(be->name());
   const kernels::KvType kv = resolve_kv_type(opts.kv_cache_type, be->name());
-  e->info_.kv_cache_type = kernels::kv_type_name(kv);
+  e->info_.kv_type = kv;
   EngineOptions group_opts = opts;
   group_opts.kv_cache_type = kv == kernels::KvType::kBF16 ? KvCacheType::kBF16 : KvCacheType::kF32;
   e->info_.model_fingerprint = model_fingerprint(*file);

@@ -54,7 +54,7 @@ struct EngineInfo {
   ModelConfig model;
   int world_size = 1;
   std::string backend;
-  std::string kv_cache_type;  // "f32" or "bf16", as resolved for the group
+  kernels::KvType kv_type = kernels::KvType::kF32;  // the KV cache's elements, for the whole group
   CpCalibration calibration;
   uint64_t model_fingerprint = 0;
   std::string chat_template;

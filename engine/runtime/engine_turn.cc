@@ -130,7 +130,9 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
       in.hq = c.n_heads;
       in.hkv = c.n_kv_heads;
       in.head_dim = c.head_dim;
-      in.elem_bytes = 4;
+      in.elem_bytes = 4;  // queries travel as f32 activations
+      in.kv_elem_bytes =
+          double(kernels::kv_elem_bytes(info_.kv_type));  // K/V as the cache holds them
       in.calib = group_->calibration();
       in.forced = opts.variant != CpVariant::kAuto ? opts.variant : opts_.variant;
       RINGLM_ASSIGN_OR_RETURN(PolicyDecision d, choose_cp_variant(in));

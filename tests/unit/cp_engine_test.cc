@@ -134,7 +134,7 @@ TEST_CASE("CP over a bf16 KV cache equals N = 1 over a bf16 KV cache", "[cp]") {
   const std::vector<int> lengths{37, 1, 130};
   const int decode = 6;
   auto ref_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kBF16);
-  REQUIRE(ref_engine->info().kv_cache_type == "bf16");
+  REQUIRE(ref_engine->info().kv_type == kernels::KvType::kBF16);
   const int vocab = ref_engine->info().model.vocab;
   const Transcript ref = run_turns(*ref_engine, lengths, decode, vocab);
   ref_engine.reset();
@@ -143,7 +143,7 @@ TEST_CASE("CP over a bf16 KV cache equals N = 1 over a bf16 KV cache", "[cp]") {
     // the f32 cache's. (Later turns follow the greedy tokens, which may part
     // on near ties, so they are not compared across element types.)
     auto f32_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kF32);
-    REQUIRE(f32_engine->info().kv_cache_type == "f32");
+    REQUIRE(f32_engine->info().kv_type == kernels::KvType::kF32);
     const Transcript f32 = run_turns(*f32_engine, {lengths[0]}, decode, vocab);
     const double diff = max_abs_diff(f32.logits[0], ref.logits[0]);
     INFO("bf16 vs f32 KV, max |diff| " << diff << " of max |logit| " << max_abs(f32.logits[0]));

@@ -131,6 +131,39 @@ TEST_CASE("policy: full prefill with H_q <= 2*H_kv follows the two inequalities"
   REQUIRE(decide(in).variant == CpVariant::kPassKV);
 }
 
+TEST_CASE("policy: K/V smaller on the wire than Q (bf16 KV cache, f32 queries)", "[cp]") {
+  // big_gqa with e = 4 for Q and e_kv = 2 for K/V. By hand:
+  //   pass-KV hidden when T >= N*C*H_kv*e_kv/(2*H_q*BW) = 2000 (as with e = 2)
+  //   pass-Q  hidden when T+P >= N*e*C/(4*BW)          = 32000
+  //   threshold = 2*(8/128)*(2/4) - 4*T*BW/(N*C*4)     = 0.0625 - T/32000
+  PolicyInputs in = big_gqa(1000, 127000);
+  in.elem_bytes = 4;
+  in.kv_elem_bytes = 2;
+  PolicyDecision d = decide(in);
+  REQUIRE(d.kv_hidden_min_t == Approx(2000).epsilon(1e-12));
+  REQUIRE(d.q_hidden_min_tp == Approx(32000).epsilon(1e-12));
+  REQUIRE(d.miss_threshold == Approx(0.0625 - 1000.0 / 32000).epsilon(1e-12));
+  // Q block 1000*16384*4/4; KV block 2*128000*16384*(8/128)*2/4.
+  REQUIRE(d.q_block_bytes == Approx(16384000.0));
+  REQUIRE(d.kv_block_bytes == Approx(131072000.0));
+  // Q smaller while the miss rate is at most 2*(8/128)*(2/4) = 1/16.
+  REQUIRE(d.q_smaller);
+  REQUIRE(d.variant == CpVariant::kPassQ);  // miss rate 0.0078 < 0.03125
+
+  // A miss rate between the mixed threshold and the single-e one: with
+  // e_kv = e = 4 the rule keeps pass-Q, with the bf16 KV it takes pass-KV.
+  // T = 1000, P = 19000: miss rate 0.05; thresholds 0.03125 (mixed) and
+  // 0.125 - 1000/32000 = 0.09375 (e = 4 for both).
+  in = big_gqa(1000, 19000);
+  in.elem_bytes = 4;
+  in.kv_elem_bytes = 2;
+  REQUIRE(decide(in).variant == CpVariant::kPassKV);
+  in.kv_elem_bytes = 0;  // = elem_bytes
+  REQUIRE(decide(in).variant == CpVariant::kPassQ);
+  in.kv_elem_bytes = -1;
+  REQUIRE(choose_cp_variant(in).status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("policy: forced variants, one rank, bad input", "[cp]") {
   PolicyInputs in = big_gqa(100000, 0);  // auto: pass-KV
   in.forced = CpVariant::kPassQ;

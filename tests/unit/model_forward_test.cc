@@ -94,7 +94,7 @@ TEST_CASE("real model over a bf16 KV cache stays near the float64 reference", "[
   o.kv_cache_type = KvCacheType::kBF16;
   auto e = Engine::Create(o);
   REQUIRE(e.ok());
-  REQUIRE(e.value()->info().kv_cache_type == "bf16");
+  REQUIRE(e.value()->info().kv_type == kernels::KvType::kBF16);
   auto ids = e.value()->tokenizer().encode("The capital of France is", true, true);
   REQUIRE(ids.ok());
   const auto ours = prompt_logits(*e.value(), ids.value());
