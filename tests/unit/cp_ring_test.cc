@@ -827,16 +827,18 @@ TEST_CASE("ring attention on the CUDA backend, staged through GlooComm", "[cp][r
   const int n = GENERATE(1, 2, 3, 4);
   const int kind = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring
   const int hist = GENERATE(0, 2);
-  CAPTURE(n, kind, hist);
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
+  CAPTURE(n, kind, hist, kernels::kv_type_name(kv));
   const bool decode = kind >= 2;
   const int64_t t = decode ? 3 : 2 * n + 1;
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
-                                   decode, 9000u + n * 13 + kind * 3 + hist);
+                                   decode, 9000u + n * 13 + kind * 3 + hist, 2, kv);
   const auto res =
       run_attention(s, Where::kCuda, 2,
                     [kind](Comm& c, Backend& b, const RingAttentionArgs& a, float* out,
                            RingStats* st) { return run_algorithm(kind, c, b, a, out, st); });
   check_against_reference(s, outputs(res));
+  require_position_hints(res);
   if (decode) {
     for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);
   }

@@ -4,7 +4,7 @@
 #   bash tools/gpu/run_gpu_checks.sh
 # 1. configure (Release, CUDA arch $RINGLM_GPU_ARCHS, default 90) and build
 #    only ringlm_engine, the GPU tests and the benchmarks (-j$JOBS, default 16);
-# 2. ctest -L gpu --output-on-failure;
+# 2. ctest -L gpu --output-on-failure, and cp_ring_test's [gpu] cases;
 # 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
 # 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
 #    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default), the
@@ -127,7 +127,7 @@ fi
 PHASE=${PHASE:-all}
 TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
   sed -n -E 's/^((gpu_[a-z0-9_]+_test)|(bench_[a-z0-9_]+)): phony$/\1/p' | sort -u | tr '\n' ' ')
-TARGETS="$TARGETS ringlm_cli cp_engine_test"
+TARGETS="$TARGETS ringlm_cli cp_engine_test cp_ring_test"
 step "build: ringlm_engine $TARGETS"
 timeout "${BUILD_TIMEOUT:-420}" ninja -C "$BUILD" -j"$JOBS" ringlm_engine $TARGETS >"$OUT/build.txt" 2>&1
 rc=$?
@@ -148,6 +148,10 @@ timeout 150 ctest --test-dir "$BUILD" -L gpu -j4 --output-on-failure --timeout 1
 rc=$?
 tail -250 "$OUT/ctest.txt"
 [[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
+
+step "cp_ring_test [gpu]: the ring on the CUDA backend (N ranks on one GPU over Gloo, f32 and bf16 KV)"
+RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD timeout 120 "$BUILD/bin/cp_ring_test" "[gpu]" 2>&1 | tail -15
+[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_ring_test [gpu] FAILED"; STATUS=1; }
 
 # --- benchmarks ---
 if [[ ${SKIP_ATTN_BENCH:-0} != 1 ]]; then
