@@ -5,6 +5,7 @@
 //  sweep:   multi-turn requests with P + T fixed and miss rate T/(T+P) varied,
 //           each ring variant forced in turn, plus what the policy picks.
 //  decode:  decode tokens/s per world size and decode variant.
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -41,8 +42,8 @@ Result<TurnStats> timed_prefill(Engine& e, int64_t cached, int64_t fresh, uint32
 
 Status run_scaling(const EngineOptions& base, const std::vector<double>& tokens, int n) {
   std::printf("\n== prefill scaling (threads per rank %d) ==\n", base.threads_per_rank);
-  std::printf("%8s %4s %10s %10s %8s %10s %12s %12s\n", "T", "N", "ms", "tok/s", "speedup",
-              "efficiency", "exposed_ms", "hidden_ms");
+  std::printf("%8s %4s %10s %10s %8s %10s %12s %12s %12s\n", "T", "N", "ms", "tok/s", "speedup",
+              "efficiency", "exposed_ms", "hidden_ms", "sent_MiB");
   for (double t : tokens) {
     double t1 = 0;
     for (int world : {1, n}) {
@@ -51,9 +52,11 @@ Status run_scaling(const EngineOptions& base, const std::vector<double>& tokens,
       RINGLM_ASSIGN_OR_RETURN(TurnStats st, timed_prefill(*e, 0, int64_t(t), 11));
       if (world == 1) t1 = st.prefill_ms;
       const double speedup = t1 / st.prefill_ms;
-      std::printf("%8lld %4d %10.1f %10.1f %8.2f %9.1f%% %12.1f %12.1f\n", (long long)t, world,
-                  st.prefill_ms, st.prefill_tok_s, speedup, 100.0 * speedup / world,
-                  st.comm_exposed_ms, st.comm_hidden_ms);
+      uint64_t sent = 0;  // the largest rank's ring traffic
+      for (uint64_t b : st.bytes_sent) sent = std::max(sent, b);
+      std::printf("%8lld %4d %10.1f %10.1f %8.2f %9.1f%% %12.1f %12.1f %12.1f\n", (long long)t,
+                  world, st.prefill_ms, st.prefill_tok_s, speedup, 100.0 * speedup / world,
+                  st.comm_exposed_ms, st.comm_hidden_ms, sent / double(1 << 20));
       std::fflush(stdout);
       if (n == 1) break;
     }
@@ -139,8 +142,9 @@ int run_bench(int argc, char** argv) {
   auto miss = args->get_double_list("miss-rates", "0.01,0.02,0.05,0.1,0.25,0.5,1");
   if (!tokens.ok()) return fail(tokens.status());
   if (!miss.ok()) return fail(miss.status());
-  std::printf("ringlm bench cp: model %s, %d ranks, %d thread(s) per rank\n",
-              eo->model_path.c_str(), int(n.value()), eo->threads_per_rank);
+  std::printf("ringlm bench cp: model %s, %d ranks, %d thread(s) per rank, %s KV\n",
+              eo->model_path.c_str(), int(n.value()), eo->threads_per_rank,
+              kernels::kv_type_name(resolve_kv_type(eo->kv_cache_type, eo->backend)));
   Status st;
   if (only.empty() || only == "scaling")
     st = run_scaling(eo.value(), tokens.value(), int(n.value()));
