@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+
+#include "cpu/convert.h"
+#include "cpu/dequantize.h"
 
 namespace ringlm::test {
 
@@ -18,6 +22,26 @@ std::string model_path() {
   INFO("default model missing at " << p << " (run scripts/fetch_model.sh)");
   REQUIRE(std::filesystem::exists(p));
   return p;
+}
+
+Deviation deviation(const std::vector<float>& got, const std::vector<float>& ref) {
+  REQUIRE(got.size() == ref.size());
+  Deviation d;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    d.max_ref = std::max(d.max_ref, std::abs(double(ref[i])));
+    d.max_diff = std::max(d.max_diff, std::abs(double(got[i]) - ref[i]));
+  }
+  return d;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  kernels::cpu::f32_to_bf16(x.data(), y.data(), int64_t(x.size()));
+  return y;
+}
+
+float kv_stored(float x, kernels::KvType t) {
+  return t == kernels::KvType::kF32 ? x : kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
 }
 
 std::string source_dir() {

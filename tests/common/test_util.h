@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "attention_params.h"
+
 namespace ringlm::test {
 
 // Path of the default model: $RINGLM_MODEL, else
@@ -26,6 +28,18 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float
 // key ranges cut into KV blocks for the attention-over-blocks tests.
 std::vector<std::pair<int64_t, int64_t>> random_cuts(int64_t total, int64_t max_piece,
                                                      uint32_t seed);
+
+// How far `got` is from `ref` (same size, checked): max |ref| and max
+// |got - ref|, for logit comparisons relative to the logits' range.
+struct Deviation {
+  double max_ref = 0, max_diff = 0;
+};
+Deviation deviation(const std::vector<float>& got, const std::vector<float>& ref);
+
+// K/V as a cache of element type t holds them: bf16 bits of each value
+// (round to nearest even), and a value as stored (f32: x; bf16: rounded).
+std::vector<uint16_t> to_bf16(const std::vector<float>& x);
+float kv_stored(float x, kernels::KvType t);
 
 // A fresh empty directory under the build tree for one test's files.
 std::string temp_dir(const std::string& name);

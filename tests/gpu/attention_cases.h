@@ -16,6 +16,7 @@
 #include "cuda/attention_partial.h"
 #include "gpu_test_util.h"
 #include "reference_attention.h"
+#include "test_util.h"
 
 namespace ringlm::test {
 
@@ -84,7 +85,7 @@ inline AttnData make_attention_data(const AttnCase& c) {
   // and v to bf16, so the f64 reference then sees the very values the kernel
   // multiplies and the tolerance measures the kernel's own rounding (P in
   // bf16, f32 accumulation), not the input conversion.
-  auto draw = [&] { return kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(u(rng))); };
+  auto draw = [&] { return kv_stored(u(rng), kernels::KvType::kBF16); };
   for (auto& x : a.q) x = c.zero_q ? 0.f : draw();
   for (auto& x : a.k) x = draw();
   for (auto& x : a.v) x = draw();
@@ -149,13 +150,6 @@ inline AttnData without_nan(const AttnData& a) {
 struct AttnResult {
   std::vector<float> out, lse;
 };
-
-// bf16 bits of f32 values (exact for the bf16-exact test inputs; NaN stays NaN).
-inline std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
-  std::vector<uint16_t> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
-  return y;
-}
 
 // Device copies of one case's inputs and outputs on a backend; K and V are
 // stored as `kv` elements.

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "cpu/attention_partial.h"
-#include "cpu/dequantize.h"
 #include "reference_attention.h"
 #include "test_util.h"
 
@@ -64,11 +63,6 @@ struct Inputs {
   bool causal = true;
 };
 
-std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
-  std::vector<uint16_t> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
-  return y;
-}
 
 Inputs make_inputs(const Case& c, uint32_t seed) {
   Inputs in;
@@ -128,8 +122,8 @@ AttentionParams params_for(const Case& c, Inputs& in, std::vector<float>& out,
   p.v = in.v.data();
   p.kv = kv;
   if (kv == kernels::KvType::kBF16) {
-    in.k16 = to_bf16(in.k);
-    in.v16 = to_bf16(in.v);
+    in.k16 = test::to_bf16(in.k);
+    in.v16 = test::to_bf16(in.v);
     p.k = in.k16.data();
     p.v = in.v16.data();
   }

@@ -18,8 +18,8 @@
 #endif
 #include "cp/ring_attention.h"
 #include "cp/sharding.h"
-#include "cpu/dequantize.h"
 #include "forwarding_backend.h"
+#include "position_hints.h"
 #include "reference_attention.h"
 #include "test_util.h"
 
@@ -85,12 +85,11 @@ class CountingBackend final : public test::ForwardingBackend {
 
   int calls = 0;
   int64_t pairs = 0;
-  int scattered_key_calls = 0;  // calls whose keys are not consecutive positions (host backends)
-  int unhinted_calls = 0;       // calls without host copies of their positions
-  int wrong_hints = 0;          // calls whose host copies differ from the positions (host backends)
-  int to_host_copies = 0;       // copy_to_host calls (reads from backend memory)
-  int syncs = 0;                // synchronize calls
-  int marks = 0;                // mark calls
+  int scattered_key_calls = 0;    // calls whose keys are not consecutive positions (host backends)
+  test::PositionHintCheck hints;  // the calls' host copies of their positions
+  int to_host_copies = 0;         // copy_to_host calls (reads from backend memory)
+  int syncs = 0;                  // synchronize calls
+  int marks = 0;                  // mark calls
 
   Status synchronize() override {
     ++syncs;
@@ -109,12 +108,7 @@ class CountingBackend final : public test::ForwardingBackend {
   Status attention_partial(const kernels::AttentionParams& p) override {
     ++calls;
     pairs += p.tq * p.tk;
-    if (!p.q_pos_host || !p.k_pos_host) {
-      ++unhinted_calls;
-    } else if (inner().host_memory() && (!std::equal(p.q_pos, p.q_pos + p.tq, p.q_pos_host) ||
-                                         !std::equal(p.k_pos, p.k_pos + p.tk, p.k_pos_host))) {
-      ++wrong_hints;
-    }
+    hints.check(p, inner().host_memory());
     if (inner().host_memory()) {
       for (int64_t j = 0; j < p.tk; ++j) {
         if (p.k_pos[j] < 0 || (j > 0 && p.k_pos[j] != p.k_pos[j - 1] + 1)) {
@@ -246,7 +240,7 @@ Scenario make_scenario(int n, const std::vector<int64_t>& prior, int decode_betw
   s.v_all = test::random_floats(total * s.hkv * s.d, seed + 2);
   if (kv == kernels::KvType::kBF16) {
     for (auto* a : {&s.k_all, &s.v_all})
-      for (float& x : *a) x = kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
+      for (float& x : *a) x = test::kv_stored(x, kv);
   }
   s.ranks.resize(n);
 
@@ -339,12 +333,6 @@ RingAttentionArgs args_of(const Scenario& s, const RankInput& r) {
   return a;
 }
 
-std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
-  std::vector<uint16_t> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) y[i] = kernels::cpu::fp32_to_bf16(x[i]);
-  return y;
-}
-
 // Every real row of every rank equals the reference within 1e-5 relative (to
 // the row's largest magnitude); padding rows are 0.
 void check_against_reference(const Scenario& s, const std::vector<std::vector<float>>& out) {
@@ -383,8 +371,7 @@ struct RankResult {
   int calls = 0;
   int64_t pairs = 0;
   int scattered_key_calls = 0;
-  int unhinted_calls = 0;
-  int wrong_hints = 0;
+  test::PositionHintCheck hints;
   int to_host_copies = 0;
   int syncs = 0;  // during the attention calls
   int marks = 0;
@@ -411,9 +398,9 @@ std::vector<RankResult> run_attention(
     RINGLM_ASSIGN_OR_RETURN(Buffer q_pos, upload(backend, in.q_pos));
     const bool bf16 = s.kv == kernels::KvType::kBF16;
     RINGLM_ASSIGN_OR_RETURN(Buffer k,
-                            bf16 ? upload(backend, to_bf16(in.k)) : upload(backend, in.k));
+                            bf16 ? upload(backend, test::to_bf16(in.k)) : upload(backend, in.k));
     RINGLM_ASSIGN_OR_RETURN(Buffer v,
-                            bf16 ? upload(backend, to_bf16(in.v)) : upload(backend, in.v));
+                            bf16 ? upload(backend, test::to_bf16(in.v)) : upload(backend, in.v));
     RINGLM_ASSIGN_OR_RETURN(Buffer k_pos, upload(backend, in.k_pos));
     const int64_t out_n = s.tq * s.hq * s.d;
     RINGLM_ASSIGN_OR_RETURN(Buffer out, backend.alloc(out_n * sizeof(float)));
@@ -438,8 +425,7 @@ std::vector<RankResult> run_attention(
     rr.calls = backend.calls;
     rr.pairs = backend.pairs;
     rr.scattered_key_calls = backend.scattered_key_calls;
-    rr.unhinted_calls = backend.unhinted_calls;
-    rr.wrong_hints = backend.wrong_hints;
+    rr.hints = backend.hints;
     rr.to_host_copies = copies_after - copies_before;
     return Status::Ok();
   });
@@ -469,8 +455,8 @@ Status run_algorithm(int kind, Comm& c, Backend& b, const RingAttentionArgs& a, 
 // Every attention call carried host copies of its positions, equal to them.
 void require_position_hints(const std::vector<RankResult>& res) {
   for (const RankResult& r : res) {
-    REQUIRE(r.unhinted_calls == 0);
-    REQUIRE(r.wrong_hints == 0);
+    REQUIRE(r.hints.unhinted == 0);
+    REQUIRE(r.hints.wrong == 0);
   }
 }
 

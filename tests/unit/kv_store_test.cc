@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "cpu/dequantize.h"
 #include "kv/paged_kv_store.h"
+#include "reference_attention.h"
 #include "test_util.h"
 
 using namespace ringlm;
@@ -26,17 +26,6 @@ std::unique_ptr<KvStore> make_store(Backend& be, KvType type, int64_t page = 4,
   o.page_tokens = page;
   o.budget_bytes = budget;
   return make_paged_kv_store(be, o);
-}
-
-// K/V as stored: f32 as is, bf16 rounded to nearest even.
-float stored(float x, KvType t) {
-  return t == KvType::kF32 ? x : kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
-}
-
-// Element i of a K/V row array of type t, as f32.
-float element(const void* base, int64_t i, KvType t) {
-  if (t == KvType::kF32) return static_cast<const float*>(base)[i];
-  return kernels::cpu::bf16_to_fp32(static_cast<const uint16_t*>(base)[i]);
 }
 
 // Appends n tokens at positions first_pos.. and writes every layer's K/V:
@@ -61,7 +50,8 @@ void fill(KvStore& kv, SeqId seq, int64_t n, int32_t first_pos, std::vector<floa
 std::vector<float> layer0_k(const KvStore& kv, SeqId seq) {
   std::vector<float> out;
   for (const KvSpan& sp : kv.spans(seq, 0))
-    for (int64_t i = 0; i < sp.n * kRow; ++i) out.push_back(element(sp.k, i, kv.shape().type));
+    for (int64_t i = 0; i < sp.n * kRow; ++i)
+      out.push_back(test::kv_element(sp.k, i, kv.shape().type));
   return out;
 }
 
@@ -84,7 +74,7 @@ TEST_CASE("kv store holds K/V in its element type", "[kv]") {
   CHECK(kv->spans(1, 0).size() == 3);
 
   std::vector<float> want(k_all.size());
-  for (size_t i = 0; i < want.size(); ++i) want[i] = stored(k_all[i], type);
+  for (size_t i = 0; i < want.size(); ++i) want[i] = test::kv_stored(k_all[i], type);
   CHECK(layer0_k(*kv, 1) == want);
 
   // Gather into a padded buffer: tokens in slot order, then zero K/V and pos -1.
@@ -96,8 +86,9 @@ TEST_CASE("kv store holds K/V in its element type", "[kv]") {
   for (int64_t i = 0; i < 11; ++i) CHECK(pos[i] == (i < 6 ? 100 + i : 200 + i - 6));
   for (int64_t i = 11; i < cap; ++i) CHECK(pos[i] == -1);
   for (int64_t e = 0; e < 11 * kRow; ++e) {
-    CHECK(element(kb.data(), e, type) == stored(k_all[e] + 1.f, type));  // layer 1: base + 1
-    CHECK(element(vb.data(), e, type) == -element(kb.data(), e, type));
+    CHECK(test::kv_element(kb.data(), e, type) ==
+          test::kv_stored(k_all[e] + 1.f, type));  // layer 1: base + 1
+    CHECK(test::kv_element(vb.data(), e, type) == -test::kv_element(kb.data(), e, type));
   }
   for (size_t b = 11 * tb; b < kb.size(); ++b) REQUIRE((kb[b] == 0 && vb[b] == 0));
   CHECK(kv->gather(1, 0, kb.data(), vb.data(), pos.data(), 10).code() == StatusCode::kOutOfRange);
@@ -148,7 +139,8 @@ TEST_CASE("kv state blobs round-trip and convert between element types", "[kv]")
   CHECK(dst->positions(3) == src->positions(3));
   // f32 -> bf16 rounds once; bf16 -> f32 is exact; same type is identity.
   std::vector<float> want(k_all.size());
-  for (size_t i = 0; i < want.size(); ++i) want[i] = stored(stored(k_all[i], from), to);
+  for (size_t i = 0; i < want.size(); ++i)
+    want[i] = test::kv_stored(test::kv_stored(k_all[i], from), to);
   CHECK(layer0_k(*dst, 3) == want);
   if (from == to) {
     std::vector<uint8_t> again;

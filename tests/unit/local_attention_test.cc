@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "cpu/dequantize.h"
 #include "forwarding_backend.h"
 #include "kv/paged_kv_store.h"
+#include "position_hints.h"
 #include "reference_attention.h"
 #include "test_util.h"
 
@@ -30,7 +30,8 @@ class CheckingBackend final : public test::ForwardingBackend {
  public:
   CheckingBackend(bool blocks) : ForwardingBackend(make_cpu_backend({1}), true), blocks_(blocks) {}
 
-  int calls = 0, unhinted = 0, wrong = 0;
+  int calls = 0;
+  test::PositionHintCheck hints;
 
   bool has_attention_blocks() const override { return blocks_; }
   Status attention_partial_blocks(const kernels::AttentionParams& p,
@@ -43,21 +44,13 @@ class CheckingBackend final : public test::ForwardingBackend {
   }
   Status attention_partial(const kernels::AttentionParams& p) override {
     ++calls;
-    if (!p.q_pos_host || !p.k_pos_host)
-      ++unhinted;
-    else if (!std::equal(p.q_pos, p.q_pos + p.tq, p.q_pos_host) ||
-             !std::equal(p.k_pos, p.k_pos + p.tk, p.k_pos_host))
-      ++wrong;
+    hints.check(p, true);
     return inner().attention_partial(p);
   }
 
  private:
   bool blocks_;
 };
-
-float stored(float x, KvType t) {
-  return t == KvType::kF32 ? x : kernels::cpu::bf16_to_fp32(kernels::cpu::fp32_to_bf16(x));
-}
 
 }  // namespace
 
@@ -93,16 +86,16 @@ TEST_CASE("local attention over the paged store, every path", "[attention][kv]")
     q = test::random_floats(size_t(step_n * q_row), uint32_t(step_n));
     const auto k = test::random_floats(size_t(step_n * kv_row), uint32_t(step_n + 1));
     const auto v = test::random_floats(size_t(step_n * kv_row), uint32_t(step_n + 2));
-    for (float x : k) all_k.push_back(stored(x, type));
-    for (float x : v) all_v.push_back(stored(x, type));
+    for (float x : k) all_k.push_back(test::kv_stored(x, type));
+    for (float x : v) all_v.push_back(test::kv_stored(x, type));
     all_pos.insert(all_pos.end(), q_pos.begin(), q_pos.end());
     out.assign(q.size(), -7.f);
     LocalAttention attn(be, *kv, 1, cfg, q_pos.data(), q_pos.data(), step_n, *first, step_n);
     REQUIRE(attn.attend(0, q.data(), k.data(), v.data(), out.data()).ok());
   }
   CHECK((be.calls > 0) == (!blocks || n >= LocalAttention::kGatherRows));
-  CHECK(be.unhinted == 0);
-  CHECK(be.wrong == 0);
+  CHECK(be.hints.unhinted == 0);
+  CHECK(be.hints.wrong == 0);
 
   kernels::AttentionParams p;
   p.q = q.data();

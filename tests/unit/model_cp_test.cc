@@ -57,13 +57,9 @@ TEST_CASE("real model: CP logits and greedy replies equal N = 1", "[model][cp]")
   const std::vector<Turn> got = chat3(n, v);
   for (size_t t = 0; t < ref.size(); ++t) {
     INFO("N=" << n << " " << cp_variant_name(v) << " turn " << t);
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < ref[t].logits.size(); ++i) {
-      scale = std::max(scale, std::abs(double(ref[t].logits[i])));
-      diff = std::max(diff, std::abs(double(got[t].logits[i]) - ref[t].logits[i]));
-    }
-    INFO("max |diff| " << diff << " of max |logit| " << scale);
-    CHECK(diff <= 1e-4 * scale);
+    const test::Deviation d = test::deviation(got[t].logits, ref[t].logits);
+    INFO("max |diff| " << d.max_diff << " of max |logit| " << d.max_ref);
+    CHECK(d.max_diff <= 1e-4 * d.max_ref);
     CHECK(got[t].text == ref[t].text);
     CHECK(got[t].stats.variant == cp_variant_name(v));
     CHECK(got[t].stats.cached_tokens == ref[t].stats.cached_tokens);
@@ -87,13 +83,9 @@ TEST_CASE("real model over a bf16 KV cache: CP stays within the bf16 rounding", 
   const std::vector<Turn> ref = chat3(1, CpVariant::kAuto, KvCacheType::kBF16);
   const std::vector<Turn> got = chat3(2, CpVariant::kPassKV, KvCacheType::kBF16);
   for (size_t t = 0; t < ref.size(); ++t) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < ref[t].logits.size(); ++i) {
-      scale = std::max(scale, std::abs(double(ref[t].logits[i])));
-      diff = std::max(diff, std::abs(double(got[t].logits[i]) - ref[t].logits[i]));
-    }
-    INFO("turn " << t << ": max |diff| " << diff << " of max |logit| " << scale);
-    CHECK(diff <= 5e-3 * scale);
+    const test::Deviation d = test::deviation(got[t].logits, ref[t].logits);
+    INFO("turn " << t << ": max |diff| " << d.max_diff << " of max |logit| " << d.max_ref);
+    CHECK(d.max_diff <= 5e-3 * d.max_ref);
     CHECK(got[t].text == ref[t].text);
     CHECK(got[t].stats.cached_tokens == ref[t].stats.cached_tokens);
   }

@@ -55,20 +55,6 @@ size_t argmax(const std::vector<float>& v) {
   return size_t(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// max |ref| and max |ours - ref|.
-struct Deviation {
-  double max_ref = 0, max_diff = 0;
-};
-Deviation deviation(const std::vector<float>& ours, const std::vector<float>& ref) {
-  REQUIRE(ours.size() == ref.size());
-  Deviation d;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    d.max_ref = std::max(d.max_ref, std::abs(double(ref[i])));
-    d.max_diff = std::max(d.max_diff, std::abs(double(ours[i]) - ref[i]));
-  }
-  return d;
-}
-
 }  // namespace
 
 TEST_CASE("real model logits match the float64 reference", "[model]") {
@@ -81,7 +67,7 @@ TEST_CASE("real model logits match the float64 reference", "[model]") {
   REQUIRE(ids.ok());
   const auto ours = prompt_logits(e, ids.value());
   const auto ref = reference_logits(ids.value());
-  const Deviation d = deviation(ours, ref);
+  const test::Deviation d = test::deviation(ours, ref);
   // Tolerance: f32 compute over 30 layers vs f64; 1e-3 of the logit range.
   INFO("max |diff| " << d.max_diff << " of max |logit| " << d.max_ref);
   CHECK(d.max_diff <= 1e-3 * d.max_ref);
@@ -99,7 +85,7 @@ TEST_CASE("real model over a bf16 KV cache stays near the float64 reference", "[
   REQUIRE(ids.ok());
   const auto ours = prompt_logits(*e.value(), ids.value());
   const auto ref = reference_logits(ids.value());
-  const Deviation d = deviation(ours, ref);
+  const test::Deviation d = test::deviation(ours, ref);
   // K and V rounded to bf16 (8 significant bits) before attention.
   INFO("max |diff| " << d.max_diff << " of max |logit| " << d.max_ref);
   CHECK(d.max_diff <= 1e-2 * d.max_ref);
