@@ -18,8 +18,9 @@ constexpr uint32_t kStateMagicF32 = 0x31564B52;  // "RKV1"
 constexpr uint32_t kStateMagic = 0x32564B52;     // "RKV2"
 
 struct Page {
-  Buffer mem;  // per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type); then pos [page]
-               // int32
+  // Per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type);
+  // then pos [page] int32.
+  Buffer mem;
 };
 
 struct Sequence {
