@@ -31,6 +31,21 @@ class CommRequest {
   // deadline passed. Calling wait() again after it returned is a no-op
   // returning the same status.
   virtual Status wait() = 0;
+
+  // Device Comms with a compute stream (NcclComm::set_compute_stream): makes
+  // that stream wait for the transfer on the device and returns without
+  // waiting on the host. Work queued on the compute stream after this call
+  // sees the received bytes and may overwrite the send buffer. The transfer's
+  // outcome is still to be learnt: wait() must be called before the buffers
+  // are freed or results computed from them are used, and its deadline then
+  // counts from the later of the exchange's start and the call to wait().
+  // Every other Comm (and a device Comm without a compute stream) waits on
+  // the host, as wait() does. Errors are those of wait().
+  virtual Status wait_on_device() { return wait(); }
+
+  // Device time of the transfer in milliseconds, measured by the Comm, once
+  // wait() returned OK; negative when the Comm does not measure it.
+  virtual double device_ms() const { return -1.0; }
 };
 
 class Comm {

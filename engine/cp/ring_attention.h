@@ -85,7 +85,8 @@ struct RingStats {
                                // (device Comms: the gaps between the steps' compute), plus
                                // the blocking collectives
   double comm_total_ms = 0;    // transfers from start to observed completion (ring steps:
-                               // start to wait() return) plus the blocking collectives
+                               // start to wait() return; device Comms: the transfers'
+                               // device time) plus the blocking collectives
   int steps = 0;               // ring steps: N per call
   int attention_calls = 0;     // Backend::attention_partial calls
   int skipped_blocks = 0;      // (query block, KV block) pairs fully masked, not computed

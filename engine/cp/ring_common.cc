@@ -260,8 +260,14 @@ Status CommBuffer::sync_to_backend(size_t offset, size_t n) {
 
 // --- BlockRing ---
 
+BlockRing::~BlockRing() {
+  if (pending_) (void)pending_->wait();
+  (void)drain(nullptr);
+}
+
 Status BlockRing::init(const std::vector<Piece>& pieces) {
   staged_ = staged(comm_, backend_);
+  device_wait_ = comm_.device_memory() && !backend_.host_memory();
   device_positions_ = !backend_.host_memory() && !staged_;
   bytes_ = 0;
   for (const Piece& p : pieces) bytes_ += p.bytes;
@@ -314,6 +320,14 @@ Status BlockRing::start(int step) {
 }
 
 Status BlockRing::finish(RingStats* stats, const Clock::time_point* compute_done) {
+  if (device_wait_ && pending_) {
+    Status st = pending_->wait_on_device();
+    on_device_.push_back(std::move(pending_));
+    if (!st.ok()) return st.WithContext("ring exchange");
+    cur_ ^= 1;
+    if (stats) stats->bytes_sent += bytes_;
+    return Status::Ok();
+  }
   Status st = pending_ ? pending_->wait() : Status::Ok();
   const auto arrived = Clock::now();
   pending_.reset();
@@ -329,6 +343,21 @@ Status BlockRing::finish(RingStats* stats, const Clock::time_point* compute_done
     stats->bytes_sent += bytes_;
   }
   return Status::Ok();
+}
+
+Status BlockRing::drain(RingStats* stats) {
+  Status first;
+  for (auto& req : on_device_) {
+    Status st = req->wait();
+    if (!st.ok()) {
+      if (first.ok()) first = st.WithContext("ring exchange");
+      continue;
+    }
+    const double ms = req->device_ms();
+    if (stats && ms >= 0) stats->comm_total_ms += ms;
+  }
+  on_device_.clear();
+  return first;
 }
 
 }  // namespace ringlm::cp_internal

@@ -113,11 +113,11 @@ inline size_t partial_floats(const RingAttentionArgs& a, int64_t rows) {
 //  - Host and staged Comms: each step's compute is synchronised and timed on
 //    the host; the wait for the transfer after it is the exposed time.
 //  - Device Comms (NCCL): no host synchronisation per step. The Comm orders
-//    its transfers after the compute queued before them, so the host only
-//    waits for transfers and enqueues the next step while the GPU still
-//    computes this one. Steps are timed by Backend marks, read once at the
-//    end: a step's compute is mark to mark, and the gap between one step's
-//    compute and the next one's is the exposed communication.
+//    its transfers after the compute queued before them and the compute after
+//    the transfers it reads (BlockRing), so the host queues every step
+//    without waiting while the GPU still computes earlier ones. Steps are timed by Backend marks,
+//    read once at the end: a step's compute is mark to mark, and the gap between one step's compute
+//    and the next one's is the exposed communication.
 class StepTimer {
  public:
   StepTimer(Backend& backend, const Comm& comm);
@@ -162,6 +162,13 @@ class CommBuffer {
 // while it travels to next(), and the block from prev() lands in the other
 // buffer. Staged: two host buffers travel and one backend buffer mirrors the
 // current one.
+//
+// With a device Comm and a device backend (NCCL), finish() does not wait on
+// the host: the compute stream waits for the transfer on the device
+// (CommRequest::wait_on_device), and the host learns the transfers' outcomes
+// in drain(), after the last step is queued. Without drain() (an early
+// error return), the destructor waits for them so that no transfer outlives
+// its buffers.
 class BlockRing {
  public:
   struct Piece {
@@ -170,6 +177,9 @@ class BlockRing {
   };
   BlockRing(Comm& comm, Backend& backend, uint32_t tag_base)
       : comm_(comm), backend_(backend), tag_base_(tag_base) {}
+  ~BlockRing();
+  BlockRing(const BlockRing&) = delete;
+  BlockRing& operator=(const BlockRing&) = delete;
 
   // Allocates the buffers and packs this rank's own block from `pieces`.
   Status init(const std::vector<Piece>& pieces);
@@ -179,10 +189,15 @@ class BlockRing {
   Result<const int32_t*> host_ints(size_t offset, int64_t n);
   // Starts sending the current block to next(), receiving into the other buffer.
   Status start(int step);
-  // Waits for the transfer; the received block becomes current. Adds the
-  // total transfer time (ms) to stats, and the exposed time (from
-  // *compute_done to the transfer's end) when compute_done is given.
+  // Waits for the transfer (on the device, with a device Comm); the received
+  // block becomes current. Host waits add the total transfer time (ms) to
+  // stats, and the exposed time (from *compute_done to the transfer's end)
+  // when compute_done is given.
   Status finish(RingStats* stats, const Clock::time_point* compute_done);
+  // Waits on the host for the transfers finish() left to the device; adds
+  // their device-measured time to stats->comm_total_ms. Call after the last
+  // step is queued and before synchronising the backend.
+  Status drain(RingStats* stats);
   size_t bytes() const { return bytes_; }
 
  private:
@@ -199,7 +214,10 @@ class BlockRing {
   std::vector<uint8_t> host_[2];  // staged: the two travelling buffers
   Buffer mirror_;                 // staged: backend copy of host_[cur_]
   std::vector<int32_t> host_scratch_;
+  bool device_wait_ = false;  // finish() waits on the device (see above)
   std::unique_ptr<CommRequest> pending_;
+  std::vector<std::unique_ptr<CommRequest>>
+      on_device_;  // waited on the device, not yet on the host
   Clock::time_point started_;
 };
 

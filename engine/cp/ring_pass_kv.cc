@@ -83,6 +83,7 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
     RINGLM_ASSIGN_OR_RETURN(const Clock::time_point* compute_done, timer.end(&st));
     if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, compute_done));
   }
+  RINGLM_RETURN_IF_ERROR(ring.drain(&st));  // before the backend sync: deadlines hold
   RINGLM_RETURN_IF_ERROR(timer.finish(&st));
   return Status::Ok();
 }

@@ -77,6 +77,7 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
     RINGLM_ASSIGN_OR_RETURN(const Clock::time_point* compute_done, timer.end(&st));
     if (more) RINGLM_RETURN_IF_ERROR(ring.finish(&st, compute_done));
   }
+  RINGLM_RETURN_IF_ERROR(ring.drain(&st));  // before the backend sync: deadlines hold
   RINGLM_RETURN_IF_ERROR(timer.finish(&st));
 
   // Return every partial to its home; on the critical path.

@@ -241,6 +241,37 @@ TEST_CASE("one rank: ordered after the compute stream; abort", "[gpu][nccl]") {
   CHECK(comm.ring_exchange(src->data(), dst->data(), 4, 0).status().code() == StatusCode::kUnavailable);
 }
 
+TEST_CASE("one rank: the compute stream waits for a transfer on the device", "[gpu][nccl]") {
+  auto g = create_group(1, {0}, 60s);
+  require_ok(g[0].status());
+  auto& comm = static_cast<NcclComm&>(*g[0].value());
+  Backend& be = cuda_backend();
+  comm.set_compute_stream(static_cast<cudaStream_t>(cuda_backend_stream(be)));
+  const int64_t n = 1 << 22;
+  const size_t bytes = sizeof(float) * n;
+  auto src = be.alloc(bytes), dst = be.alloc(bytes), seen = be.alloc(bytes);
+  require_ok(src.status());
+  require_ok(dst.status());
+  require_ok(seen.status());
+  for (int i = 0; i < 8; ++i) require_ok(be.fill(src->as<float>(), float(i), n));
+  auto req = comm.ring_exchange(src->data(), dst->data(), bytes, 0);
+  require_ok(req.status());
+  require_ok(req.value()->wait_on_device());
+  // Queued after the device-side wait, with no host wait in between: the copy
+  // reads the received block, and the fill rewrites the send buffer only
+  // after it was sent.
+  require_ok(be.copy(seen->data(), dst->data(), bytes));
+  require_ok(be.fill(src->as<float>(), -1.f, n));
+  require_ok(req.value()->wait());
+  CHECK(req.value()->device_ms() >= 0);
+  require_ok(be.synchronize());
+  std::vector<float> host(static_cast<size_t>(n));
+  REQUIRE(cudaMemcpy(host.data(), seen->data(), bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
+  REQUIRE(cudaMemcpy(host.data(), dst->data(), bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
+}
+
 TEST_CASE("two ranks: every operation, then a missed deadline", "[gpu][nccl]") {
   const int ndev = cuda_device_count();
   const std::vector<int> devices = ndev >= 2 ? std::vector<int>{0, 1} : std::vector<int>{0, 0};

@@ -43,9 +43,19 @@ namespace {
 //              backend marks), on host memory.
 enum class Where { kCpu, kCpuStaged, kCuda, kCpuDeviceComm };
 
-// A Comm that forwards to another and says it moves device memory.
+// A Comm that forwards to another and says it moves device memory. Its
+// requests count how the ring waits for them: wait_on_device() (here a host
+// wait, the CPU backend having no stream) or wait() alone.
 class DeviceFlagComm final : public Comm {
  public:
+  int device_waits = 0;     // wait_on_device() calls
+  int host_only_waits = 0;  // requests waited by wait() without wait_on_device()
+  int outstanding = 0;      // waited on the device, not yet by wait()
+  int max_outstanding = 0;  // the most of those when an exchange started
+  // wait_on_device() reports OK even when the transfer failed, as a device
+  // wait does; the failure shows in the later wait().
+  bool defer_errors = false;
+
   explicit DeviceFlagComm(std::unique_ptr<Comm> inner) : inner_(std::move(inner)) {}
   int rank() const override { return inner_->rank(); }
   int size() const override { return inner_->size(); }
@@ -54,7 +64,9 @@ class DeviceFlagComm final : public Comm {
   bool device_memory() const override { return true; }
   Result<std::unique_ptr<CommRequest>> ring_exchange(const void* send, void* recv, size_t bytes,
                                                      uint32_t tag) override {
-    return inner_->ring_exchange(send, recv, bytes, tag);
+    max_outstanding = std::max(max_outstanding, outstanding);
+    RINGLM_ASSIGN_OR_RETURN(auto req, inner_->ring_exchange(send, recv, bytes, tag));
+    return std::unique_ptr<CommRequest>(new Request(std::move(req), this));
   }
   Status all_to_all(const void* send, void* recv, size_t bytes_per_rank) override {
     return inner_->all_to_all(send, recv, bytes_per_rank);
@@ -74,6 +86,37 @@ class DeviceFlagComm final : public Comm {
   uint64_t bytes_sent() const override { return inner_->bytes_sent(); }
 
  private:
+  class Request final : public CommRequest {
+   public:
+    Request(std::unique_ptr<CommRequest> inner, DeviceFlagComm* comm)
+        : inner_(std::move(inner)), comm_(comm) {}
+    Status wait() override {
+      if (!waited_) {
+        waited_ = true;
+        if (on_device_) {
+          --comm_->outstanding;
+        } else {
+          ++comm_->host_only_waits;
+        }
+      }
+      return inner_->wait();
+    }
+    Status wait_on_device() override {
+      if (!on_device_ && !waited_) {
+        on_device_ = true;
+        ++comm_->device_waits;
+        ++comm_->outstanding;
+      }
+      Status st = inner_->wait();
+      return comm_->defer_errors ? Status::Ok() : st;
+    }
+
+   private:
+    std::unique_ptr<CommRequest> inner_;
+    DeviceFlagComm* comm_;
+    bool on_device_ = false, waited_ = false;
+  };
+
   std::unique_ptr<Comm> inner_;
 };
 
@@ -375,6 +418,8 @@ struct RankResult {
   int to_host_copies = 0;
   int syncs = 0;  // during the attention calls
   int marks = 0;
+  // kCpuDeviceComm: how the ring waited for its transfers (DeviceFlagComm).
+  int device_waits = 0, host_only_waits = 0, outstanding = 0, max_outstanding = 0;
 };
 
 template <typename T>
@@ -427,6 +472,12 @@ std::vector<RankResult> run_attention(
     rr.scattered_key_calls = backend.scattered_key_calls;
     rr.hints = backend.hints;
     rr.to_host_copies = copies_after - copies_before;
+    if (const auto* flag = dynamic_cast<const DeviceFlagComm*>(&comm)) {
+      rr.device_waits = flag->device_waits;
+      rr.host_only_waits = flag->host_only_waits;
+      rr.outstanding = flag->outstanding;
+      rr.max_outstanding = flag->max_outstanding;
+    }
     return Status::Ok();
   });
   for (int r = 0; r < s.n; ++r) {
@@ -533,6 +584,13 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
     if (where == Where::kCpuDeviceComm) {
       REQUIRE(res[r].marks == 2 * n * layers);
       REQUIRE(res[r].syncs <= 2 * layers);
+      // Transfers: the compute waits for them on the device; the host waits
+      // for all of a call's after its last step (none left outstanding), so
+      // the last exchange starts with every earlier one still unwaited.
+      REQUIRE(res[r].device_waits == (n - 1) * layers);
+      REQUIRE(res[r].host_only_waits == 0);
+      REQUIRE(res[r].outstanding == 0);
+      REQUIRE(res[r].max_outstanding == std::max(0, n - 2));
     } else {
       REQUIRE(res[r].marks == 0);
       REQUIRE(res[r].syncs >= n * layers);
@@ -783,6 +841,44 @@ TEST_CASE("ring attention rejects malformed arguments", "[cp][ring]") {
   for (const Status& e : st) {
     INFO(e.ToString());
     REQUIRE(e.ok());
+  }
+}
+
+TEST_CASE("a rank that leaves fails the ring on its peers with a status", "[cp][ring]") {
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
+  const bool pass_q = GENERATE(false, true);
+  const int n = GENERATE(2, 3);  // N = 2: the one exchange per call is the last
+  CAPTURE(where, pass_q, n);
+  const Scenario s = make_scenario(n, {20}, 1, 37, false, 77u);
+  std::vector<Status> ring(n);
+  std::vector<int> outstanding(n, -1);
+  auto st = run_ranks(n, where, [&](Comm& comm, CountingBackend& backend) -> Status {
+    comm.set_timeout(std::chrono::seconds(5));
+    RINGLM_RETURN_IF_ERROR(comm.barrier());  // every rank connected
+    if (comm.rank() == n - 1) {  // leaves before the ring: its peers see its connections close
+      comm.abort();
+      return Status::Ok();
+    }
+    auto* flag = dynamic_cast<DeviceFlagComm*>(&comm);
+    if (flag) flag->defer_errors = true;
+    std::vector<float> out(s.tq * s.hq * s.d);
+    const RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
+    ring[comm.rank()] = pass_q ? ring_pass_q(comm, backend, a, out.data(), nullptr)
+                               : ring_pass_kv(comm, backend, a, out.data(), nullptr);
+    if (flag) outstanding[comm.rank()] = flag->outstanding;
+    return Status::Ok();
+  });
+  for (int r = 0; r < n - 1; ++r) {
+    CAPTURE(r, st[r].ToString(), ring[r].ToString());
+    REQUIRE(st[r].ok());
+    REQUIRE(!ring[r].ok());
+    const StatusCode c = ring[r].code();
+    REQUIRE((c == StatusCode::kUnavailable || c == StatusCode::kDeadlineExceeded ||
+             c == StatusCode::kCancelled));
+    REQUIRE(ring[r].message().find("ring") != std::string::npos);
+    // Device waits: the failure surfaced in a later host wait, and every
+    // exchange was waited for before the call returned.
+    if (where == Where::kCpuDeviceComm) REQUIRE(outstanding[r] == 0);
   }
 }
 

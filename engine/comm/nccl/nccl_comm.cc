@@ -1,5 +1,6 @@
 #include "comm/nccl/nccl_comm.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -34,29 +35,56 @@ void backoff(int& polls) {
 
 }  // namespace
 
-// A ring exchange in flight: the event recorded after its group.
+// A ring exchange in flight: timing events recorded before and after its
+// group on the comm stream.
 class NcclComm::Request final : public CommRequest {
  public:
-  Request(NcclComm* comm, cudaEvent_t event, Clock::time_point deadline)
-      : comm_(comm), event_(event), deadline_(deadline) {}
+  Request(NcclComm* comm, cudaEvent_t start, cudaEvent_t end, Clock::time_point deadline)
+      : comm_(comm), start_(start), end_(end), deadline_(deadline) {}
   ~Request() override {
-    if (event_) (void)cudaEventDestroy(event_);
+    if (start_) (void)cudaEventDestroy(start_);
+    if (end_) (void)cudaEventDestroy(end_);
   }
   Status wait() override {
     if (done_) return status_;
     {
       std::lock_guard<std::mutex> lock(comm_->mu_);
-      status_ = comm_->wait_locked(event_, deadline_);
+      // Ordered on the device: the host has not waited yet, so the deadline
+      // counts from now at the earliest.
+      const auto deadline = on_device_ ? std::max(deadline_, comm_->deadline()) : deadline_;
+      status_ = comm_->wait_locked(end_, deadline);
     }
     done_ = true;
     return status_;
   }
+  Status wait_on_device() override {
+    if (done_ || on_device_) return status_;
+    {
+      std::lock_guard<std::mutex> lock(comm_->mu_);
+      if (comm_->compute_) {
+        status_ = comm_->order_compute_locked(end_);
+        on_device_ = status_.ok();
+        done_ = !status_.ok();
+        return status_;
+      }
+    }
+    return wait();
+  }
+  double device_ms() const override {
+    float ms = -1.f;
+    if (!done_ || !status_.ok() || cudaEventElapsedTime(&ms, start_, end_) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return -1.0;
+    }
+    return ms;
+  }
 
  private:
   NcclComm* comm_;
-  cudaEvent_t event_;
+  cudaEvent_t start_, end_;
   Clock::time_point deadline_;
-  bool done_ = false;
+  bool on_device_ = false;  // the compute stream waits for end_
+  bool done_ = false;       // the host saw the outcome (status_)
   Status status_;
 };
 
@@ -221,6 +249,16 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
   }
 }
 
+Status NcclComm::order_compute_locked(cudaEvent_t event) {
+  if (abort_requested_) return fail_locked(Cancelled("nccl comm: aborted"));
+  if (dead_ || !comm_) return Unavailable("nccl comm: the communicator was aborted");
+  cudaError_t e = cudaSetDevice(device_);
+  if (e == cudaSuccess) e = cudaStreamWaitEvent(compute_, event, 0);
+  if (e != cudaSuccess)
+    return fail_locked(Unavailable(cuda_message(e, "ordering the compute stream after a transfer")));
+  return Status::Ok();
+}
+
 Status NcclComm::finish_locked(Clock::time_point deadline) {
   const cudaError_t e = cudaEventRecord(done_, stream_);
   if (e != cudaSuccess) return fail_locked(Unavailable(cuda_message(e, "cudaEventRecord")));
@@ -234,6 +272,17 @@ Result<std::unique_ptr<CommRequest>> NcclComm::ring_exchange(const void* send, v
   std::lock_guard<std::mutex> lock(mu_);
   RINGLM_RETURN_IF_ERROR(begin_locked());
   const auto dl = deadline();
+  cudaEvent_t start = nullptr, end = nullptr;
+  cudaError_t e = cudaEventCreate(&start);
+  if (e == cudaSuccess) e = cudaEventCreate(&end);
+  if (e == cudaSuccess) e = cudaEventRecord(start, stream_);
+  if (e != cudaSuccess) {
+    if (start) (void)cudaEventDestroy(start);
+    if (end) (void)cudaEventDestroy(end);
+    return fail_locked(Unavailable(cuda_message(e, "recording the exchange events")));
+  }
+  // From here the request owns the events, whatever happens next.
+  std::unique_ptr<Request> req(new Request(this, start, end, dl));
   if (bytes > 0) {
     ncclResult_t r = ncclGroupStart();
     if (nccl_ok(r)) r = ncclSend(send, bytes, ncclUint8, next(), comm_, stream_);
@@ -245,14 +294,9 @@ Result<std::unique_ptr<CommRequest>> NcclComm::ring_exchange(const void* send, v
     RINGLM_RETURN_IF_ERROR(group_end_locked(dl));
     bytes_sent_ += bytes;
   }
-  cudaEvent_t ev = nullptr;
-  cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
-  if (e == cudaSuccess) e = cudaEventRecord(ev, stream_);
-  if (e != cudaSuccess) {
-    if (ev) (void)cudaEventDestroy(ev);
-    return fail_locked(Unavailable(cuda_message(e, "recording the exchange event")));
-  }
-  return std::unique_ptr<CommRequest>(new Request(this, ev, dl));
+  e = cudaEventRecord(end, stream_);
+  if (e != cudaSuccess) return fail_locked(Unavailable(cuda_message(e, "recording the exchange event")));
+  return std::unique_ptr<CommRequest>(std::move(req));
 }
 
 Status NcclComm::all_to_all(const void* send, void* recv, size_t bytes_per_rank) {

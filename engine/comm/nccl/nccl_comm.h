@@ -22,6 +22,16 @@
 //    an OK wait() the received bytes are in place for every stream and the
 //    send buffer may be reused. Until then neither buffer may be touched, and
 //    the compute stream must not write the receive buffer.
+//  - CommRequest::wait_on_device() (with a compute stream set) instead makes
+//    the compute stream wait for that event (cudaStreamWaitEvent) and returns
+//    at once: the ring queues its next step without the host waiting for the
+//    transfer. The host still calls wait() on every request later (the ring
+//    does so after its last step); its deadline then counts from the later of
+//    the exchange's start and that call, so a transfer that never completes
+//    costs one timeout and aborts the communicator, which ends the transfer's
+//    kernels and releases the compute stream.
+//  - Each exchange is timed by two events on the comm stream around its
+//    group (CommRequest::device_ms()).
 //  - all_to_all(v), all_gather, broadcast and barrier (a 4-byte all_gather)
 //    block the same way: they return after the transfer completed.
 //  - NCCL matches point-to-point operations by issue order, not by tag:
@@ -109,6 +119,8 @@ class NcclComm final : public Comm {
   // With mu_ held: waits for the work enqueued so far on the comm stream (or
   // for `event`, when given) to complete, watching errors and the deadline.
   Status wait_locked(cudaEvent_t event, Clock::time_point deadline);
+  // With mu_ held: makes the compute stream wait (device side) for `event`.
+  Status order_compute_locked(cudaEvent_t event);
   // Records an event after the work enqueued so far and waits for it.
   Status finish_locked(Clock::time_point deadline);
   // Polls ncclCommGetAsyncError until the communicator leaves ncclInProgress.
