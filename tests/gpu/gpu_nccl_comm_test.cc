@@ -217,31 +217,10 @@ TEST_CASE("one rank: every operation", "[gpu][nccl]") {
   CHECK(err.empty());
 }
 
-TEST_CASE("one rank: ordered after the compute stream; abort", "[gpu][nccl]") {
-  auto g = create_group(1, {0}, 60s);
-  require_ok(g[0].status());
-  auto& comm = static_cast<NcclComm&>(*g[0].value());
-  Backend& be = cuda_backend();
-  comm.set_compute_stream(static_cast<cudaStream_t>(cuda_backend_stream(be)));
-  const int64_t n = 1 << 22;
-  auto src = be.alloc(sizeof(float) * n), dst = be.alloc(sizeof(float) * n);
-  require_ok(src.status());
-  require_ok(dst.status());
-  // Enqueued on the backend stream, not waited for: the exchange must see it.
-  for (int i = 0; i < 8; ++i) require_ok(be.fill(src->as<float>(), float(i), n));
-  auto req = comm.ring_exchange(src->data(), dst->data(), sizeof(float) * n, 0);
-  require_ok(req.status());
-  require_ok(req.value()->wait());
-  std::vector<float> host(static_cast<size_t>(n));
-  REQUIRE(cudaMemcpy(host.data(), dst->data(), sizeof(float) * n, cudaMemcpyDeviceToHost) == cudaSuccess);
-  CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
-
-  comm.abort();
-  CHECK(comm.barrier().code() == StatusCode::kUnavailable);
-  CHECK(comm.ring_exchange(src->data(), dst->data(), 4, 0).status().code() == StatusCode::kUnavailable);
-}
-
-TEST_CASE("one rank: the compute stream waits for a transfer on the device", "[gpu][nccl]") {
+TEST_CASE("one rank: ordered after the compute stream, waited on the host or the device; abort",
+          "[gpu][nccl]") {
+  const bool on_device = GENERATE(false, true);
+  CAPTURE(on_device);
   auto g = create_group(1, {0}, 60s);
   require_ok(g[0].status());
   auto& comm = static_cast<NcclComm&>(*g[0].value());
@@ -253,23 +232,33 @@ TEST_CASE("one rank: the compute stream waits for a transfer on the device", "[g
   require_ok(src.status());
   require_ok(dst.status());
   require_ok(seen.status());
+  // Enqueued on the backend stream, not waited for: the exchange must see it.
   for (int i = 0; i < 8; ++i) require_ok(be.fill(src->as<float>(), float(i), n));
   auto req = comm.ring_exchange(src->data(), dst->data(), bytes, 0);
   require_ok(req.status());
-  require_ok(req.value()->wait_on_device());
-  // Queued after the device-side wait, with no host wait in between: the copy
-  // reads the received block, and the fill rewrites the send buffer only
-  // after it was sent.
-  require_ok(be.copy(seen->data(), dst->data(), bytes));
-  require_ok(be.fill(src->as<float>(), -1.f, n));
-  require_ok(req.value()->wait());
+  if (on_device) {
+    require_ok(req.value()->wait_on_device());
+    // Queued after the device-side wait, with no host wait in between: the
+    // copy reads the received block, and the fill rewrites the send buffer
+    // only after it was sent.
+    require_ok(be.copy(seen->data(), dst->data(), bytes));
+    require_ok(be.fill(src->as<float>(), -1.f, n));
+    require_ok(req.value()->wait());
+  } else {
+    require_ok(req.value()->wait());
+    require_ok(be.copy(seen->data(), dst->data(), bytes));
+  }
   CHECK(req.value()->device_ms() >= 0);
   require_ok(be.synchronize());
   std::vector<float> host(static_cast<size_t>(n));
-  REQUIRE(cudaMemcpy(host.data(), seen->data(), bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
-  CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
-  REQUIRE(cudaMemcpy(host.data(), dst->data(), bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
-  CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
+  for (const Buffer* b : {&dst.value(), &seen.value()}) {
+    REQUIRE(cudaMemcpy(host.data(), b->data(), bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
+    CHECK(std::all_of(host.begin(), host.end(), [](float v) { return v == 7.f; }));
+  }
+
+  comm.abort();
+  CHECK(comm.barrier().code() == StatusCode::kUnavailable);
+  CHECK(comm.ring_exchange(src->data(), dst->data(), 4, 0).status().code() == StatusCode::kUnavailable);
 }
 
 TEST_CASE("two ranks: every operation, then a missed deadline", "[gpu][nccl]") {
