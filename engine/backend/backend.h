@@ -174,6 +174,9 @@ class Backend {
     int64_t t = 0;
     for (size_t i = 0; i < n; ++i) {
       const kernels::KeyBlock& b = blocks[i];
+      if (b.n < 0)
+        return InvalidArgument(std::string(name()) +
+                               " backend: gather_blocks with a negative block length");
       const size_t bytes = size_t(b.n * row_bytes);
       RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(k) + t * row_bytes, b.k, bytes));
       RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(v) + t * row_bytes, b.v, bytes));

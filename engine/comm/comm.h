@@ -60,6 +60,11 @@ class Comm {
   virtual void set_timeout(std::chrono::milliseconds timeout) = 0;
   virtual std::chrono::milliseconds timeout() const = 0;
   virtual bool device_memory() const { return false; }
+  // True when transfers are ordered on the device after the work the caller
+  // queued before starting them, and CommRequest::wait_on_device() orders
+  // later work after the transfer (NcclComm with a compute stream): ring code
+  // then needs no host synchronisation or host wait per step.
+  virtual bool stream_ordered() const { return false; }
 
   // Starts sending `bytes` from `send` to next() and receiving `bytes` into
   // `recv` from prev(). Both buffers must stay valid and untouched until the

@@ -113,11 +113,18 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
   const int64_t first = std::min<int64_t>(rank * g, a.tq);
   const int64_t count = std::min<int64_t>(g, a.tq - first);
 
-  // This rank's group, padded to g rows with position -1: [g, hq, d], [g].
+  // Every group's positions, padded to g rows with -1: every rank holds all
+  // tq queries, so the ring plans each step from these host copies and reads
+  // no position back (nor waits on the host for a block to read it).
   std::vector<int32_t> q_pos_host;
   RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
-  std::vector<int32_t> group_pos(g, -1);
-  std::copy(q_pos_host.begin() + first, q_pos_host.begin() + first + count, group_pos.begin());
+  std::vector<std::vector<int32_t>> group_pos(n, std::vector<int32_t>(g, -1));
+  for (int r = 0; r < n; ++r) {
+    const int64_t f = std::min<int64_t>(r * g, a.tq), c = std::min<int64_t>(g, a.tq - f);
+    std::copy(q_pos_host.begin() + f, q_pos_host.begin() + f + c, group_pos[r].begin());
+  }
+
+  // This rank's group: [g, hq, d], [g].
   RINGLM_ASSIGN_OR_RETURN(Buffer group_q, backend.alloc(g * row * sizeof(float)));
   RINGLM_ASSIGN_OR_RETURN(Buffer group_qpos, backend.alloc(g * sizeof(int32_t)));
   if (count > 0) {
@@ -126,13 +133,13 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
   }
   RINGLM_RETURN_IF_ERROR(backend.fill(group_q.as<float>() + count * row, 0.f, (g - count) * row));
   RINGLM_RETURN_IF_ERROR(
-      backend.copy_from_host(group_qpos.data(), group_pos.data(), g * sizeof(int32_t)));
+      backend.copy_from_host(group_qpos.data(), group_pos[rank].data(), g * sizeof(int32_t)));
 
   RingAttentionArgs ga = a;
   ga.q = group_q.as<float>();
   ga.q_pos = group_qpos.as<int32_t>();
   ga.tq = g;
-  ga.q_pos_by_rank = {};  // the groups are not the callers' query blocks
+  ga.q_pos_by_rank = group_pos;  // the groups, not the callers' query blocks
 
   // Merged output of every group: [N, g, hq, d]; this rank's group first in `mine`.
   const size_t group_bytes = static_cast<size_t>(g * row) * sizeof(float);

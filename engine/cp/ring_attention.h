@@ -80,13 +80,15 @@ struct RingAttentionArgs {
 struct RingStats {
   uint64_t bytes_sent = 0;     // payload this rank sent to other ranks (message sizes)
   double compute_ms = 0;       // attention + merge time (host Comms: each step synchronised;
-                               // device Comms: timed by backend marks, no host sync per step)
+                               // stream-ordered Comms: timed by backend marks, no host sync
+                               // per step)
   double comm_exposed_ms = 0;  // waiting on transfers after the compute of a step finished
-                               // (device Comms: the gaps between the steps' compute), plus
+                               // (stream-ordered Comms: the gaps between the steps' compute),
+                               // plus
                                // the blocking collectives
   double comm_total_ms = 0;    // transfers from start to observed completion (ring steps:
-                               // start to wait() return; device Comms: the transfers'
-                               // device time) plus the blocking collectives
+                               // start to wait() return; stream-ordered Comms: the
+                               // transfers' device time) plus the blocking collectives
   int steps = 0;               // ring steps: N per call
   int attention_calls = 0;     // Backend::attention_partial calls
   int skipped_blocks = 0;      // (query block, KV block) pairs fully masked, not computed

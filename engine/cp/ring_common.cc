@@ -196,7 +196,7 @@ Status merge_blocks(Backend& backend, const RingAttentionArgs& a, const float* b
 // --- StepTimer ---
 
 StepTimer::StepTimer(Backend& backend, const Comm& comm)
-    : backend_(backend), device_(comm.device_memory() && !backend.host_memory()) {
+    : backend_(backend), device_(comm.stream_ordered() && !backend.host_memory()) {
   if (device_) backend_.release_marks();
 }
 
@@ -267,7 +267,7 @@ BlockRing::~BlockRing() {
 
 Status BlockRing::init(const std::vector<Piece>& pieces) {
   staged_ = staged(comm_, backend_);
-  device_wait_ = comm_.device_memory() && !backend_.host_memory();
+  device_wait_ = comm_.stream_ordered() && !backend_.host_memory();
   device_positions_ = !backend_.host_memory() && !staged_;
   bytes_ = 0;
   for (const Piece& p : pieces) bytes_ += p.bytes;
@@ -302,6 +302,12 @@ const uint8_t* BlockRing::block() const {
 
 Result<const int32_t*> BlockRing::host_ints(size_t offset, int64_t n) {
   if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_].data() + offset);
+  // The current block's transfer, waited on the device only: the host waits
+  // too (with its deadline) before a copy that would block on it without one.
+  if (device_wait_ && !on_device_.empty()) {
+    Status st = on_device_.back()->wait();
+    if (!st.ok()) return st.WithContext("ring exchange");
+  }
   if (!device_positions_)
     return reinterpret_cast<const int32_t*>(dev_[cur_].as<uint8_t>() + offset);
   RINGLM_RETURN_IF_ERROR(

@@ -110,14 +110,17 @@ inline size_t partial_floats(const RingAttentionArgs& a, int64_t rows) {
 }
 
 // Times the compute of the ring's steps.
-//  - Host and staged Comms: each step's compute is synchronised and timed on
-//    the host; the wait for the transfer after it is the exposed time.
-//  - Device Comms (NCCL): no host synchronisation per step. The Comm orders
-//    its transfers after the compute queued before them and the compute after
-//    the transfers it reads (BlockRing), so the host queues every step
-//    without waiting while the GPU still computes earlier ones. Steps are timed by Backend marks,
-//    read once at the end: a step's compute is mark to mark, and the gap between one step's compute
-//    and the next one's is the exposed communication.
+//  - Host, staged and other Comms: each step's compute is synchronised and
+//    timed on the host; the wait for the transfer after it is the exposed time.
+//  - Stream-ordered Comms (Comm::stream_ordered(): NCCL with a compute
+//    stream) on a device backend: no host synchronisation per step. The Comm
+//    orders its transfers after the compute queued before them and the
+//    compute after the transfers it reads (BlockRing), so the host queues
+//    every step without waiting while the GPU still computes earlier ones.
+//    Steps are timed by Backend marks, read once at the end: a step's compute
+//    is mark to mark, and the gap between one step's compute and the next
+//    one's is counted as exposed communication (it also holds any host stall
+//    between the two steps, which this path keeps rare).
 class StepTimer {
  public:
   StepTimer(Backend& backend, const Comm& comm);
@@ -163,12 +166,13 @@ class CommBuffer {
 // buffer. Staged: two host buffers travel and one backend buffer mirrors the
 // current one.
 //
-// With a device Comm and a device backend (NCCL), finish() does not wait on
-// the host: the compute stream waits for the transfer on the device
+// With a stream-ordered Comm and a device backend (NCCL), finish() does not
+// wait on the host: the compute stream waits for the transfer on the device
 // (CommRequest::wait_on_device), and the host learns the transfers' outcomes
-// in drain(), after the last step is queued. Without drain() (an early
-// error return), the destructor waits for them so that no transfer outlives
-// its buffers.
+// in drain(), after the last step is queued (host_ints() waits for the
+// current block's transfer on the host, the host reading what it brought).
+// Without drain() (an early error return), the destructor waits for them so
+// that no transfer outlives its buffers.
 class BlockRing {
  public:
   struct Piece {
@@ -189,7 +193,7 @@ class BlockRing {
   Result<const int32_t*> host_ints(size_t offset, int64_t n);
   // Starts sending the current block to next(), receiving into the other buffer.
   Status start(int step);
-  // Waits for the transfer (on the device, with a device Comm); the received
+  // Waits for the transfer (on the device, with a stream-ordered Comm); the received
   // block becomes current. Host waits add the total transfer time (ms) to
   // stats, and the exposed time (from *compute_done to the transfer's end)
   // when compute_done is given.

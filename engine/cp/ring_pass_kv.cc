@@ -45,11 +45,14 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   // One message per step: [K (tk*hkv*d of a.kv) | V (same) | positions (tk i32)].
   const size_t kv_bytes = static_cast<size_t>(a.tk) * a.hkv * a.d * kernels::kv_elem_bytes(a.kv);
   const size_t pos_offset = 2 * kv_bytes;
+  // Declared before the ring, so destroyed after it: on an early return the
+  // ring's destructor waits (with deadlines) for pending transfers before
+  // freeing this buffer can synchronise on work that waits for them.
+  Buffer split_scratch;  // partials of key runs past the first (block_partial)
   BlockRing ring(comm, backend, kTagPassKV);
   RINGLM_RETURN_IF_ERROR(ring.init(
       {{a.k, kv_bytes}, {a.v, kv_bytes}, {a.k_pos, static_cast<size_t>(a.tk) * sizeof(int32_t)}}));
 
-  Buffer split_scratch;  // partials of key runs past the first (block_partial)
   StepTimer timer(backend, comm);
   for (int j = 0; j < n; ++j) {
     const bool more = j + 1 < n;

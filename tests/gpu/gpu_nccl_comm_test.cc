@@ -261,6 +261,34 @@ TEST_CASE("one rank: ordered after the compute stream, waited on the host or the
   CHECK(comm.ring_exchange(src->data(), dst->data(), 4, 0).status().code() == StatusCode::kUnavailable);
 }
 
+TEST_CASE("one rank: a transfer waited for on the device past its deadline aborts the communicator",
+          "[gpu][nccl]") {
+  auto g = create_group(1, {0}, 60s);
+  require_ok(g[0].status());
+  auto& comm = static_cast<NcclComm&>(*g[0].value());
+  Backend& be = cuda_backend();
+  auto stream = static_cast<cudaStream_t>(cuda_backend_stream(be));
+  comm.set_compute_stream(stream);
+  comm.set_timeout(300ms);
+  const size_t bytes = 1 << 20;
+  auto src = be.alloc(bytes), dst = be.alloc(bytes);
+  require_ok(src.status());
+  require_ok(dst.status());
+  // The compute stream is held for 1.5 s, and the exchange is ordered after
+  // it: nothing waits for it on the host, so only the watchdog can see it
+  // miss its 300 ms deadline.
+  REQUIRE(cudaLaunchHostFunc(stream, [](void*) { std::this_thread::sleep_for(1500ms); }, nullptr) ==
+          cudaSuccess);
+  auto req = comm.ring_exchange(src->data(), dst->data(), bytes, 0);
+  require_ok(req.status());
+  require_ok(req.value()->wait_on_device());
+  require_ok(be.synchronize());  // bounded: the held stream, then the (aborted) exchange
+  const Status st = req.value()->wait();
+  INFO(st.ToString());
+  CHECK(st.code() == StatusCode::kDeadlineExceeded);
+  CHECK(comm.barrier().code() == StatusCode::kDeadlineExceeded);
+}
+
 TEST_CASE("two ranks: every operation, then a missed deadline", "[gpu][nccl]") {
   const int ndev = cuda_device_count();
   const std::vector<int> devices = ndev >= 2 ? std::vector<int>{0, 1} : std::vector<int>{0, 0};

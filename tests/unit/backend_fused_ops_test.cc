@@ -92,6 +92,13 @@ TEST_CASE("gather_blocks concatenates blocks in order", "[backend][kv]") {
       CHECK(gv[size_t(i * row + c)] == v[size_t(order[i] * row + c)]);
     }
   }
+
+  // A negative block length is refused before anything is copied.
+  const kernels::KeyBlock bad[] = {{k.data(), v.data(), pos.data(), -2}};
+  std::fill(gp.begin(), gp.end(), -1);
+  const Status st = be->gather_blocks(bad, 1, row * int64_t(sizeof(float)), gk.data(), gv.data(), gp.data());
+  CHECK(st.code() == StatusCode::kInvalidArgument);
+  CHECK(std::all_of(gp.begin(), gp.end(), [](int32_t p) { return p == -1; }));
 }
 
 TEST_CASE("a backend without attention over blocks says so", "[backend][attention]") {

@@ -18,6 +18,7 @@
 #endif
 #include "cp/ring_attention.h"
 #include "cp/sharding.h"
+#include "device_flag_comm.h"
 #include "forwarding_backend.h"
 #include "position_hints.h"
 #include "reference_attention.h"
@@ -37,88 +38,16 @@ namespace {
 //  kCuda       CudaBackend on device 0 for every rank (staged through host
 //              memory by GlooComm); only where a GPU is present.
 //  kCpuDeviceComm  CpuBackend that reports host_memory() == false and a
-//              GlooComm that reports device_memory() == true: the path of a
-//              GPU backend with NCCL (no staging, positions read back from
-//              the blocks, no host synchronisation per step, steps timed by
-//              backend marks), on host memory.
-enum class Where { kCpu, kCpuStaged, kCuda, kCpuDeviceComm };
+//              GlooComm that reports device_memory() == true
+//              (test::DeviceFlagComm): the path of a GPU backend with NCCL
+//              (no staging, no host synchronisation per step, steps timed by
+//              backend marks, transfers waited on the device), on host memory.
+//  kCudaDeviceComm  CudaBackend with that device-Comm path, the flagged
+//              GlooComm copying through host memory; only where a GPU is
+//              present (one GPU holds no NCCL ring of several ranks).
+enum class Where { kCpu, kCpuStaged, kCuda, kCpuDeviceComm, kCudaDeviceComm };
 
-// A Comm that forwards to another and says it moves device memory. Its
-// requests count how the ring waits for them: wait_on_device() (here a host
-// wait, the CPU backend having no stream) or wait() alone.
-class DeviceFlagComm final : public Comm {
- public:
-  int device_waits = 0;     // wait_on_device() calls
-  int host_only_waits = 0;  // requests waited by wait() without wait_on_device()
-  int outstanding = 0;      // waited on the device, not yet by wait()
-  int max_outstanding = 0;  // the most of those when an exchange started
-  // wait_on_device() reports OK even when the transfer failed, as a device
-  // wait does; the failure shows in the later wait().
-  bool defer_errors = false;
-
-  explicit DeviceFlagComm(std::unique_ptr<Comm> inner) : inner_(std::move(inner)) {}
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-  void set_timeout(std::chrono::milliseconds t) override { inner_->set_timeout(t); }
-  std::chrono::milliseconds timeout() const override { return inner_->timeout(); }
-  bool device_memory() const override { return true; }
-  Result<std::unique_ptr<CommRequest>> ring_exchange(const void* send, void* recv, size_t bytes,
-                                                     uint32_t tag) override {
-    max_outstanding = std::max(max_outstanding, outstanding);
-    RINGLM_ASSIGN_OR_RETURN(auto req, inner_->ring_exchange(send, recv, bytes, tag));
-    return std::unique_ptr<CommRequest>(new Request(std::move(req), this));
-  }
-  Status all_to_all(const void* send, void* recv, size_t bytes_per_rank) override {
-    return inner_->all_to_all(send, recv, bytes_per_rank);
-  }
-  Status all_to_allv(const void* send, const std::vector<size_t>& send_bytes, void* recv,
-                     const std::vector<size_t>& recv_bytes) override {
-    return inner_->all_to_allv(send, send_bytes, recv, recv_bytes);
-  }
-  Status all_gather(const void* send, void* recv, size_t bytes_per_rank) override {
-    return inner_->all_gather(send, recv, bytes_per_rank);
-  }
-  Status broadcast(void* buf, size_t bytes, int root) override {
-    return inner_->broadcast(buf, bytes, root);
-  }
-  Status barrier() override { return inner_->barrier(); }
-  void abort() override { inner_->abort(); }
-  uint64_t bytes_sent() const override { return inner_->bytes_sent(); }
-
- private:
-  class Request final : public CommRequest {
-   public:
-    Request(std::unique_ptr<CommRequest> inner, DeviceFlagComm* comm)
-        : inner_(std::move(inner)), comm_(comm) {}
-    Status wait() override {
-      if (!waited_) {
-        waited_ = true;
-        if (on_device_) {
-          --comm_->outstanding;
-        } else {
-          ++comm_->host_only_waits;
-        }
-      }
-      return inner_->wait();
-    }
-    Status wait_on_device() override {
-      if (!on_device_ && !waited_) {
-        on_device_ = true;
-        ++comm_->device_waits;
-        ++comm_->outstanding;
-      }
-      Status st = inner_->wait();
-      return comm_->defer_errors ? Status::Ok() : st;
-    }
-
-   private:
-    std::unique_ptr<CommRequest> inner_;
-    DeviceFlagComm* comm_;
-    bool on_device_ = false, waited_ = false;
-  };
-
-  std::unique_ptr<Comm> inner_;
-};
+bool device_comm(Where w) { return w == Where::kCpuDeviceComm || w == Where::kCudaDeviceComm; }
 
 // A Backend that forwards to another and counts attention calls and the
 // (query, key) pairs they cover.
@@ -133,6 +62,8 @@ class CountingBackend final : public test::ForwardingBackend {
   int to_host_copies = 0;         // copy_to_host calls (reads from backend memory)
   int syncs = 0;                  // synchronize calls
   int marks = 0;                  // mark calls
+
+  Backend& wrapped() { return inner(); }
 
   Status synchronize() override {
     ++syncs;
@@ -179,7 +110,8 @@ Result<std::unique_ptr<CountingBackend>> make_backend(Where where) {
     case Where::kCpuStaged:
     case Where::kCpuDeviceComm:
       return std::make_unique<CountingBackend>(make_cpu_backend({1}), false);
-    case Where::kCuda: {
+    case Where::kCuda:
+    case Where::kCudaDeviceComm: {
 #if RINGLM_HAVE_CUDA
       RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> cuda, make_cuda_backend(0));
       const bool host = cuda->host_memory();
@@ -219,8 +151,9 @@ std::vector<Status> run_ranks(int n, Where where,
         result[r] = comm.status();
       } else if (!backend.ok()) {
         result[r] = backend.status();
-      } else if (where == Where::kCpuDeviceComm) {
-        DeviceFlagComm device(std::move(comm).value());
+      } else if (device_comm(where)) {
+        Backend* stage = where == Where::kCudaDeviceComm ? &backend.value()->wrapped() : nullptr;
+        test::DeviceFlagComm device(std::move(comm).value(), stage);
         result[r] = fn(device, *backend.value());
       } else {
         result[r] = fn(*comm.value(), *backend.value());
@@ -418,7 +351,7 @@ struct RankResult {
   int to_host_copies = 0;
   int syncs = 0;  // during the attention calls
   int marks = 0;
-  // kCpuDeviceComm: how the ring waited for its transfers (DeviceFlagComm).
+  // Device Comms: how the ring waited for its transfers (test::DeviceFlagComm).
   int device_waits = 0, host_only_waits = 0, outstanding = 0, max_outstanding = 0;
 };
 
@@ -472,7 +405,7 @@ std::vector<RankResult> run_attention(
     rr.scattered_key_calls = backend.scattered_key_calls;
     rr.hints = backend.hints;
     rr.to_host_copies = copies_after - copies_before;
-    if (const auto* flag = dynamic_cast<const DeviceFlagComm*>(&comm)) {
+    if (const auto* flag = dynamic_cast<const test::DeviceFlagComm*>(&comm)) {
       rr.device_waits = flag->device_waits;
       rr.host_only_waits = flag->host_only_waits;
       rr.outstanding = flag->outstanding;
@@ -584,13 +517,14 @@ TEST_CASE("ring prefill equals the f64 reference", "[cp][ring]") {
     if (where == Where::kCpuDeviceComm) {
       REQUIRE(res[r].marks == 2 * n * layers);
       REQUIRE(res[r].syncs <= 2 * layers);
-      // Transfers: the compute waits for them on the device; the host waits
-      // for all of a call's after its last step (none left outstanding), so
-      // the last exchange starts with every earlier one still unwaited.
+      // Transfers: the compute waits for them on the device, and the host
+      // for every one before the call returns (none left outstanding). Here
+      // the ring reads positions out of the blocks, so the host also waits
+      // for each block it reads (see the host-positions case for the rest).
       REQUIRE(res[r].device_waits == (n - 1) * layers);
       REQUIRE(res[r].host_only_waits == 0);
       REQUIRE(res[r].outstanding == 0);
-      REQUIRE(res[r].max_outstanding == std::max(0, n - 2));
+      REQUIRE(res[r].max_outstanding <= std::max(0, n - 2));
     } else {
       REQUIRE(res[r].marks == 0);
       REQUIRE(res[r].syncs >= n * layers);
@@ -688,6 +622,18 @@ TEST_CASE("with every rank's positions on the host the ring reads none back", "[
       });
   check_against_reference(s, outputs(res));
   require_position_hints(res);
+  if (where == Where::kCpuDeviceComm) {
+    // Planned from host copies, the host waits for no transfer until the
+    // last step is queued: the last exchange starts with every earlier one
+    // waited for on the device only.
+    for (int r = 0; r < n; ++r) {
+      CAPTURE(r);
+      REQUIRE(res[r].device_waits == (n - 1) * 2);
+      REQUIRE(res[r].host_only_waits == 0);
+      REQUIRE(res[r].outstanding == 0);
+      REQUIRE(res[r].max_outstanding == n - 2);
+    }
+  }
   if (where != Where::kCpuStaged) {
     // Not staged: copy_to_host only ever reads positions back, which the
     // same ring without the host copies does.
@@ -809,6 +755,15 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
     REQUIRE(res[r].stats.bytes_sent == layers * per_layer);
     REQUIRE(res[r].comm_bytes == layers * per_layer);
     REQUIRE(res[r].stats.steps == layers * n);
+    if (where == Where::kCpuDeviceComm && variant == DecodeVariant::kRingPassQ) {
+      // The groups' positions are known on every rank: the decode ring reads
+      // none back and waits on the host for no transfer until its last step.
+      // (It reads the query positions and its KV shard's once each, before
+      // the ring.)
+      REQUIRE(res[r].device_waits == (n - 1) * layers);
+      REQUIRE(res[r].max_outstanding == std::max(0, n - 2));
+      REQUIRE(res[r].to_host_copies == 2 * layers);
+    }
   }
 }
 
@@ -859,7 +814,7 @@ TEST_CASE("a rank that leaves fails the ring on its peers with a status", "[cp][
       comm.abort();
       return Status::Ok();
     }
-    auto* flag = dynamic_cast<DeviceFlagComm*>(&comm);
+    auto* flag = dynamic_cast<test::DeviceFlagComm*>(&comm);
     if (flag) flag->defer_errors = true;
     std::vector<float> out(s.tq * s.hq * s.d);
     const RingAttentionArgs a = args_of(s, s.ranks[comm.rank()]);
@@ -901,7 +856,8 @@ TEST_CASE("long prefill after earlier turns, both variants", "[cp][ring]") {
   REQUIRE(pairs * 4 < dense * 3);
 }
 
-TEST_CASE("ring attention on the CUDA backend, staged through GlooComm", "[cp][ring][gpu]") {
+TEST_CASE("ring attention on the CUDA backend, staged or on the device-Comm path",
+          "[cp][ring][gpu]") {
   if (!have_cuda()) {
     WARN("skipped: no CUDA device (or built without CUDA)");
     return;
@@ -910,18 +866,34 @@ TEST_CASE("ring attention on the CUDA backend, staged through GlooComm", "[cp][r
   const int kind = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring
   const int hist = GENERATE(0, 2);
   const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
-  CAPTURE(n, kind, hist, kernels::kv_type_name(kv));
+  const Where where = GENERATE(Where::kCuda, Where::kCudaDeviceComm);
+  if (where == Where::kCudaDeviceComm && hist != 0) return;  // a subset of the grid suffices
+  CAPTURE(n, kind, hist, kernels::kv_type_name(kv), where);
   const bool decode = kind >= 2;
   const int64_t t = decode ? 3 : 2 * n + 1;
   const Scenario s = make_scenario(n, kHistories[hist].prior, kHistories[hist].decode_between, t,
                                    decode, 9000u + n * 13 + kind * 3 + hist, 2, kv);
+  const int layers = 2;
   const auto res =
-      run_attention(s, Where::kCuda, 2,
+      run_attention(s, where, layers,
                     [kind](Comm& c, Backend& b, const RingAttentionArgs& a, float* out,
                            RingStats* st) { return run_algorithm(kind, c, b, a, out, st); });
   check_against_reference(s, outputs(res));
   require_position_hints(res);
   if (decode) {
     for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);
+  }
+  if (where == Where::kCudaDeviceComm) {
+    // The rings (all but the all-gather decode) timed by CUDA events, every
+    // transfer waited on the device and then once on the host.
+    const bool ring = kind != 2;
+    for (int r = 0; r < n; ++r) {
+      CAPTURE(r);
+      REQUIRE(res[r].marks == (ring ? 2 * n * layers : 0));
+      REQUIRE(res[r].device_waits == (ring ? (n - 1) * layers : 0));
+      REQUIRE(res[r].host_only_waits == 0);
+      REQUIRE(res[r].outstanding == 0);
+      REQUIRE(res[r].stats.compute_ms >= 0);
+    }
   }
 }

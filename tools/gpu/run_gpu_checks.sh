@@ -149,8 +149,8 @@ rc=$?
 tail -250 "$OUT/ctest.txt"
 [[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
 
-step "cp_ring_test [gpu]: the ring on the CUDA backend (N ranks on one GPU over Gloo, f32 and bf16 KV)"
-RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD timeout 120 "$BUILD/bin/cp_ring_test" "[gpu]" 2>&1 | tail -15
+step "cp_ring_test [gpu]: the ring on the CUDA backend (N ranks on one GPU over Gloo, staged and on the device-Comm path, f32 and bf16 KV)"
+RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD timeout 180 "$BUILD/bin/cp_ring_test" "[gpu]" 2>&1 | tail -15
 [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_ring_test [gpu] FAILED"; STATUS=1; }
 
 # --- benchmarks ---

@@ -20,8 +20,9 @@
 // no mask, causal top-left or causal bottom-right); otherwise
 // kernels/cuda/attention_partial.h (tensor cores for head dims 64 and 128, a
 // generic f32 path for any other head dim up to 256; larger head dims give
-// kUnsupported). Choosing cuDNN copies the call's positions to the host
-// (one stream synchronisation per call).
+// kUnsupported). Choosing cuDNN reads the call's host copies of its positions
+// (AttentionParams::q_pos_host / k_pos_host); a call without them copies its
+// positions to the host (one stream synchronisation per call).
 //
 // Errors: every CUDA / cuBLAS failure becomes a Status (cuda_status.h).
 // Thread-safety: one thread at a time, as for every Backend. Each call makes

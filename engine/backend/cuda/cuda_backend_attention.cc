@@ -2,6 +2,7 @@
 // expresses, else ringlm's kernels; attention over key blocks (KV pages); the
 // page gather; the LSE merge.
 #include <climits>
+#include <cstdint>
 #include <string>
 
 #include "backend/cuda/cuda_backend_impl.h"
@@ -76,6 +77,10 @@ Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int
   if (n == 0) return Status::Ok();
   if (!blocks || n > size_t(INT32_MAX) || row_bytes <= 0 || row_bytes % 2 != 0)
     return InvalidArgument("cuda backend: gather_blocks needs blocks and an even row_bytes > 0");
+  for (size_t i = 0; i < n; ++i) {
+    if (blocks[i].n < 0)
+      return InvalidArgument("cuda backend: gather_blocks with a negative block length");
+  }
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_ASSIGN_OR_RETURN(void* ws,
                           scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
@@ -151,11 +156,15 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
   }
   // bf16 q, k, v, o and the f32 statistics, 256-byte aligned each. A bf16
   // KV cache's k and v go to cuDNN as they are (contiguous positions: no
-  // padding rows to mask; rows of d % 8 == 0 elements keep 16-byte alignment).
+  // padding rows to mask) when 16-byte aligned, as cuDNN needs; rows of
+  // d % 8 == 0 elements keep that alignment from an aligned start. Otherwise
+  // they are copied like f32 K/V.
   const auto aligned = [](size_t b) { return (b + 255) / 256 * 256; };
   const size_t nq = size_t(p.tq) * p.hq * p.d, nk = size_t(p.tk) * p.hkv * p.d;
-  const bool kv_bf16 = p.kv == kernels::KvType::kBF16;
-  const size_t bq = aligned(2 * nq), bk = kv_bf16 ? 0 : aligned(2 * nk),
+  const bool kv_direct =
+      p.kv == kernels::KvType::kBF16 &&
+      ((reinterpret_cast<uintptr_t>(p.k) | reinterpret_cast<uintptr_t>(p.v)) % 16) == 0;
+  const size_t bq = aligned(2 * nq), bk = kv_direct ? 0 : aligned(2 * nk),
                bs = aligned(4 * size_t(p.tq) * p.hq);
   RINGLM_ASSIGN_OR_RETURN(void* io, scratch(kScratchCudnnIo, 2 * bq + 2 * bk + bs));
   void* ws = nullptr;
@@ -169,13 +178,20 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
   RINGLM_CUDA_RETURN_IF_ERROR(kc::f32_to_bf16(p.q, qb, int64_t(nq), stream_));
   const uint16_t* kb = static_cast<const uint16_t*>(p.k);
   const uint16_t* vb = static_cast<const uint16_t*>(p.v);
-  if (!kv_bf16) {
+  if (!kv_direct) {
     auto* kc16 = reinterpret_cast<uint16_t*>(base + bq);
     auto* vc16 = reinterpret_cast<uint16_t*>(base + bq + bk);
-    RINGLM_CUDA_RETURN_IF_ERROR(
-        kc::f32_to_bf16(static_cast<const float*>(p.k), kc16, int64_t(nk), stream_));
-    RINGLM_CUDA_RETURN_IF_ERROR(
-        kc::f32_to_bf16(static_cast<const float*>(p.v), vc16, int64_t(nk), stream_));
+    if (p.kv == kernels::KvType::kBF16) {  // misaligned bf16: copy as is
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(kc16, p.k, 2 * nk, cudaMemcpyDeviceToDevice, stream_));
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(vc16, p.v, 2 * nk, cudaMemcpyDeviceToDevice, stream_));
+    } else {
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          kc::f32_to_bf16(static_cast<const float*>(p.k), kc16, int64_t(nk), stream_));
+      RINGLM_CUDA_RETURN_IF_ERROR(
+          kc::f32_to_bf16(static_cast<const float*>(p.v), vc16, int64_t(nk), stream_));
+    }
     kb = kc16;
     vb = vc16;
   }
@@ -185,6 +201,7 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
     // sticky CUDA error fails the kernel too and is reported from there.)
     cudnn_status_ = "turned off after a failure: " + st.ToString();
     cudnn_.reset();
+    (void)cudaGetLastError();  // a non-sticky error must not fail the fallback
     return false;
   }
   RINGLM_CUDA_RETURN_IF_ERROR(kc::bf16_to_f32(ob, p.out, int64_t(nq), stream_));

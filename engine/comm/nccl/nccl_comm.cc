@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 
 namespace ringlm {
@@ -42,6 +43,7 @@ class NcclComm::Request final : public CommRequest {
   Request(NcclComm* comm, cudaEvent_t start, cudaEvent_t end, Clock::time_point deadline)
       : comm_(comm), start_(start), end_(end), deadline_(deadline) {}
   ~Request() override {
+    if (on_device_ && !done_) comm_->unwatch(end_);  // before the event goes
     if (start_) (void)cudaEventDestroy(start_);
     if (end_) (void)cudaEventDestroy(end_);
   }
@@ -49,30 +51,38 @@ class NcclComm::Request final : public CommRequest {
     if (done_) return status_;
     {
       std::lock_guard<std::mutex> lock(comm_->mu_);
-      // Ordered on the device: the host has not waited yet, so the deadline
-      // counts from now at the earliest.
-      const auto deadline = on_device_ ? std::max(deadline_, comm_->deadline()) : deadline_;
-      status_ = comm_->wait_locked(end_, deadline);
+      status_ = comm_->wait_locked(end_, deadline_);
     }
     done_ = true;
+    if (on_device_) comm_->unwatch(end_);
     return status_;
   }
   Status wait_on_device() override {
     if (done_ || on_device_) return status_;
+    bool ordered = false;
     {
       std::lock_guard<std::mutex> lock(comm_->mu_);
       if (comm_->compute_) {
         status_ = comm_->order_compute_locked(end_);
-        on_device_ = status_.ok();
-        done_ = !status_.ok();
-        return status_;
+        if (!status_.ok()) {
+          done_ = true;
+          return status_;
+        }
+        ordered = true;
+        // The host waits no more: the watchdog holds the deadline, counted
+        // from now, and a later wait() keeps it.
+        deadline_ = comm_->deadline();
       }
     }
-    return wait();
+    // No compute stream, or no watchdog to hold the deadline: a host wait.
+    if (!ordered || !comm_->watch(end_, deadline_)) return wait();
+    on_device_ = true;
+    return Status::Ok();
   }
   double device_ms() const override {
+    if (!done_ || !status_.ok()) return -1.0;
     float ms = -1.f;
-    if (!done_ || !status_.ok() || cudaEventElapsedTime(&ms, start_, end_) != cudaSuccess) {
+    if (cudaEventElapsedTime(&ms, start_, end_) != cudaSuccess) {
       (void)cudaGetLastError();
       return -1.0;
     }
@@ -83,7 +93,7 @@ class NcclComm::Request final : public CommRequest {
   NcclComm* comm_;
   cudaEvent_t start_, end_;
   Clock::time_point deadline_;
-  bool on_device_ = false;  // the compute stream waits for end_
+  bool on_device_ = false;  // the compute stream waits for end_; the watchdog watches it
   bool done_ = false;       // the host saw the outcome (status_)
   Status status_;
 };
@@ -139,6 +149,12 @@ Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
 }
 
 NcclComm::~NcclComm() {
+  {
+    std::lock_guard<std::mutex> lock(wd_mu_);
+    wd_stop_ = true;
+  }
+  wd_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
   std::lock_guard<std::mutex> lock(mu_);
   (void)cudaSetDevice(device_);
   if (comm_) {
@@ -186,6 +202,94 @@ void NcclComm::abort_locked() {
   dead_ = true;
 }
 
+Status NcclComm::dead_status_locked() const {
+  if (timed_out_)
+    return DeadlineExceeded("nccl comm: a transfer the compute stream waited for missed its deadline of " +
+                            std::to_string(timeout_ms_.load()) + " ms; the communicator was aborted");
+  return Unavailable("nccl comm: the communicator was aborted after an earlier failure");
+}
+
+// --- watchdog ---
+
+bool NcclComm::watch(cudaEvent_t event, Clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(wd_mu_);
+  if (wd_stop_) return false;
+  if (!watchdog_.joinable()) {
+    try {
+      watchdog_ = std::thread([this] { watchdog_loop(); });
+    } catch (const std::system_error&) {
+      return false;
+    }
+  }
+  watched_.push_back({event, deadline});
+  wd_cv_.notify_all();
+  return true;
+}
+
+void NcclComm::unwatch(cudaEvent_t event) {
+  std::lock_guard<std::mutex> lock(wd_mu_);
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    if (watched_[i].event == event) {
+      watched_[i] = watched_.back();
+      watched_.pop_back();
+      return;
+    }
+  }
+}
+
+void NcclComm::watchdog_loop() {
+  (void)cudaSetDevice(device_);
+  std::unique_lock<std::mutex> lock(wd_mu_);
+  while (!wd_stop_) {
+    if (watched_.empty()) {
+      wd_cv_.wait(lock);
+      continue;
+    }
+    Clock::time_point first = watched_[0].deadline;
+    for (const Watched& w : watched_) first = std::min(first, w.deadline);
+    if (Clock::now() < first) {
+      wd_cv_.wait_until(lock, first);
+      continue;
+    }
+    // A deadline passed: forget the transfers that completed, and abort if
+    // one that is due did not (or the device reports an error).
+    bool expired = false;
+    const auto now = Clock::now();
+    for (size_t i = 0; i < watched_.size();) {
+      const cudaError_t e = cudaEventQuery(watched_[i].event);
+      if (e == cudaSuccess) {
+        watched_[i] = watched_.back();
+        watched_.pop_back();
+        continue;
+      }
+      if (e != cudaErrorNotReady) (void)cudaGetLastError();
+      if (e != cudaErrorNotReady || watched_[i].deadline <= now) expired = true;
+      ++i;
+    }
+    if (!expired) continue;
+    watched_.clear();
+    lock.unlock();
+    abort_from_watchdog();
+    lock.lock();
+  }
+}
+
+void NcclComm::abort_from_watchdog() {
+  timed_out_ = true;
+  abort_requested_ = true;
+  // An operation holding mu_ polls abort_requested_ and aborts itself;
+  // otherwise (the rank thread blocked on the device, waiting for the
+  // transfer) abort here, which ends the transfer's kernels.
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      abort_locked();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 Status NcclComm::fail_locked(Status st) {
   abort_locked();
   return st;
@@ -194,9 +298,9 @@ Status NcclComm::fail_locked(Status st) {
 Status NcclComm::begin_locked() {
   if (abort_requested_) {
     abort_locked();
-    return Unavailable("nccl comm: aborted");
+    return timed_out_ ? dead_status_locked() : Unavailable("nccl comm: aborted");
   }
-  if (dead_ || !comm_) return Unavailable("nccl comm: the communicator was aborted after an earlier failure");
+  if (dead_ || !comm_) return dead_status_locked();
   cudaError_t e = cudaSetDevice(device_);
   if (e == cudaSuccess && compute_) {
     e = cudaEventRecord(compute_ready_, compute_);
@@ -209,7 +313,9 @@ Status NcclComm::begin_locked() {
 Status NcclComm::wait_ready_locked(Clock::time_point deadline, const char* what) {
   int polls = 0;
   for (;;) {
-    if (abort_requested_) return fail_locked(Cancelled(std::string("nccl comm: aborted during ") + what));
+    if (abort_requested_)
+      return fail_locked(timed_out_ ? dead_status_locked()
+                                    : Cancelled(std::string("nccl comm: aborted during ") + what));
     ncclResult_t ar = ncclSuccess;
     const ncclResult_t r = ncclCommGetAsyncError(comm_, &ar);
     if (r != ncclSuccess) return fail_locked(Unavailable(nccl_message(comm_, r, what)));
@@ -230,10 +336,11 @@ Status NcclComm::group_end_locked(Clock::time_point deadline) {
 }
 
 Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
-  if (dead_ || !comm_) return Unavailable("nccl comm: the communicator was aborted");
+  if (dead_ || !comm_) return dead_status_locked();
   int polls = 0;
   for (;;) {
-    if (abort_requested_) return fail_locked(Cancelled("nccl comm: aborted while waiting"));
+    if (abort_requested_)
+      return fail_locked(timed_out_ ? dead_status_locked() : Cancelled("nccl comm: aborted while waiting"));
     const cudaError_t e = cudaEventQuery(event);
     if (e == cudaSuccess) return Status::Ok();
     if (e != cudaErrorNotReady) return fail_locked(Unavailable(cuda_message(e, "waiting for a transfer")));
@@ -250,8 +357,8 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
 }
 
 Status NcclComm::order_compute_locked(cudaEvent_t event) {
-  if (abort_requested_) return fail_locked(Cancelled("nccl comm: aborted"));
-  if (dead_ || !comm_) return Unavailable("nccl comm: the communicator was aborted");
+  if (abort_requested_) return fail_locked(timed_out_ ? dead_status_locked() : Cancelled("nccl comm: aborted"));
+  if (dead_ || !comm_) return dead_status_locked();
   cudaError_t e = cudaSetDevice(device_);
   if (e == cudaSuccess) e = cudaStreamWaitEvent(compute_, event, 0);
   if (e != cudaSuccess)

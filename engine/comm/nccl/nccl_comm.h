@@ -25,11 +25,13 @@
 //  - CommRequest::wait_on_device() (with a compute stream set) instead makes
 //    the compute stream wait for that event (cudaStreamWaitEvent) and returns
 //    at once: the ring queues its next step without the host waiting for the
-//    transfer. The host still calls wait() on every request later (the ring
-//    does so after its last step); its deadline then counts from the later of
-//    the exchange's start and that call, so a transfer that never completes
-//    costs one timeout and aborts the communicator, which ends the transfer's
-//    kernels and releases the compute stream.
+//    transfer. No host thread then waits with a deadline, so a watchdog
+//    thread (started by the first such wait) holds it: the deadline counts
+//    from the wait_on_device() call, and a transfer not done by then aborts
+//    the communicator, which ends the transfer's kernels and releases every
+//    stream and host synchronisation waiting on it; calls from then on
+//    return kDeadlineExceeded. The host still calls wait() on every request
+//    (the ring does so after its last step), with the same deadline.
 //  - Each exchange is timed by two events on the comm stream around its
 //    group (CommRequest::device_ms()).
 //  - all_to_all(v), all_gather, broadcast and barrier (a 4-byte all_gather)
@@ -41,13 +43,15 @@
 // Failure: a deadline that passes gives kDeadlineExceeded, an asynchronous
 // NCCL error (a peer lost, a network failure) or a CUDA error gives
 // kUnavailable; either way the communicator is aborted (ncclCommAbort) and
-// every later call returns kUnavailable. abort() from another thread makes
-// the operation in progress, if any, return kCancelled within a poll
-// interval (about 100 us), and later calls return kUnavailable.
+// every later call returns kUnavailable (kDeadlineExceeded after the
+// watchdog's abort). abort() from another thread makes the operation in
+// progress, if any, return kCancelled within a poll interval (about 100 us),
+// and later calls return kUnavailable.
 //
 // Thread-safety: one rank thread at a time (as every Comm); abort() from any
-// thread. The mutex mu_ guards the NCCL communicator against abort() racing
-// with an operation. Requests must not outlive their NcclComm.
+// thread. The mutex mu_ guards the NCCL communicator against abort() and the
+// watchdog racing with an operation; wd_mu_ guards the watchdog's list and
+// is never held together with mu_. Requests must not outlive their NcclComm.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -55,8 +59,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "comm/comm.h"
 
@@ -83,6 +90,9 @@ class NcclComm final : public Comm {
     return std::chrono::milliseconds(timeout_ms_.load());
   }
   bool device_memory() const override { return true; }
+  // With a compute stream set: transfers wait for it, and wait_on_device()
+  // makes it wait for them.
+  bool stream_ordered() const override { return compute_ != nullptr; }
   int device() const { return device_; }
 
   // The stream whose queued work every later operation waits for (device
@@ -125,6 +135,15 @@ class NcclComm final : public Comm {
   Status finish_locked(Clock::time_point deadline);
   // Polls ncclCommGetAsyncError until the communicator leaves ncclInProgress.
   Status wait_ready_locked(Clock::time_point deadline, const char* what);
+  // With mu_ held: the status of every call once the communicator is dead.
+  Status dead_status_locked() const;
+  // Watchdog over device-side waits: watch() hands it an exchange's end
+  // event and deadline (false when no watchdog thread can run), unwatch()
+  // takes it back before the event is destroyed.
+  bool watch(cudaEvent_t event, Clock::time_point deadline);
+  void unwatch(cudaEvent_t event);
+  void watchdog_loop();
+  void abort_from_watchdog();
   // Aborts the communicator (idempotent) and returns `st`.
   Status fail_locked(Status st);
   void abort_locked();
@@ -133,6 +152,17 @@ class NcclComm final : public Comm {
   std::atomic<int64_t> timeout_ms_;
   std::atomic<uint64_t> bytes_sent_{0};
   std::atomic<bool> abort_requested_{false};
+  std::atomic<bool> timed_out_{false};  // the watchdog aborted for a missed deadline
+
+  struct Watched {
+    cudaEvent_t event;
+    Clock::time_point deadline;
+  };
+  std::mutex wd_mu_;  // guards the watchdog fields below; never held with mu_
+  std::condition_variable wd_cv_;
+  std::vector<Watched> watched_;  // exchanges waited for on the device only
+  bool wd_stop_ = false;
+  std::thread watchdog_;  // started by the first watch()
 
   std::mutex mu_;  // guards every field below against abort() from other threads
   ncclComm_t comm_ = nullptr;  // nullptr once aborted or never made
