@@ -291,6 +291,9 @@ Status BlockRing::init(const std::vector<Piece>& pieces) {
     }
     off += p.bytes;
   }
+  // A device Comm that is not stream-ordered reads the first block as soon
+  // as start() hands it over: the copies above must be done by then.
+  if (!staged_ && !device_wait_ && !backend_.host_memory()) return backend_.synchronize();
   return Status::Ok();
 }
 

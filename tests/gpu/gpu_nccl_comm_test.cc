@@ -261,8 +261,7 @@ TEST_CASE("one rank: ordered after the compute stream, waited on the host or the
   CHECK(comm.ring_exchange(src->data(), dst->data(), 4, 0).status().code() == StatusCode::kUnavailable);
 }
 
-TEST_CASE("one rank: a transfer waited for on the device past its deadline aborts the communicator",
-          "[gpu][nccl]") {
+TEST_CASE("one rank: an exchange queued behind long compute does not expire", "[gpu][nccl]") {
   auto g = create_group(1, {0}, 60s);
   require_ok(g[0].status());
   auto& comm = static_cast<NcclComm&>(*g[0].value());
@@ -274,19 +273,18 @@ TEST_CASE("one rank: a transfer waited for on the device past its deadline abort
   auto src = be.alloc(bytes), dst = be.alloc(bytes);
   require_ok(src.status());
   require_ok(dst.status());
-  // The compute stream is held for 1.5 s, and the exchange is ordered after
-  // it: nothing waits for it on the host, so only the watchdog can see it
-  // miss its 300 ms deadline.
-  REQUIRE(cudaLaunchHostFunc(stream, [](void*) { std::this_thread::sleep_for(1500ms); }, nullptr) ==
+  // The compute stream is held for 1 s (3x the timeout) and the exchange is
+  // ordered after it: its deadline counts from when it can start, so the
+  // watchdog must leave it alone.
+  REQUIRE(cudaLaunchHostFunc(stream, [](void*) { std::this_thread::sleep_for(1000ms); }, nullptr) ==
           cudaSuccess);
   auto req = comm.ring_exchange(src->data(), dst->data(), bytes, 0);
   require_ok(req.status());
   require_ok(req.value()->wait_on_device());
-  require_ok(be.synchronize());  // bounded: the held stream, then the (aborted) exchange
-  const Status st = req.value()->wait();
-  INFO(st.ToString());
-  CHECK(st.code() == StatusCode::kDeadlineExceeded);
-  CHECK(comm.barrier().code() == StatusCode::kDeadlineExceeded);
+  require_ok(be.synchronize());
+  require_ok(req.value()->wait());
+  CHECK(req.value()->device_ms() >= 0);
+  require_ok(comm.barrier());
 }
 
 TEST_CASE("two ranks: every operation, then a missed deadline", "[gpu][nccl]") {

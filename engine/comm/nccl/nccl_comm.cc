@@ -37,47 +37,52 @@ void backoff(int& polls) {
 }  // namespace
 
 // A ring exchange in flight: timing events recorded before and after its
-// group on the comm stream.
+// group on the comm stream, watched by the comm's watchdog when it runs.
 class NcclComm::Request final : public CommRequest {
  public:
   Request(NcclComm* comm, cudaEvent_t start, cudaEvent_t end, Clock::time_point deadline)
       : comm_(comm), start_(start), end_(end), deadline_(deadline) {}
   ~Request() override {
-    if (on_device_ && !done_) comm_->unwatch(end_);  // before the event goes
+    if (watched_) comm_->watchdog_->unwatch(end_);  // before the events go
     if (start_) (void)cudaEventDestroy(start_);
     if (end_) (void)cudaEventDestroy(end_);
   }
+  // Hands the exchange to the watchdog (after its events were recorded).
+  void watch() { watched_ = comm_->watchdog_->watch(start_, end_); }
+
   Status wait() override {
     if (done_) return status_;
     {
       std::lock_guard<std::mutex> lock(comm_->mu_);
-      status_ = comm_->wait_locked(end_, deadline_);
+      // Watched: the watchdog holds the deadline (from the transfer's start
+      // on the device) and aborts the communicator when it passes, which
+      // ends this wait. Otherwise: timeout() from the exchange's start.
+      status_ = comm_->wait_locked(end_, watched_ ? Clock::time_point::max() : deadline_);
     }
     done_ = true;
-    if (on_device_) comm_->unwatch(end_);
+    if (watched_) {
+      comm_->watchdog_->unwatch(end_);
+      watched_ = false;
+    }
     return status_;
   }
   Status wait_on_device() override {
     if (done_ || on_device_) return status_;
-    bool ordered = false;
     {
       std::lock_guard<std::mutex> lock(comm_->mu_);
-      if (comm_->compute_) {
+      // Without a compute stream to order, or a watchdog to hold the
+      // deadline, the host waits.
+      if (comm_->compute_ && watched_) {
         status_ = comm_->order_compute_locked(end_);
         if (!status_.ok()) {
           done_ = true;
           return status_;
         }
-        ordered = true;
-        // The host waits no more: the watchdog holds the deadline, counted
-        // from now, and a later wait() keeps it.
-        deadline_ = comm_->deadline();
+        on_device_ = true;
+        return status_;
       }
     }
-    // No compute stream, or no watchdog to hold the deadline: a host wait.
-    if (!ordered || !comm_->watch(end_, deadline_)) return wait();
-    on_device_ = true;
-    return Status::Ok();
+    return wait();
   }
   double device_ms() const override {
     if (!done_ || !status_.ok()) return -1.0;
@@ -93,13 +98,18 @@ class NcclComm::Request final : public CommRequest {
   NcclComm* comm_;
   cudaEvent_t start_, end_;
   Clock::time_point deadline_;
-  bool on_device_ = false;  // the compute stream waits for end_; the watchdog watches it
+  bool watched_ = false;    // the watchdog holds end_
+  bool on_device_ = false;  // the compute stream waits for end_
   bool done_ = false;       // the host saw the outcome (status_)
   Status status_;
 };
 
 NcclComm::NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout)
-    : rank_(rank), size_(size), device_(device), timeout_ms_(timeout.count()) {}
+    : rank_(rank), size_(size), device_(device), timeout_ms_(timeout.count()) {
+  watchdog_ = std::make_unique<TransferWatchdog>(
+      device, [this] { return this->timeout(); },
+      [this](cudaError_t error) { abort_from_watchdog(error); });
+}
 
 Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
                                                std::chrono::milliseconds timeout) {
@@ -149,12 +159,7 @@ Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
 }
 
 NcclComm::~NcclComm() {
-  {
-    std::lock_guard<std::mutex> lock(wd_mu_);
-    wd_stop_ = true;
-  }
-  wd_cv_.notify_all();
-  if (watchdog_.joinable()) watchdog_.join();
+  watchdog_.reset();  // joins its thread, which may be aborting under mu_
   std::lock_guard<std::mutex> lock(mu_);
   (void)cudaSetDevice(device_);
   if (comm_) {
@@ -189,9 +194,42 @@ NcclComm::~NcclComm() {
 void NcclComm::abort() {
   abort_requested_ = true;
   // No operation in progress: abort now so peers notice promptly. Otherwise
-  // the operation's poll loop sees the flag and aborts.
+  // the operation's poll loop sees the flag and aborts; an operation that
+  // returns without polling (ring_exchange, wait_on_device) leaves it to the
+  // watchdog, which retries until it holds mu_.
   std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
-  if (lock.owns_lock()) abort_locked();
+  if (lock.owns_lock()) {
+    abort_locked();
+    return;
+  }
+  if (!watchdog_->post([this] { abort_when_free(); })) {
+    lock.lock();  // no thread to hand it to: wait for the operation
+    abort_locked();
+  }
+}
+
+void NcclComm::abort_when_free() {
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      abort_locked();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void NcclComm::abort_from_watchdog(cudaError_t error) {
+  if (error != cudaSuccess) {
+    device_error_ = int(error);
+  } else {
+    timed_out_ = true;
+  }
+  abort_requested_ = true;
+  // An operation holding mu_ polls abort_requested_ and aborts itself;
+  // otherwise (the rank thread blocked on the device, behind the transfer)
+  // this aborts, which ends the transfer's kernels.
+  abort_when_free();
 }
 
 void NcclComm::abort_locked() {
@@ -204,90 +242,13 @@ void NcclComm::abort_locked() {
 
 Status NcclComm::dead_status_locked() const {
   if (timed_out_)
-    return DeadlineExceeded("nccl comm: a transfer the compute stream waited for missed its deadline of " +
+    return DeadlineExceeded("nccl comm: a transfer ran past its deadline of " +
                             std::to_string(timeout_ms_.load()) + " ms; the communicator was aborted");
+  if (const int e = device_error_.load())
+    return Unavailable(std::string("nccl comm: the device failed during a transfer: ") +
+                       cudaGetErrorName(cudaError_t(e)) + ": " + cudaGetErrorString(cudaError_t(e)) +
+                       "; the communicator was aborted");
   return Unavailable("nccl comm: the communicator was aborted after an earlier failure");
-}
-
-// --- watchdog ---
-
-bool NcclComm::watch(cudaEvent_t event, Clock::time_point deadline) {
-  std::lock_guard<std::mutex> lock(wd_mu_);
-  if (wd_stop_) return false;
-  if (!watchdog_.joinable()) {
-    try {
-      watchdog_ = std::thread([this] { watchdog_loop(); });
-    } catch (const std::system_error&) {
-      return false;
-    }
-  }
-  watched_.push_back({event, deadline});
-  wd_cv_.notify_all();
-  return true;
-}
-
-void NcclComm::unwatch(cudaEvent_t event) {
-  std::lock_guard<std::mutex> lock(wd_mu_);
-  for (size_t i = 0; i < watched_.size(); ++i) {
-    if (watched_[i].event == event) {
-      watched_[i] = watched_.back();
-      watched_.pop_back();
-      return;
-    }
-  }
-}
-
-void NcclComm::watchdog_loop() {
-  (void)cudaSetDevice(device_);
-  std::unique_lock<std::mutex> lock(wd_mu_);
-  while (!wd_stop_) {
-    if (watched_.empty()) {
-      wd_cv_.wait(lock);
-      continue;
-    }
-    Clock::time_point first = watched_[0].deadline;
-    for (const Watched& w : watched_) first = std::min(first, w.deadline);
-    if (Clock::now() < first) {
-      wd_cv_.wait_until(lock, first);
-      continue;
-    }
-    // A deadline passed: forget the transfers that completed, and abort if
-    // one that is due did not (or the device reports an error).
-    bool expired = false;
-    const auto now = Clock::now();
-    for (size_t i = 0; i < watched_.size();) {
-      const cudaError_t e = cudaEventQuery(watched_[i].event);
-      if (e == cudaSuccess) {
-        watched_[i] = watched_.back();
-        watched_.pop_back();
-        continue;
-      }
-      if (e != cudaErrorNotReady) (void)cudaGetLastError();
-      if (e != cudaErrorNotReady || watched_[i].deadline <= now) expired = true;
-      ++i;
-    }
-    if (!expired) continue;
-    watched_.clear();
-    lock.unlock();
-    abort_from_watchdog();
-    lock.lock();
-  }
-}
-
-void NcclComm::abort_from_watchdog() {
-  timed_out_ = true;
-  abort_requested_ = true;
-  // An operation holding mu_ polls abort_requested_ and aborts itself;
-  // otherwise (the rank thread blocked on the device, waiting for the
-  // transfer) abort here, which ends the transfer's kernels.
-  for (;;) {
-    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
-    if (lock.owns_lock()) {
-      abort_locked();
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
 }
 
 Status NcclComm::fail_locked(Status st) {
@@ -298,7 +259,7 @@ Status NcclComm::fail_locked(Status st) {
 Status NcclComm::begin_locked() {
   if (abort_requested_) {
     abort_locked();
-    return timed_out_ ? dead_status_locked() : Unavailable("nccl comm: aborted");
+    return watchdog_failed() ? dead_status_locked() : Unavailable("nccl comm: aborted");
   }
   if (dead_ || !comm_) return dead_status_locked();
   cudaError_t e = cudaSetDevice(device_);
@@ -314,7 +275,7 @@ Status NcclComm::wait_ready_locked(Clock::time_point deadline, const char* what)
   int polls = 0;
   for (;;) {
     if (abort_requested_)
-      return fail_locked(timed_out_ ? dead_status_locked()
+      return fail_locked(watchdog_failed() ? dead_status_locked()
                                     : Cancelled(std::string("nccl comm: aborted during ") + what));
     ncclResult_t ar = ncclSuccess;
     const ncclResult_t r = ncclCommGetAsyncError(comm_, &ar);
@@ -340,7 +301,7 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
   int polls = 0;
   for (;;) {
     if (abort_requested_)
-      return fail_locked(timed_out_ ? dead_status_locked() : Cancelled("nccl comm: aborted while waiting"));
+      return fail_locked(watchdog_failed() ? dead_status_locked() : Cancelled("nccl comm: aborted while waiting"));
     const cudaError_t e = cudaEventQuery(event);
     if (e == cudaSuccess) return Status::Ok();
     if (e != cudaErrorNotReady) return fail_locked(Unavailable(cuda_message(e, "waiting for a transfer")));
@@ -357,7 +318,7 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
 }
 
 Status NcclComm::order_compute_locked(cudaEvent_t event) {
-  if (abort_requested_) return fail_locked(timed_out_ ? dead_status_locked() : Cancelled("nccl comm: aborted"));
+  if (abort_requested_) return fail_locked(watchdog_failed() ? dead_status_locked() : Cancelled("nccl comm: aborted"));
   if (dead_ || !comm_) return dead_status_locked();
   cudaError_t e = cudaSetDevice(device_);
   if (e == cudaSuccess) e = cudaStreamWaitEvent(compute_, event, 0);
@@ -403,6 +364,7 @@ Result<std::unique_ptr<CommRequest>> NcclComm::ring_exchange(const void* send, v
   }
   e = cudaEventRecord(end, stream_);
   if (e != cudaSuccess) return fail_locked(Unavailable(cuda_message(e, "recording the exchange event")));
+  req->watch();
   return std::unique_ptr<CommRequest>(std::move(req));
 }
 

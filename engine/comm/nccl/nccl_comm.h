@@ -16,22 +16,27 @@
 //    Without one, the caller makes the buffers ready (Backend::synchronize()).
 //  - ring_exchange() returns once the send/recv pair is enqueued (an
 //    ncclGroupStart / ncclSend(next) / ncclRecv(prev) / ncclGroupEnd group)
-//    and an event is recorded after it. CommRequest::wait() polls that event
-//    and ncclCommGetAsyncError until the transfer completed, an error shows
-//    or the deadline (timeout() from the start of the exchange) passes. After
+//    between two events, and hands the exchange to the comm's watchdog
+//    (transfer_watchdog.h). The watchdog holds every exchange's deadline:
+//    timeout() from the moment the comm stream reaches the transfer (its
+//    start event completes), so an exchange queued behind compute never
+//    expires for waiting its turn. A transfer past its deadline (or a device
+//    error seen on its events) aborts the communicator from the watchdog's
+//    thread, which ends the transfer's kernels and so releases every stream
+//    and host synchronisation behind it; calls from then on return
+//    kDeadlineExceeded (kUnavailable for a device error). Without a
+//    watchdog thread (it could not start) an exchange's deadline is
+//    timeout() from its start on the host, held by wait().
+//  - CommRequest::wait() polls the end event and ncclCommGetAsyncError until
+//    the transfer completed, an error shows, or the watchdog aborted. After
 //    an OK wait() the received bytes are in place for every stream and the
 //    send buffer may be reused. Until then neither buffer may be touched, and
 //    the compute stream must not write the receive buffer.
-//  - CommRequest::wait_on_device() (with a compute stream set) instead makes
-//    the compute stream wait for that event (cudaStreamWaitEvent) and returns
-//    at once: the ring queues its next step without the host waiting for the
-//    transfer. No host thread then waits with a deadline, so a watchdog
-//    thread (started by the first such wait) holds it: the deadline counts
-//    from the wait_on_device() call, and a transfer not done by then aborts
-//    the communicator, which ends the transfer's kernels and releases every
-//    stream and host synchronisation waiting on it; calls from then on
-//    return kDeadlineExceeded. The host still calls wait() on every request
-//    (the ring does so after its last step), with the same deadline.
+//  - CommRequest::wait_on_device() (with a compute stream set and the
+//    exchange watched) instead makes the compute stream wait for the end
+//    event (cudaStreamWaitEvent) and returns at once: the ring queues its
+//    next step without the host waiting for the transfer. The host still
+//    calls wait() on every request (the ring does so after its last step).
 //  - Each exchange is timed by two events on the comm stream around its
 //    group (CommRequest::device_ms()).
 //  - all_to_all(v), all_gather, broadcast and barrier (a 4-byte all_gather)
@@ -44,14 +49,16 @@
 // NCCL error (a peer lost, a network failure) or a CUDA error gives
 // kUnavailable; either way the communicator is aborted (ncclCommAbort) and
 // every later call returns kUnavailable (kDeadlineExceeded after the
-// watchdog's abort). abort() from another thread makes the operation in
-// progress, if any, return kCancelled within a poll interval (about 100 us),
-// and later calls return kUnavailable.
+// watchdog's abort for a deadline). abort() from another thread makes the
+// operation in progress, if any, return kCancelled within a poll interval
+// (about 100 us), and later calls return kUnavailable; when an operation
+// that does not poll holds the communicator at that moment, the watchdog's
+// thread finishes the abort as soon as it is released.
 //
 // Thread-safety: one rank thread at a time (as every Comm); abort() from any
 // thread. The mutex mu_ guards the NCCL communicator against abort() and the
-// watchdog racing with an operation; wd_mu_ guards the watchdog's list and
-// is never held together with mu_. Requests must not outlive their NcclComm.
+// watchdog racing with an operation; the watchdog's own mutex may be taken
+// under mu_, never the reverse. Requests must not outlive their NcclComm.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -59,13 +66,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 #include "comm/comm.h"
+#include "comm/nccl/transfer_watchdog.h"
 
 namespace ringlm {
 
@@ -137,13 +142,12 @@ class NcclComm final : public Comm {
   Status wait_ready_locked(Clock::time_point deadline, const char* what);
   // With mu_ held: the status of every call once the communicator is dead.
   Status dead_status_locked() const;
-  // Watchdog over device-side waits: watch() hands it an exchange's end
-  // event and deadline (false when no watchdog thread can run), unwatch()
-  // takes it back before the event is destroyed.
-  bool watch(cudaEvent_t event, Clock::time_point deadline);
-  void unwatch(cudaEvent_t event);
-  void watchdog_loop();
-  void abort_from_watchdog();
+  // Aborts as soon as no operation holds mu_ (retrying every millisecond).
+  void abort_when_free();
+  // The watchdog's failure: a transfer past its deadline (cudaSuccess) or a
+  // device error; aborts the communicator.
+  void abort_from_watchdog(cudaError_t error);
+  bool watchdog_failed() const { return timed_out_ || device_error_ != 0; }
   // Aborts the communicator (idempotent) and returns `st`.
   Status fail_locked(Status st);
   void abort_locked();
@@ -153,16 +157,10 @@ class NcclComm final : public Comm {
   std::atomic<uint64_t> bytes_sent_{0};
   std::atomic<bool> abort_requested_{false};
   std::atomic<bool> timed_out_{false};  // the watchdog aborted for a missed deadline
-
-  struct Watched {
-    cudaEvent_t event;
-    Clock::time_point deadline;
-  };
-  std::mutex wd_mu_;  // guards the watchdog fields below; never held with mu_
-  std::condition_variable wd_cv_;
-  std::vector<Watched> watched_;  // exchanges waited for on the device only
-  bool wd_stop_ = false;
-  std::thread watchdog_;  // started by the first watch()
+  std::atomic<int> device_error_{0};     // the watchdog aborted for this cudaError_t
+  // Watches every exchange (see above); made in the constructor, reset first
+  // in the destructor.
+  std::unique_ptr<TransferWatchdog> watchdog_;
 
   std::mutex mu_;  // guards every field below against abort() from other threads
   ncclComm_t comm_ = nullptr;  // nullptr once aborted or never made

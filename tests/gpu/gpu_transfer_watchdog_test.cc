@@ -1,0 +1,133 @@
+// TransferWatchdog on a real CUDA stream: a transfer's deadline counts from
+// its start event, failures are reported once from the watchdog's thread,
+// unwatch() withdraws a transfer, post() runs on the watchdog's thread.
+// "Transfers" here are host functions holding a stream between two events.
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "comm/nccl/transfer_watchdog.h"
+
+using namespace ringlm;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Holds stream `s` for `ms` milliseconds (a host function sleeping on it).
+void hold_stream(cudaStream_t s, intptr_t ms) {
+  const cudaHostFn_t sleep = [](void* p) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(reinterpret_cast<intptr_t>(p)));
+  };
+  REQUIRE(cudaLaunchHostFunc(s, sleep, reinterpret_cast<void*>(ms)) == cudaSuccess);
+}
+
+struct Fixture {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, end = nullptr;
+  std::atomic<int> failures{0};
+  std::atomic<int> error{-1};
+  std::atomic<std::thread::id> failed_on{};
+  Clock::time_point failed_at;
+
+  Fixture() {
+    REQUIRE(cudaSetDevice(0) == cudaSuccess);
+    REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+    REQUIRE(cudaEventCreate(&start) == cudaSuccess);
+    REQUIRE(cudaEventCreate(&end) == cudaSuccess);
+  }
+  ~Fixture() {
+    (void)cudaStreamSynchronize(stream);
+    (void)cudaEventDestroy(start);
+    (void)cudaEventDestroy(end);
+    (void)cudaStreamDestroy(stream);
+  }
+  std::unique_ptr<TransferWatchdog> watchdog(std::chrono::milliseconds timeout) {
+    return std::make_unique<TransferWatchdog>(
+        0, [timeout] { return timeout; },
+        [this](cudaError_t e) {
+          failed_at = Clock::now();
+          error = int(e);
+          failed_on = std::this_thread::get_id();
+          ++failures;
+        });
+  }
+  bool wait_for_failure(std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    while (failures == 0 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    return failures > 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a transfer running past its deadline fails once, on the watchdog's thread",
+          "[gpu][watchdog]") {
+  Fixture f;
+  auto wd = f.watchdog(200ms);
+  REQUIRE(cudaEventRecord(f.start, f.stream) == cudaSuccess);
+  hold_stream(f.stream, 1000);  // the "transfer" runs 1 s
+  REQUIRE(cudaEventRecord(f.end, f.stream) == cudaSuccess);
+  const auto t0 = Clock::now();
+  REQUIRE(wd->watch(f.start, f.end));
+  REQUIRE(f.wait_for_failure(900ms));
+  const double ms = std::chrono::duration<double, std::milli>(f.failed_at - t0).count();
+  CAPTURE(ms);
+  CHECK(f.error == int(cudaSuccess));  // an expiry, not a device error
+  CHECK(ms >= 195);
+  CHECK(ms < 900);
+  CHECK(f.failed_on.load() != std::this_thread::get_id());
+  // Once failed, it watches nothing more and fails no second time.
+  CHECK_FALSE(wd->watch(f.start, f.end));
+  REQUIRE(cudaStreamSynchronize(f.stream) == cudaSuccess);
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.failures == 1);
+}
+
+TEST_CASE("a transfer queued behind other work does not expire while it waits its turn",
+          "[gpu][watchdog]") {
+  Fixture f;
+  auto wd = f.watchdog(200ms);
+  hold_stream(f.stream, 800);  // work ahead of the transfer: 4x its timeout
+  REQUIRE(cudaEventRecord(f.start, f.stream) == cudaSuccess);
+  hold_stream(f.stream, 50);  // the transfer itself: well within its timeout
+  REQUIRE(cudaEventRecord(f.end, f.stream) == cudaSuccess);
+  REQUIRE(wd->watch(f.start, f.end));
+  REQUIRE(cudaStreamSynchronize(f.stream) == cudaSuccess);
+  std::this_thread::sleep_for(300ms);  // past any deadline counted from watch()
+  CHECK(f.failures == 0);
+  wd->unwatch(f.end);
+}
+
+TEST_CASE("unwatch() withdraws a transfer before its deadline", "[gpu][watchdog]") {
+  Fixture f;
+  auto wd = f.watchdog(100ms);
+  REQUIRE(cudaEventRecord(f.start, f.stream) == cudaSuccess);
+  hold_stream(f.stream, 500);
+  REQUIRE(cudaEventRecord(f.end, f.stream) == cudaSuccess);
+  REQUIRE(wd->watch(f.start, f.end));
+  wd->unwatch(f.end);
+  REQUIRE(cudaStreamSynchronize(f.stream) == cudaSuccess);
+  CHECK(f.failures == 0);
+}
+
+TEST_CASE("post() runs a function on the watchdog's thread", "[gpu][watchdog]") {
+  Fixture f;
+  auto wd = f.watchdog(100ms);
+  std::atomic<bool> ran{false};
+  std::atomic<std::thread::id> on{};
+  REQUIRE(wd->post([&] {
+    on = std::this_thread::get_id();
+    ran = true;
+  }));
+  const auto until = Clock::now() + 2s;
+  while (!ran && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  REQUIRE(ran);
+  CHECK(on.load() != std::this_thread::get_id());
+}
