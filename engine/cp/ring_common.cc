@@ -113,12 +113,12 @@ Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, fl
 
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats, Buffer* scratch) {
+                           float* lse, RingStats* stats, SplitScratch* scratch) {
   const int64_t q_row = static_cast<int64_t>(a.hq) * a.d;    // floats per query row
   const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // elements per key row
   int64_t covered = 0;  // rows [0, covered) are computed or filled
   bool any = false;
-  Buffer local_scratch;
+  SplitScratch local_scratch;
   if (!scratch) scratch = &local_scratch;
   for (const QueryRun& run : runs) {
     const KeySpan span = visible_keys(kv.host_pos, kv.tk, run.max_pos);
@@ -136,8 +136,11 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
     float* run_lse = lse + run.begin * a.hq;
     if (parts.size() > 1) {
       const size_t bytes = sizeof(float) * partial_floats(a, rows);
-      if (scratch->bytes() < bytes) {
-        RINGLM_ASSIGN_OR_RETURN(*scratch, backend.alloc(bytes));
+      if (scratch->buf.bytes() < bytes) {
+        RINGLM_ASSIGN_OR_RETURN(Buffer grown,
+                                backend.alloc(std::max(bytes, scratch->buf.bytes() * 3 / 2)));
+        if (scratch->buf.data()) scratch->outgrown.push_back(std::move(scratch->buf));
+        scratch->buf = std::move(grown);
       }
     }
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -152,8 +155,8 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
       p.k_pos_host = kv.host_pos + ks.begin;
       // The first key run writes the run's rows; later ones go to scratch
       // and are merged in.
-      p.out = i == 0 ? run_out : scratch->as<float>();
-      p.lse = i == 0 ? run_lse : scratch->as<float>() + rows * q_row;
+      p.out = i == 0 ? run_out : scratch->buf.as<float>();
+      p.lse = i == 0 ? run_lse : scratch->buf.as<float>() + rows * q_row;
       p.tq = rows;
       p.tk = ks.end - ks.begin;
       RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));

@@ -80,6 +80,15 @@ struct KvBlock {
   int64_t tk = 0;
 };
 
+// Scratch for the partials of key runs past the first (block_partial). It
+// grows without freeing: an outgrown block is kept until the scratch is
+// destroyed, after the ring's last wait (a free inside a step would
+// synchronise the device with the transfers in flight).
+struct SplitScratch {
+  Buffer buf;
+  std::vector<Buffer> outgrown;
+};
+
 // Partial attention of `q` against `kv` into out [tq, hq, d] and lse [tq, hq]
 // (backend memory), one kernel call per query run with a visible key span
 // (or per key run of that span, merged by LSE, when shape.key_runs asks for
@@ -89,7 +98,7 @@ struct KvBlock {
 // are left untouched (the block is fully masked). Counts calls into stats.
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& shape, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats, Buffer* scratch = nullptr);
+                           float* lse, RingStats* stats, SplitScratch* scratch = nullptr);
 
 // Partial-attention parameters with a's head shape and scale, causal; the
 // caller fills in the rows, keys and outputs.

@@ -48,7 +48,7 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   // Declared before the ring, so destroyed after it: on an early return the
   // ring's destructor waits (with deadlines) for pending transfers before
   // freeing this buffer can synchronise on work that waits for them.
-  Buffer split_scratch;  // partials of key runs past the first (block_partial)
+  SplitScratch split_scratch;  // partials of key runs past the first (block_partial)
   BlockRing ring(comm, backend, kTagPassKV);
   RINGLM_RETURN_IF_ERROR(ring.init(
       {{a.k, kv_bytes}, {a.v, kv_bytes}, {a.k_pos, static_cast<size_t>(a.tk) * sizeof(int32_t)}}));

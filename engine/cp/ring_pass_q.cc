@@ -47,7 +47,7 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
   // Declared before the ring, so destroyed after it: on an early return the
   // ring's destructor waits (with deadlines) for pending transfers before
   // freeing this buffer can synchronise on work that waits for them.
-  Buffer split_scratch;  // partials of key runs past the first (block_partial)
+  SplitScratch split_scratch;  // partials of key runs past the first (block_partial)
   BlockRing ring(comm, backend, kTagPassQ);
   RINGLM_RETURN_IF_ERROR(
       ring.init({{a.q, q_bytes}, {a.q_pos, static_cast<size_t>(a.tq) * sizeof(int32_t)}}));

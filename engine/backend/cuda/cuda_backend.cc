@@ -68,6 +68,7 @@ CudaBackend::~CudaBackend() {
   cudnn_.reset();  // its handle is bound to stream_
 #endif
   for (auto& s : scratch_) free_device(s.ptr);
+  free_retired();
   for (cudaEvent_t e : marks_) (void)cudaEventDestroy(e);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
@@ -157,7 +158,13 @@ Result<double> CudaBackend::elapsed_ms(int a, int b) {
 Status CudaBackend::synchronize() {
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  free_retired();
   return Status::Ok();
+}
+
+void CudaBackend::free_retired() {
+  for (void* p : retired_) free_device(p);
+  retired_.clear();
 }
 
 Result<std::unique_ptr<Weight>> CudaBackend::make_weight(const float* host, int64_t rows,
@@ -260,12 +267,17 @@ Result<void*> CudaBackend::scratch(ScratchSlot slot, size_t bytes) {
   Scratch& s = scratch_[slot];
   if (s.bytes >= bytes && s.ptr) return s.ptr;
   const size_t want = std::max<size_t>({bytes, s.bytes + s.bytes / 2, 4096});
-  RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  free_device(s.ptr);
+  if (s.ptr) retired_.push_back(s.ptr);
   s.ptr = nullptr;
   s.bytes = 0;
   void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, (want + 255) / 256 * 256);
+  cudaError_t e = cudaMalloc(&p, (want + 255) / 256 * 256);
+  if (e == cudaErrorMemoryAllocation && !retired_.empty()) {
+    (void)cudaGetLastError();
+    RINGLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    free_retired();
+    e = cudaMalloc(&p, (want + 255) / 256 * 256);
+  }
   if (e != cudaSuccess)
     return cuda_error_status(e,
                              ("scratch cudaMalloc of " + std::to_string(want) + " bytes").c_str(),

@@ -145,9 +145,15 @@ class CudaBackend final : public Backend {
 
   Status use_device();
 
-  // Device scratch of at least `bytes` for one purpose. Growing waits for the
-  // stream first: queued work may still read the old block.
+  // Device scratch of at least `bytes` for one purpose. Growing does not wait
+  // for the stream: the outgrown block (queued work may still read it) is
+  // retired and freed at the next synchronize(), or at once, after a
+  // synchronisation, when the new block does not fit otherwise. (cudaFree
+  // synchronises the whole device, so freeing inside a CP ring step would
+  // also wait for the transfers in flight.)
   Result<void*> scratch(ScratchSlot slot, size_t bytes);
+  // Frees the retired scratch blocks; the stream must be idle.
+  void free_retired();
 
   // The RoPE inverse frequencies of `cfg` on the device; uploaded again only
   // when they differ from the last upload (configs are compared by value, so
@@ -159,6 +165,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::array<Scratch, kScratchCount> scratch_{};
+  std::vector<void*> retired_;  // outgrown scratch blocks, freed by free_retired()
   std::vector<int32_t> ids_host_;
   std::vector<float> rope_host_;
   std::vector<int32_t> pos_host_;
