@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar, Union
 
 from . import capi
 from . import messages as _m
@@ -39,7 +39,40 @@ def _path(path: str | os.PathLike) -> str:
     return p
 
 
-class Engine:
+_H = TypeVar("_H", bound="_NativeHandle")
+
+
+class _NativeHandle:
+    """The close-once lifetime of an object holding a native handle: the
+    context manager protocol, ``closed``, and a release when it is collected
+    unclosed. Subclasses set ``_closed = False`` once they hold the handle
+    and implement ``close()`` through :meth:`_close`."""
+
+    _closed = True  # until the subclass holds a handle
+
+    def _close(self, release: Callable[[int], Any]) -> None:
+        if not self._closed:
+            self._closed = True
+            release(self._handle)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()  # type: ignore[attr-defined]
+
+    def __del__(self) -> None:
+        try:
+            self.close()  # type: ignore[attr-defined]
+        except Exception:
+            pass
+
+
+class Engine(_NativeHandle):
     """A loaded model and its CP rank group (``world_size`` ranks).
 
     ``Engine(model_path, world_size=2)`` or ``Engine(config={...})`` with an
@@ -66,25 +99,7 @@ class Engine:
     def close(self) -> None:
         """Releases the engine. Open sessions keep the ranks alive until they
         are closed. Closing twice is a no-op."""
-        if not self._closed:
-            self._closed = True
-            capi.engine_destroy(self._handle)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Engine":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._close(capi.engine_destroy)
 
     # -- queries ----------------------------------------------------------
     def info(self) -> dict:
@@ -131,7 +146,7 @@ def serve(config: Mapping[str, Any] | bytes) -> None:
     capi.engine_serve(data, fmt)
 
 
-class Session:
+class Session(_NativeHandle):
     """One conversation: its transcript and its KV cache, kept across turns.
 
     One thread uses a session at a time, except :meth:`cancel`, which any
@@ -148,25 +163,7 @@ class Session:
         """Cancels a request in flight and frees the session's KV. Closing
         twice is a no-op; any other call on a closed session raises
         :class:`ringlm.NotFoundError`."""
-        if not self._closed:
-            self._closed = True
-            capi.session_close(self._handle)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._close(capi.session_close)
 
     # -- requests ---------------------------------------------------------
     def chat(self, message: str | None = None, *, messages: Sequence[Any] | None = None,

@@ -30,35 +30,14 @@ public final class Engine implements AutoCloseable {
 
   static final Cleaner CLEANER = Cleaner.create();
 
-  private final Handle handle;
+  private final NativeHandle handle;
   private final Cleaner.Cleanable cleanable;
 
-  /** Releases the native engine when closed, or when the Engine is collected. */
-  private static final class Handle implements Runnable {
-    final long value;
-    volatile boolean closed;
-
-    Handle(long value) {
-      this.value = value;
-    }
-
-    @Override
-    public void run() {
-      if (!closed) {
-        closed = true;
-        try {
-          CApi.engine_destroy(value);
-        } catch (RingLmException ignored) {
-          // already gone
-        }
-      }
-    }
-  }
 
   private Engine(byte[] configJson) throws RingLmException {
     long[] out = new long[1];
     CApi.engine_create(configJson, Format.FORMAT_JSON, out);
-    handle = new Handle(out[0]);
+    handle = new NativeHandle(out[0], CApi::engine_destroy);
     cleanable = CLEANER.register(this, handle);
   }
 
@@ -170,18 +149,13 @@ public final class Engine implements AutoCloseable {
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return handle.closed;
+    return handle.isClosed();
   }
 
   /** Releases the engine; closing twice is a no-op. */
   @Override
   public void close() throws RingLmException {
-    if (handle.closed) {
-      return;
-    }
-    handle.closed = true;
-    cleanable.clean(); // no-op run (closed is set); unregisters the cleaner
-    CApi.engine_destroy(handle.value);
+    handle.close(cleanable);
   }
 
   /** The EngineInfo (version, model, ranks, calibration) in its JSON form. */

@@ -18,33 +18,13 @@ import org.ringlm.capi.Format;
  */
 public final class Session implements AutoCloseable {
   private final Engine engine; // keeps the Engine object reachable while the session is
-  private final Handle handle;
+  private final NativeHandle handle;
   private final Cleaner.Cleanable cleanable;
 
-  private static final class Handle implements Runnable {
-    final long value;
-    volatile boolean closed;
-
-    Handle(long value) {
-      this.value = value;
-    }
-
-    @Override
-    public void run() {
-      if (!closed) {
-        closed = true;
-        try {
-          CApi.session_close(value);
-        } catch (RingLmException ignored) {
-          // already gone
-        }
-      }
-    }
-  }
 
   Session(Engine engine, long handle) {
     this.engine = engine;
-    this.handle = new Handle(handle);
+    this.handle = new NativeHandle(handle, CApi::session_close);
     this.cleanable = Engine.CLEANER.register(this, this.handle);
   }
 
@@ -55,18 +35,13 @@ public final class Session implements AutoCloseable {
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return handle.closed;
+    return handle.isClosed();
   }
 
   /** Cancels a request in flight, frees the KV and releases the session. */
   @Override
   public void close() throws RingLmException {
-    if (handle.closed) {
-      return;
-    }
-    handle.closed = true;
-    cleanable.clean();
-    CApi.session_close(handle.value);
+    handle.close(cleanable);
   }
 
   /** Starts a chat turn with one user message. */
