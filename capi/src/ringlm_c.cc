@@ -41,18 +41,6 @@ HandleTable<SessionObject>& sessions() {
   return *t;
 }
 
-Status current_exception_status() {
-  try {
-    throw;
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("out of memory");
-  } catch (const std::exception& e) {
-    return Internal(std::string("exception: ") + e.what());
-  } catch (...) {
-    return Internal("unknown exception");
-  }
-}
-
 ringlm_status report(const Status& st, ringlm_error** err) {
   if (st.ok()) return RINGLM_STATUS_OK;
   if (err) {

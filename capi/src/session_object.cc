@@ -18,18 +18,6 @@ EncodedEvent encoded_or(Result<std::string> r, Status* first_error) {
   return ev;
 }
 
-Status status_of_exception() {
-  try {
-    throw;
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("out of memory");
-  } catch (const std::exception& e) {
-    return Internal(std::string("exception: ") + e.what());
-  } catch (...) {
-    return Internal("unknown exception");
-  }
-}
-
 }  // namespace
 
 SessionObject::SessionObject(std::shared_ptr<EngineObject> engine, SessionId id)
@@ -87,7 +75,7 @@ void SessionObject::execute(const Request& req, const std::function<void(Encoded
       status = r.status();
     }
   } catch (...) {
-    status = status_of_exception();
+    status = current_exception_status();
   }
   if (status.ok() && !event_error.ok()) status = event_error;
 
@@ -102,38 +90,44 @@ void SessionObject::execute(const Request& req, const std::function<void(Encoded
     }
     if (bytes.ok()) terminal.bytes = std::move(bytes).value();
   } catch (...) {
-    status = status_of_exception();
+    status = current_exception_status();
   }
   terminal.status = status;
   deliver(std::move(terminal));  // may be empty bytes only if even the error could not be encoded
 }
 
-Status SessionObject::start(Request req) {
-  std::unique_lock<std::mutex> l(mu_);
+Status SessionObject::begin_request_locked(std::unique_lock<std::mutex>& l, bool inline_mode) {
   if (closed_) return NotFound("session is closed");
   if (in_flight_)
     return FailedPrecondition(
-        "a request is in flight on this session: pull its events until Done or Error (or cancel "
-        "it) "
-        "before starting another");
+        inline_ ? "a request is in flight on this session: finish or cancel it first"
+                : "a request is in flight on this session: pull its events until Done or Error "
+                  "(or cancel it) before starting another");
   if (worker_.joinable()) {
     // The previous request's worker has delivered its terminal event and is exiting.
     std::thread old = std::move(worker_);
     l.unlock();
     old.join();
     l.lock();
+    if (closed_) return NotFound("session is closed");
   }
   queue_.clear();
   cancel_ = false;
   in_flight_ = true;
-  inline_ = false;
+  inline_ = inline_mode;
+  return Status::Ok();
+}
+
+Status SessionObject::start(Request req) {
+  std::unique_lock<std::mutex> l(mu_);
+  RINGLM_RETURN_IF_ERROR(begin_request_locked(l, false));
   try {
     worker_ = std::thread([this, req = std::move(req)] {
       execute(req, [this](EncodedEvent ev) { push(std::move(ev)); });
     });
   } catch (...) {
     in_flight_ = false;
-    return status_of_exception().WithContext("starting the request thread");
+    return current_exception_status().WithContext("starting the request thread");
   }
   return Status::Ok();
 }
@@ -166,20 +160,7 @@ Status SessionObject::run_inline(Request req,
                                  const std::function<bool(const EncodedEvent&)>& sink) {
   {
     std::unique_lock<std::mutex> l(mu_);
-    if (closed_) return NotFound("session is closed");
-    if (in_flight_)
-      return FailedPrecondition(
-          "a request is in flight on this session: finish or cancel it first");
-    if (worker_.joinable()) {
-      std::thread old = std::move(worker_);
-      l.unlock();
-      old.join();
-      l.lock();
-    }
-    queue_.clear();
-    cancel_ = false;
-    in_flight_ = true;
-    inline_ = true;
+    RINGLM_RETURN_IF_ERROR(begin_request_locked(l, true));
   }
   Status final_status;
   bool sink_failed = false;

@@ -71,6 +71,10 @@ class SessionObject {
   Status close();
 
  private:
+  // With mu_ held through `l`: fails when the session is closed or busy;
+  // otherwise joins the previous request's exited worker (unlocking `l`
+  // meanwhile) and marks a request in flight, inline or not.
+  Status begin_request_locked(std::unique_lock<std::mutex>& l, bool inline_mode);
   // Executes the request, delivering every event (the terminal one last).
   void execute(const Request& req, const std::function<void(EncodedEvent)>& deliver);
   void push(EncodedEvent ev);

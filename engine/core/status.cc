@@ -1,5 +1,8 @@
 #include "core/status.h"
 
+#include <exception>
+#include <new>
+
 namespace ringlm {
 
 std::string_view status_code_name(StatusCode code) {
@@ -65,5 +68,17 @@ RINGLM_DEFINE_STATUS_FN_(Cancelled, kCancelled)
 RINGLM_DEFINE_STATUS_FN_(FailedPrecondition, kFailedPrecondition)
 RINGLM_DEFINE_STATUS_FN_(Internal, kInternal)
 #undef RINGLM_DEFINE_STATUS_FN_
+
+Status current_exception_status() {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory");
+  } catch (const std::exception& e) {
+    return Internal(std::string("exception: ") + e.what());
+  } catch (...) {
+    return Internal("unknown exception");
+  }
+}
 
 }  // namespace ringlm

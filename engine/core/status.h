@@ -64,6 +64,11 @@ Status Cancelled(std::string msg);
 Status FailedPrecondition(std::string msg);
 Status Internal(std::string msg);
 
+// Inside a catch block: the status of the exception being handled
+// (std::bad_alloc: kResourceExhausted "out of memory"; any other exception:
+// kInternal with its what(), where it has one).
+Status current_exception_status();
+
 template <typename T>
 class [[nodiscard]] Result {
  public:
