@@ -12,27 +12,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Multi-turn chat on the real model: KV reuse, CP ranks, streaming. */
-class ChatTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() throws RingLmException {
-    engine = TestModel.engine(1);
-  }
-
-  @AfterAll
-  static void close() throws RingLmException {
-    if (engine != null) {
-      engine.close();
-    }
-  }
-
+class ChatTest extends WithEngine {
   @Test
   void versionIsTheLibrarys() {
     assertEquals(org.ringlm.capi.CApi.VERSION, Engine.version());

@@ -7,27 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Malformed requests and closed handles throw RingLmException, never crash. */
-class ErrorTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() throws RingLmException {
-    engine = TestModel.engine(1);
-  }
-
-  @AfterAll
-  static void close() throws RingLmException {
-    if (engine != null) {
-      engine.close();
-    }
-  }
-
+class ErrorTest extends WithEngine {
   @Test
   void malformedRequests() throws RingLmException {
     try (Session s = engine.newSession()) {

@@ -15,27 +15,11 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Cancellation from another thread, save/restore, many sessions at once. */
-class SessionTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() throws RingLmException {
-    engine = TestModel.engine(1);
-  }
-
-  @AfterAll
-  static void close() throws RingLmException {
-    if (engine != null) {
-      engine.close();
-    }
-  }
-
+class SessionTest extends WithEngine {
   @Test
   void cancelFromAnotherThread() throws Exception {
     try (Session s = engine.newSession()) {
