@@ -37,10 +37,11 @@ class CommRequest {
   // waiting on the host. Work queued on the compute stream after this call
   // sees the received bytes and may overwrite the send buffer. The transfer's
   // outcome is still to be learnt: wait() must be called before the buffers
-  // are freed or results computed from them are used, and its deadline then
-  // counts from the later of the exchange's start and the call to wait().
-  // Every other Comm (and a device Comm without a compute stream) waits on
-  // the host, as wait() does. Errors are those of wait().
+  // are freed or results computed from them are used. The deadline is then
+  // the Comm's to hold with no host waiting (NcclComm: a watchdog thread,
+  // timeout() from when the transfer can start on the device). Every other
+  // Comm (and a device Comm that cannot hold it) waits on the host, as
+  // wait() does. Errors are those of wait().
   virtual Status wait_on_device() { return wait(); }
 
   // Device time of the transfer in milliseconds, measured by the Comm, once

@@ -93,14 +93,14 @@ TEST_CASE("a transfer running past its deadline fails once, on the watchdog's th
 TEST_CASE("a transfer queued behind other work does not expire while it waits its turn",
           "[gpu][watchdog]") {
   Fixture f;
-  auto wd = f.watchdog(200ms);
-  hold_stream(f.stream, 800);  // work ahead of the transfer: 4x its timeout
+  auto wd = f.watchdog(500ms);
+  hold_stream(f.stream, 1500);  // work ahead of the transfer: 3x its timeout
   REQUIRE(cudaEventRecord(f.start, f.stream) == cudaSuccess);
-  hold_stream(f.stream, 50);  // the transfer itself: well within its timeout
+  hold_stream(f.stream, 1);  // the transfer itself: far within its timeout
   REQUIRE(cudaEventRecord(f.end, f.stream) == cudaSuccess);
   REQUIRE(wd->watch(f.start, f.end));
   REQUIRE(cudaStreamSynchronize(f.stream) == cudaSuccess);
-  std::this_thread::sleep_for(300ms);  // past any deadline counted from watch()
+  std::this_thread::sleep_for(100ms);  // long past any deadline counted from watch()
   CHECK(f.failures == 0);
   wd->unwatch(f.end);
 }

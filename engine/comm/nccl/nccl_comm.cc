@@ -56,8 +56,11 @@ class NcclComm::Request final : public CommRequest {
       std::lock_guard<std::mutex> lock(comm_->mu_);
       // Watched: the watchdog holds the deadline (from the transfer's start
       // on the device) and aborts the communicator when it passes, which
-      // ends this wait. Otherwise: timeout() from the exchange's start.
-      status_ = comm_->wait_locked(end_, watched_ ? Clock::time_point::max() : deadline_);
+      // ends this wait; kWatchedWaitLimit timeouts from now bound it should
+      // the transfer never even start (the work queued before it on this
+      // GPU never finishing). Otherwise: timeout() from the exchange's start.
+      const auto limit = Clock::now() + kWatchedWaitLimit * comm_->timeout();
+      status_ = comm_->wait_locked(end_, watched_ ? limit : deadline_);
     }
     done_ = true;
     if (watched_) {
@@ -162,6 +165,8 @@ NcclComm::~NcclComm() {
   watchdog_.reset();  // joins its thread, which may be aborting under mu_
   std::lock_guard<std::mutex> lock(mu_);
   (void)cudaSetDevice(device_);
+  // An abort() the watchdog had not carried out yet: abort, do not finalize.
+  if (abort_requested_) abort_locked();
   if (comm_) {
     // Orderly shutdown: finalize (flushes), wait for it, destroy; abort when
     // that fails or takes longer than the timeout.

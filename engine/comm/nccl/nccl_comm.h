@@ -27,8 +27,13 @@
 //    kDeadlineExceeded (kUnavailable for a device error). Without a
 //    watchdog thread (it could not start) an exchange's deadline is
 //    timeout() from its start on the host, held by wait().
+//    timeout() must exceed the longest time a peer may lag behind this rank
+//    between two exchanges (a step's compute skew), or a healthy exchange
+//    waiting for a slow peer expires; the engine's default is 60 s.
 //  - CommRequest::wait() polls the end event and ncclCommGetAsyncError until
-//    the transfer completed, an error shows, or the watchdog aborted. After
+//    the transfer completed, an error shows, or the watchdog aborted (a
+//    watched exchange that has not even started after 4 timeouts from the
+//    call also ends the wait, with kDeadlineExceeded). After
 //    an OK wait() the received bytes are in place for every stream and the
 //    send buffer may be reused. Until then neither buffer may be touched, and
 //    the compute stream must not write the receive buffer.
@@ -115,12 +120,17 @@ class NcclComm final : public Comm {
   Status broadcast(void* buf, size_t bytes, int root) override;
   Status barrier() override;
 
+  // Any thread, but not concurrently with the destructor.
   void abort() override;
   uint64_t bytes_sent() const override { return bytes_sent_.load(); }
 
  private:
   class Request;
   using Clock = std::chrono::steady_clock;
+  // A host wait() on a watched exchange gives up after this many timeouts
+  // (kDeadlineExceeded, the communicator aborted) even if the transfer
+  // never started.
+  static constexpr int kWatchedWaitLimit = 4;
 
   NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout);
 
