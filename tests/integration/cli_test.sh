@@ -42,6 +42,21 @@ assert bf16["tokens"] == f32["tokens"], (bf16["tokens"], f32["tokens"])
 assert 2 * bf16["stats"]["kv_bytes"][0] < f32["stats"]["kv_bytes"][0] * 1.01
 PY
 
+# bench ring: both variants, each with the three key-run settings; on the
+# CPU, "always" cuts the two-chunk KV blocks into more calls than "never".
+"$RINGLM" bench ring --tokens 512 --ranks 2 --heads 4 --kv-heads 2 --head-dim 32 --reps 1 \
+  > "$WORK/ring.txt" || fail "bench ring: $(cat "$WORK/ring.txt")"
+python3 - "$WORK/ring.txt" <<'PY' || fail "bench ring output: $(cat "$WORK/ring.txt")"
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith("pass-")]
+assert [(r[0], r[1]) for r in rows] == [(v, k) for v in ("pass-kv", "pass-q")
+                                        for k in ("never", "auto", "always")], rows
+calls = {(r[0], r[1]): float(r[4]) for r in rows}
+for v in ("pass-kv", "pass-q"):
+    assert calls[(v, "always")] > calls[(v, "never")] == calls[(v, "auto")], calls
+assert all(float(r[2]) > 0 for r in rows), rows
+PY
+
 # Bad input: clear error, non-zero exit, never a crash.
 expect_error() {
   local want=$1; shift
@@ -55,4 +70,6 @@ expect_error "unknown flag" generate --model "$MODEL" --prompt x --bogus 1
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
+expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
+expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 echo "cli_test: ok"

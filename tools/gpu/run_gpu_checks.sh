@@ -7,7 +7,9 @@
 # 2. ctest -L gpu --output-on-failure, and cp_ring_test's [gpu] cases;
 # 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
 # 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
-#    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default), the
+#    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default),
+#    `ringlm bench ring` (the ring's attention with and without key-run
+#    cutting, two ranks on the one GPU), the
 #    CP engine equality suite on the CUDA backend, and GPU vs CPU greedy tokens
 #    with f32 and with bf16 KV on the default model's first layers
 #    (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
@@ -181,6 +183,10 @@ if [[ -n ${MODEL_BENCH_EXTRA} ]]; then
   timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
     --peak-tflops "${PEAK_TFLOPS:-989}" $MODEL_BENCH_EXTRA || echo "bench model: rc=$?"
 fi
+
+step "ringlm bench ring (ring attention alone, key-run cutting never / auto / always; 2 ranks sharing the GPU)"
+timeout "${RING_BENCH_TIMEOUT:-90}" "$BUILD/bin/ringlm" bench ring --backend cuda \
+  --tokens "${RING_BENCH_TOKENS:-65536}" --ranks 2 --reps 3 || echo "bench ring: rc=$?"
 
 step "cp_engine_test on the CUDA backend (N ranks on one GPU over Gloo)"
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \

@@ -11,5 +11,6 @@ int run_chat(int argc, char** argv);
 int run_worker(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_model(int argc, char** argv);
+int run_bench_ring(int argc, char** argv);
 
 }  // namespace ringlm::cli

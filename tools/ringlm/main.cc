@@ -19,6 +19,7 @@ void usage() {
                "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
                "  bench cp  [--tokens 4096,8000] [--ranks 2]      CP scaling and crossover\n"
                "  bench model [--shape llama3-8b] [--backend cuda] prefill MFU, decode speed\n"
+               "  bench ring [--tokens 8192] [--ranks 2]          ring attention alone, key-run cutting\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --kv-type auto|f32|bf16 (KV cache elements; auto: bf16 on\n"
                "  CUDA, f32 on the CPU), --store S --rank 0 (leader of a multi-process group)\n");
