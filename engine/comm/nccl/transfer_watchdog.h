@@ -36,7 +36,7 @@ namespace ringlm {
 class TransferWatchdog {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::milliseconds kPoll{2};
+  static constexpr std::chrono::milliseconds kPoll{5};
 
   TransferWatchdog(int device, std::function<std::chrono::milliseconds()> timeout,
                    std::function<void(cudaError_t)> on_failure);
