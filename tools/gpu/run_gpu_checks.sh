@@ -18,8 +18,10 @@
 # flags of the second `ringlm bench model` run (default: f32 KV at 128K;
 # empty: no second run).
 # Everything goes to $OUT/gpu_log.txt (OUT defaults to ./gpu-out), with the
-# full configure / build / ctest output beside it. Sized for
-# under 8 minutes on a 16-core H100 machine; each step has its own timeout.
+# full configure / build / ctest output beside it. Each step has its own
+# timeout; the worst case of all of them together passes 10 minutes, so on a
+# machine that allows one command 10 minutes run PHASE=1, then PHASE=2 (which
+# reuses the build; OUT should differ, or the second log replaces the first).
 # Exit status: 0 when the build and the GPU tests passed, 1 otherwise (the
 # benchmarks never fail the run).
 #
