@@ -171,12 +171,10 @@ class Backend {
   // in one launch.
   virtual Status gather_blocks(const kernels::KeyBlock* blocks, size_t n, int64_t row_bytes,
                                void* k, void* v, int32_t* pos) {
+    RINGLM_RETURN_IF_ERROR(check_key_blocks(blocks, n));
     int64_t t = 0;
     for (size_t i = 0; i < n; ++i) {
       const kernels::KeyBlock& b = blocks[i];
-      if (b.n < 0)
-        return InvalidArgument(std::string(name()) +
-                               " backend: gather_blocks with a negative block length");
       const size_t bytes = size_t(b.n * row_bytes);
       RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(k) + t * row_bytes, b.k, bytes));
       RINGLM_RETURN_IF_ERROR(copy(static_cast<char*>(v) + t * row_bytes, b.v, bytes));
@@ -196,10 +194,17 @@ class Backend {
     if (p.tq < 0 || p.hq <= 0 || p.hkv <= 0 || p.hq % p.hkv != 0 || p.d <= 0)
       return InvalidArgument(who +
                              " backend: attention shape (tq >= 0; hq a multiple of hkv; d > 0)");
-    if (n > 0 && !blocks) return InvalidArgument(who + " backend: null key block array");
+    return check_key_blocks(blocks, n);
+  }
+  // A block array when n > 0, and blocks with n >= 0 and pointers (attention
+  // over blocks, gather_blocks).
+  Status check_key_blocks(const kernels::KeyBlock* blocks, size_t n) const {
+    if (n > 0 && !blocks)
+      return InvalidArgument(std::string(name()) + " backend: null key block array");
     for (size_t i = 0; i < n; ++i)
       if (blocks[i].n < 0 || (blocks[i].n > 0 && (!blocks[i].k || !blocks[i].v || !blocks[i].pos)))
-        return InvalidArgument(who + " backend: key block with n < 0 or null pointers");
+        return InvalidArgument(std::string(name()) +
+                               " backend: key block with n < 0 or null pointers");
     return Status::Ok();
   }
 

@@ -42,7 +42,7 @@ Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in) {
     return InvalidArgument("cp policy: H_q must be a positive multiple of H_kv");
   }
   if (!(in.elem_bytes > 0) || !(in.kv_elem_bytes >= 0))
-    return InvalidArgument("cp policy: element sizes must be > 0");
+    return InvalidArgument("cp policy: element sizes must be e > 0 and e_kv >= 0 (0: e)");
   const bool automatic = in.forced == CpVariant::kAuto;
   const double c = in.calib.attn_flops, bw = in.calib.link_bytes_per_s;
   if (automatic && in.world_size > 1 && !(c > 0 && bw > 0)) {

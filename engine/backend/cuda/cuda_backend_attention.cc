@@ -75,12 +75,9 @@ Status CudaBackend::gather_blocks(const kernels::KeyBlock* blocks, size_t n, int
                                   void* k, void* v, int32_t* pos) {
   invalidate_x_cache();
   if (n == 0) return Status::Ok();
-  if (!blocks || n > size_t(INT32_MAX) || row_bytes <= 0 || row_bytes % 2 != 0)
-    return InvalidArgument("cuda backend: gather_blocks needs blocks and an even row_bytes > 0");
-  for (size_t i = 0; i < n; ++i) {
-    if (blocks[i].n < 0)
-      return InvalidArgument("cuda backend: gather_blocks with a negative block length");
-  }
+  if (n > size_t(INT32_MAX) || row_bytes <= 0 || row_bytes % 2 != 0)
+    return InvalidArgument("cuda backend: gather_blocks needs an even row_bytes > 0");
+  RINGLM_RETURN_IF_ERROR(check_key_blocks(blocks, n));
   RINGLM_RETURN_IF_ERROR(use_device());
   RINGLM_ASSIGN_OR_RETURN(void* ws,
                           scratch(kScratchGather, kc::gather_blocks_workspace_bytes(int(n))));
