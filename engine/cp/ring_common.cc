@@ -46,6 +46,14 @@ Status ints_to_host(Backend& backend, const int32_t* src, int64_t n, std::vector
   return backend.copy_to_host(dst->data(), src, static_cast<size_t>(n) * sizeof(int32_t));
 }
 
+Result<const int32_t*> own_positions(Backend& backend,
+                                     std::span<const std::vector<int32_t>> by_rank, int rank,
+                                     const int32_t* dev, int64_t n, std::vector<int32_t>* read) {
+  if (!by_rank.empty()) return by_rank[size_t(rank)].data();
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend, dev, n, read));
+  return static_cast<const int32_t*>(read->data());
+}
+
 std::vector<QueryRun> query_runs(const int32_t* pos, int64_t n) {
   std::vector<QueryRun> runs;
   for (int64_t i = 0; i < n; ++i) {
@@ -306,7 +314,9 @@ const uint8_t* BlockRing::block() const {
   return staged_ ? mirror_.as<uint8_t>() : dev_[cur_].as<uint8_t>();
 }
 
-Result<const int32_t*> BlockRing::host_ints(size_t offset, int64_t n) {
+Result<const int32_t*> BlockRing::positions(std::span<const std::vector<int32_t>> by_rank,
+                                            int owner, size_t offset, int64_t n) {
+  if (!by_rank.empty()) return by_rank[size_t(owner)].data();
   if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_].data() + offset);
   // The current block's transfer, waited on the device only: the host waits
   // too (with its deadline) before a copy that would block on it without one.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backend/backend.h"
@@ -35,6 +36,13 @@ inline bool staged(const Comm& comm, const Backend& backend) {
 
 // Host copy of `n` int32 values held in backend memory.
 Status ints_to_host(Backend& backend, const int32_t* src, int64_t n, std::vector<int32_t>* dst);
+
+// This rank's host positions of `n` values `dev` (backend memory): the
+// caller's copy by_rank[rank] where given (RingAttentionArgs::*_pos_by_rank),
+// else read back into *read.
+Result<const int32_t*> own_positions(Backend& backend,
+                                     std::span<const std::vector<int32_t>> by_rank, int rank,
+                                     const int32_t* dev, int64_t n, std::vector<int32_t>* read);
 
 // Rows [begin, end) of a query block whose valid positions are consecutive;
 // max_pos is the largest position among them.
@@ -178,10 +186,10 @@ class CommBuffer {
 // With a stream-ordered Comm and a device backend (NCCL), finish() does not
 // wait on the host: the compute stream waits for the transfer on the device
 // (CommRequest::wait_on_device), and the host learns the transfers' outcomes
-// in drain(), after the last step is queued (host_ints() waits for the
-// current block's transfer on the host, the host reading what it brought).
-// Without drain() (an early error return), the destructor waits for them so
-// that no transfer outlives its buffers.
+// in drain(), after the last step is queued. (positions() reading a block
+// waits for that block's transfer on the host: the host reads what it
+// brought.) Without drain() (an early error return), the destructor waits
+// for them so that no transfer outlives its buffers.
 class BlockRing {
  public:
   struct Piece {
@@ -198,8 +206,11 @@ class BlockRing {
   Status init(const std::vector<Piece>& pieces);
   // The current block in backend memory (valid until the next finish()).
   const uint8_t* block() const;
-  // Host-readable int32 values at byte `offset` of the current block.
-  Result<const int32_t*> host_ints(size_t offset, int64_t n);
+  // Host positions of the current block, which rank `owner` sent: the
+  // caller's copy by_rank[owner] where given, else the `n` int32 values at
+  // byte `offset` of the block.
+  Result<const int32_t*> positions(std::span<const std::vector<int32_t>> by_rank, int owner,
+                                   size_t offset, int64_t n);
   // Starts sending the current block to next(), receiving into the other buffer.
   Status start(int step);
   // Waits for the transfer (on the device, with a stream-ordered Comm); the received
@@ -220,7 +231,7 @@ class BlockRing {
   Backend& backend_;
   const uint32_t tag_base_;
   bool staged_ = false;
-  bool device_positions_ = false;  // host_ints must copy from backend memory
+  bool device_positions_ = false;  // positions() must copy from backend memory
   size_t bytes_ = 0;
   int cur_ = 0;
   Buffer dev_[2];                 // not staged: the two travelling buffers

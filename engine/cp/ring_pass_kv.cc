@@ -27,10 +27,8 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
   // Local queries: host positions and runs, fixed for the whole ring.
   std::vector<int32_t> q_pos_read;
   const int rank = comm.rank();
-  if (a.q_pos_by_rank.empty())
-    RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_read));
-  const int32_t* q_pos_host =
-      a.q_pos_by_rank.empty() ? q_pos_read.data() : a.q_pos_by_rank[rank].data();
+  RINGLM_ASSIGN_OR_RETURN(const int32_t* q_pos_host, own_positions(backend, a.q_pos_by_rank, rank,
+                                                                   a.q_pos, a.tq, &q_pos_read));
   const std::vector<QueryRun> runs = query_runs(q_pos_host, a.tq);
   const QBlock qb{a.q, a.q_pos, q_pos_host, a.tq};
 
@@ -60,12 +58,8 @@ Status ring_pass_kv(Comm& comm, Backend& backend, const RingAttentionArgs& a, fl
 
     RINGLM_RETURN_IF_ERROR(timer.begin());
     const int src = (rank - j + n) % n;  // whose KV block this step holds
-    const int32_t* k_pos_host = nullptr;
-    if (!a.k_pos_by_rank.empty()) {
-      k_pos_host = a.k_pos_by_rank[src].data();
-    } else {
-      RINGLM_ASSIGN_OR_RETURN(k_pos_host, ring.host_ints(pos_offset, a.tk));
-    }
+    RINGLM_ASSIGN_OR_RETURN(const int32_t* k_pos_host,
+                            ring.positions(a.k_pos_by_rank, src, pos_offset, a.tk));
     const uint8_t* blk = ring.block();
     const KvBlock kvb{blk, blk + kv_bytes, reinterpret_cast<const int32_t*>(blk + pos_offset),
                       k_pos_host, a.tk};

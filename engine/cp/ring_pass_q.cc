@@ -27,10 +27,8 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
 
   // Local KV: host positions, fixed for the whole ring.
   std::vector<int32_t> k_pos_read;
-  if (a.k_pos_by_rank.empty())
-    RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.k_pos, a.tk, &k_pos_read));
-  const int32_t* k_pos_host =
-      a.k_pos_by_rank.empty() ? k_pos_read.data() : a.k_pos_by_rank[rank].data();
+  RINGLM_ASSIGN_OR_RETURN(const int32_t* k_pos_host, own_positions(backend, a.k_pos_by_rank, rank,
+                                                                   a.k_pos, a.tk, &k_pos_read));
   const KvBlock kvb{a.k, a.v, a.k_pos, k_pos_host, a.tk};
 
   // Partial slots, [N][O (tq*hq*d) | LSE (tq*hq)]: send slot s goes to rank s,
@@ -59,12 +57,8 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
 
     RINGLM_RETURN_IF_ERROR(timer.begin());
     const int home = (rank - j + n) % n;
-    const int32_t* q_pos_host = nullptr;
-    if (!a.q_pos_by_rank.empty()) {
-      q_pos_host = a.q_pos_by_rank[home].data();
-    } else {
-      RINGLM_ASSIGN_OR_RETURN(q_pos_host, ring.host_ints(q_bytes, a.tq));
-    }
+    RINGLM_ASSIGN_OR_RETURN(const int32_t* q_pos_host,
+                            ring.positions(a.q_pos_by_rank, home, q_bytes, a.tq));
     const uint8_t* blk = ring.block();
     const QBlock qb{reinterpret_cast<const float*>(blk),
                     reinterpret_cast<const int32_t*>(blk + q_bytes), q_pos_host, a.tq};
