@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "ringlm/chat_request_generated.h"
 #include "ringlm/engine_config_generated.h"
@@ -12,36 +13,32 @@
 namespace ringlm::capi {
 namespace {
 
-template <class E>
-bool enum_in_range(E v) {
-  return int(v) >= int(E::MIN) && int(v) <= int(E::MAX);
-}
-
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
-Result<CpVariant> cp_variant(api::CpVariant v, const char* field) {
-  switch (v) {
-    case api::CpVariant::Auto:
-      return CpVariant::kAuto;
-    case api::CpVariant::PassKV:
-      return CpVariant::kPassKV;
-    case api::CpVariant::PassQ:
-      return CpVariant::kPassQ;
+// A schema enum's engine counterpart, looked up in `table`; a value the table
+// lacks (a newer writer's value, or garbage) is refused with the field's name.
+template <class From, class To, size_t N>
+Result<To> map_enum(From v, const std::pair<From, To> (&table)[N], const char* field) {
+  for (const auto& [from, to] : table) {
+    if (from == v) return to;
   }
-  return InvalidArgument(std::string(field) + ": unknown CpVariant " + std::to_string(int(v)));
+  return InvalidArgument(std::string(field) + ": unknown value " + std::to_string(int(v)));
 }
 
-Result<std::string> role_name(api::Role r) {
-  switch (r) {
-    case api::Role::User:
-      return std::string("user");
-    case api::Role::Assistant:
-      return std::string("assistant");
-    case api::Role::System:
-      return std::string("system");
-  }
-  return InvalidArgument("messages: unknown Role " + std::to_string(int(r)));
-}
+constexpr std::pair<api::CpVariant, CpVariant> kCpVariants[] = {
+    {api::CpVariant::Auto, CpVariant::kAuto},
+    {api::CpVariant::PassKV, CpVariant::kPassKV},
+    {api::CpVariant::PassQ, CpVariant::kPassQ}};
+constexpr std::pair<api::DecodeVariant, DecodeVariant> kDecodeVariants[] = {
+    {api::DecodeVariant::Auto, kDefaultDecodeVariant},
+    {api::DecodeVariant::AllGather, DecodeVariant::kAllGather},
+    {api::DecodeVariant::RingPassQ, DecodeVariant::kRingPassQ}};
+constexpr std::pair<api::KvCacheType, KvCacheType> kKvCacheTypes[] = {
+    {api::KvCacheType::Auto, KvCacheType::kAuto},
+    {api::KvCacheType::F32, KvCacheType::kF32},
+    {api::KvCacheType::BF16, KvCacheType::kBF16}};
+constexpr std::pair<api::Role, const char*> kRoles[] = {
+    {api::Role::User, "user"}, {api::Role::Assistant, "assistant"}, {api::Role::System, "system"}};
 
 Result<SamplingParams> sampling(const api::Sampling* s) {
   SamplingParams p;
@@ -78,7 +75,7 @@ Result<GenerateOptions> generate_options(
     return InvalidArgument("max_tokens must be >= 0, got " + std::to_string(max_tokens));
   o.max_tokens = max_tokens;
   RINGLM_ASSIGN_OR_RETURN(o.stop, stop_strings(stop));
-  RINGLM_ASSIGN_OR_RETURN(o.variant, cp_variant(variant, "variant"));
+  RINGLM_ASSIGN_OR_RETURN(o.variant, map_enum(variant, kCpVariants, "variant"));
   return o;
 }
 
@@ -155,21 +152,11 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > int64_t(30) * 86400 * 1000)
     return InvalidArgument("EngineConfig.comm_timeout_ms must be in [0, 30 days]");
   if (c.comm_timeout_ms() > 0) o.comm_timeout = std::chrono::milliseconds(c.comm_timeout_ms());
-  RINGLM_ASSIGN_OR_RETURN(o.variant, cp_variant(c.cp_variant(), "EngineConfig.cp_variant"));
-  switch (c.decode_variant()) {
-    case api::DecodeVariant::Auto:
-      o.decode_variant = EngineOptions{}.decode_variant;
-      break;
-    case api::DecodeVariant::AllGather:
-      o.decode_variant = DecodeVariant::kAllGather;
-      break;
-    case api::DecodeVariant::RingPassQ:
-      o.decode_variant = DecodeVariant::kRingPassQ;
-      break;
-    default:
-      return InvalidArgument("EngineConfig.decode_variant: unknown value " +
-                             std::to_string(int(c.decode_variant())));
-  }
+  RINGLM_ASSIGN_OR_RETURN(o.variant,
+                          map_enum(c.cp_variant(), kCpVariants, "EngineConfig.cp_variant"));
+  RINGLM_ASSIGN_OR_RETURN(
+      o.decode_variant,
+      map_enum(c.decode_variant(), kDecodeVariants, "EngineConfig.decode_variant"));
   if (!(c.attn_flops() >= 0) || !std::isfinite(c.attn_flops()))
     return InvalidArgument("EngineConfig.attn_flops must be finite and >= 0");
   if (!(c.link_bytes_per_s() >= 0) || !std::isfinite(c.link_bytes_per_s()))
@@ -177,20 +164,8 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   o.attn_flops = c.attn_flops();
   o.link_bytes_per_s = c.link_bytes_per_s();
   o.chat_template = str(c.chat_template());
-  switch (c.kv_cache_type()) {
-    case api::KvCacheType::Auto:
-      o.kv_cache_type = KvCacheType::kAuto;
-      break;
-    case api::KvCacheType::F32:
-      o.kv_cache_type = KvCacheType::kF32;
-      break;
-    case api::KvCacheType::BF16:
-      o.kv_cache_type = KvCacheType::kBF16;
-      break;
-    default:
-      return InvalidArgument("EngineConfig.kv_cache_type: unknown value " +
-                             std::to_string(int(c.kv_cache_type())));
-  }
+  RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, map_enum(c.kv_cache_type(), kKvCacheTypes,
+                                                     "EngineConfig.kv_cache_type"));
   return o;
 }
 
@@ -207,11 +182,9 @@ Result<ChatCall> decode_chat_request(const Message& m) {
     return InvalidArgument("ChatRequest.messages: at least one message is needed");
   call.messages.reserve(r.messages()->size());
   for (const api::Message* msg : *r.messages()) {
-    if (!enum_in_range(msg->role()))
-      return InvalidArgument("ChatRequest.messages: unknown Role " +
-                             std::to_string(int(msg->role())));
-    RINGLM_ASSIGN_OR_RETURN(std::string role, role_name(msg->role()));
-    call.messages.push_back({std::move(role), str(msg->content())});
+    RINGLM_ASSIGN_OR_RETURN(const char* role,
+                            map_enum(msg->role(), kRoles, "ChatRequest.messages.role"));
+    call.messages.push_back({role, str(msg->content())});
   }
   RINGLM_ASSIGN_OR_RETURN(call.opts,
                           generate_options(r.sampling(), r.max_tokens(), r.stop(), r.variant()));

@@ -23,6 +23,10 @@ inline kernels::KvType resolve_kv_type(KvCacheType t, std::string_view backend) 
   return backend == "cuda" ? kernels::KvType::kBF16 : kernels::KvType::kF32;
 }
 
+// CP decode's variant unless one is chosen: all-gather, the faster of the two
+// at batch 1 (docs/benchmarks.md).
+inline constexpr DecodeVariant kDefaultDecodeVariant = DecodeVariant::kAllGather;
+
 struct EngineOptions {
   std::string model_path;
   // Context parallelism: world_size ranks. With an empty `store`, the engine
@@ -50,7 +54,7 @@ struct EngineOptions {
   std::chrono::milliseconds comm_timeout{60000};
   // CP policy: a forced variant, and calibration numbers (0 = measure).
   CpVariant variant = CpVariant::kAuto;
-  DecodeVariant decode_variant = DecodeVariant::kAllGather;
+  DecodeVariant decode_variant = kDefaultDecodeVariant;
   double attn_flops = 0;
   double link_bytes_per_s = 0;
   std::string chat_template;  // override name ("chatml", "llama3", ...); empty: from the model
