@@ -24,6 +24,10 @@ inline constexpr uint64_t kGgufMaxTensors = uint64_t{1} << 24;
 inline constexpr uint64_t kGgufMaxKeyLength = 65535;
 inline constexpr uint64_t kGgufMaxTensorNameLength = 65535;
 inline constexpr int kGgufMaxArrayDepth = 8;  // nested arrays
+// Items of string and array arrays in the whole file, each of which costs a
+// value object (tens of bytes) for as little as 8 encoded bytes: 4M is ten
+// times the largest vocabulary plus merges of the supported families.
+inline constexpr uint64_t kGgufMaxArrayItems = uint64_t{1} << 22;
 
 // The ggml type ids of the tensor types ringlm reads.
 inline constexpr uint32_t kGgmlTypeF32 = 0;

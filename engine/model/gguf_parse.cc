@@ -29,6 +29,17 @@ class Cursor {
   Cursor(const uint8_t* data, uint64_t size) : data_(data), size_(size) {}
 
   uint64_t pos() const { return pos_; }
+
+  // Counts `n` string or array items against the file's kGgufMaxArrayItems.
+  Status TakeItems(uint64_t n, std::string_view key) {
+    if (n > items_left_) {
+      return CorruptData("key " + std::string(key.substr(0, 200)) + ": the file's string and " +
+                         "array arrays hold more than " + std::to_string(kGgufMaxArrayItems) +
+                         " items in all");
+    }
+    items_left_ -= n;
+    return Status::Ok();
+  }
   uint64_t remaining() const { return size_ - pos_; }
 
   Status Need(uint64_t n, std::string_view what) const {
@@ -78,6 +89,7 @@ class Cursor {
   const uint8_t* data_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  uint64_t items_left_ = kGgufMaxArrayItems;
 };
 
 // Smallest encoded size of one value of type `t` (used to cap counts).
@@ -128,6 +140,7 @@ Status ReadArray(Cursor& c, const std::string& key, const std::string& what, int
     *out = GgufValue::PackedArray(elem_type, std::move(raw));
     return Status::Ok();
   }
+  RINGLM_RETURN_IF_ERROR(c.TakeItems(n, key));
   std::vector<GgufValue> items(n);
   for (uint64_t i = 0; i < n; ++i) {
     RINGLM_RETURN_IF_ERROR(ReadValue(c, elem_type, key, what, depth + 1, &items[i]));
@@ -365,6 +378,24 @@ Status GgufFile::ParseAll() {
                          std::to_string(t.bytes) +
                          " bytes) lies beyond the end of the file: the data section has " +
                          std::to_string(avail) + " bytes (truncated or bad offset)");
+    }
+  }
+  // No two tensors share bytes (a damaged or tampered offset table).
+  std::vector<const GgufTensorInfo*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const GgufTensorInfo& t : tensors_) {
+    if (t.bytes > 0) by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufTensorInfo* a, const GgufTensorInfo* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const GgufTensorInfo& prev = *by_offset[i - 1];
+    const GgufTensorInfo& t = *by_offset[i];
+    if (t.offset < prev.offset + prev.bytes) {
+      return CorruptData("tensor " + quoted(t.name) + " data (offset " + std::to_string(t.offset) +
+                         ") overlaps tensor " + quoted(prev.name) + " (offset " +
+                         std::to_string(prev.offset) + ", " + std::to_string(prev.bytes) +
+                         " bytes)");
     }
   }
   return Status::Ok();

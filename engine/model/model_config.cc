@@ -1,5 +1,7 @@
 #include "model/model_config.h"
 
+#include <cmath>
+
 #include "model/gguf.h"
 
 namespace ringlm {
@@ -25,6 +27,16 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
     *out = int(v);
     return Status::Ok();
   };
+  // An optional float: absent keeps *out; present must be a finite number > 0.
+  auto get_positive = [&](const std::string& key, float* out) -> Status {
+    if (!f.find(key)) return Status::Ok();
+    RINGLM_ASSIGN_OR_RETURN(double v, f.get_float(key));
+    if (!(v > 0) || !std::isfinite(float(v)))
+      return CorruptData("metadata " + key + " = " + std::to_string(v) +
+                         " must be a finite number > 0");
+    *out = float(v);
+    return Status::Ok();
+  };
   RINGLM_RETURN_IF_ERROR(get_int(a + "block_count", &c.n_layers, 1, 1024));
   RINGLM_RETURN_IF_ERROR(get_int(a + "embedding_length", &c.dim, 1, 1 << 16));
   RINGLM_RETURN_IF_ERROR(get_int(a + "feed_forward_length", &c.ffn_dim, 1, 1 << 20));
@@ -42,8 +54,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
   c.context_length = 4096;
   if (f.find(a + "context_length"))
     RINGLM_RETURN_IF_ERROR(get_int(a + "context_length", &c.context_length, 1, 1 << 30));
-  if (auto e = f.get_float(a + "attention.layer_norm_rms_epsilon"); e.ok())
-    c.rms_eps = float(e.value());
+  RINGLM_RETURN_IF_ERROR(get_positive(a + "attention.layer_norm_rms_epsilon", &c.rms_eps));
 
   auto& r = c.rope;
   r.head_dim = c.head_dim;
@@ -52,7 +63,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
     RINGLM_RETURN_IF_ERROR(get_int(a + "rope.dimension_count", &r.rot_dim, 2, c.head_dim));
   if (r.rot_dim % 2) return CorruptData("rope.dimension_count must be even");
   r.theta = 10000.f;
-  if (auto t = f.get_float(a + "rope.freq_base"); t.ok()) r.theta = float(t.value());
+  RINGLM_RETURN_IF_ERROR(get_positive(a + "rope.freq_base", &r.theta));
   r.neox = c.arch == "qwen2";
   c.qkv_bias = c.arch == "qwen2";
   if (auto s = f.get_string(a + "rope.scaling.type"); s.ok() && s.value() != "none") {
@@ -60,8 +71,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
       return Unsupported("rope scaling type '" + s.value() + "' is not supported");
     r.scaling =
         s.value() == "linear" ? kernels::RopeScaling::kLinear : kernels::RopeScaling::kLlama3;
-    if (auto fa = f.get_float(a + "rope.scaling.factor"); fa.ok()) r.factor = float(fa.value());
-    if (r.factor <= 0) return CorruptData("rope.scaling.factor must be positive");
+    RINGLM_RETURN_IF_ERROR(get_positive(a + "rope.scaling.factor", &r.factor));
     if (f.find(a + "rope.scaling.original_context_length"))
       RINGLM_RETURN_IF_ERROR(
           get_int(a + "rope.scaling.original_context_length", &r.original_context, 1, 1 << 30));

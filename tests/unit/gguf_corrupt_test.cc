@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/gguf.h"
+#include "model/gguf_format.h"
 #include "model/gguf_writer.h"
 #include "test_util.h"
 
@@ -202,6 +203,9 @@ const std::vector<Case>& cases() {
          poke<uint64_t>(b, p, peek<uint64_t>(b, p) + 4);
        },
        kCorrupt, "tensor 'wb' data offset 68 is misaligned (alignment 32)"},
+      {"overlapping tensor data",
+       [](Bytes& b) { poke<uint64_t>(b, tensor_offset_pos(b, "wb"), 32); }, kCorrupt,
+       "tensor 'wb' data (offset 32) overlaps tensor 'wa' (offset 0, 64 bytes)"},
       {"duplicate tensor name", [](Bytes& b) { b[string_pos(b, "wb") + 9] = 'a'; }, kCorrupt,
        "duplicate tensor name 'wa'"},
       {"empty file", [](Bytes& b) { b.clear(); }, kCorrupt, "truncated file: reading magic"},
@@ -240,6 +244,18 @@ TEST_CASE("arrays nested too deeply are rejected", "[gguf]") {
   INFO(st.ToString());
   CHECK(st.code() == StatusCode::kCorruptData);
   CHECK_THAT(st.message(), Catch::Contains("key 'deep': arrays nested deeper than 8 levels"));
+}
+
+TEST_CASE("string arrays past the item cap are rejected", "[gguf]") {
+  // Each item costs a value object for 8 encoded bytes: a cap keeps a small
+  // hostile file from costing many times its size in memory.
+  GgufWriter w;
+  w.add_string_array("many", std::vector<std::string>(kGgufMaxArrayItems / 2));
+  w.add_string_array("more", std::vector<std::string>(kGgufMaxArrayItems / 2 + 1));
+  const Status st = parse(w.to_bytes().value());
+  INFO(st.ToString());
+  CHECK(st.code() == StatusCode::kCorruptData);
+  CHECK_THAT(st.message(), Catch::Contains("key more"));
 }
 
 TEST_CASE("a file truncated anywhere is rejected", "[gguf]") {
