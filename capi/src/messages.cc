@@ -2,6 +2,8 @@
 
 #include <flatbuffers/idl.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -89,6 +91,27 @@ void append_schema(const std::string& file, bool is_root, std::set<std::string>*
   std::string body = strip_schema(text, is_root, &includes);
   for (const std::string& inc : includes) append_schema(inc, false, seen, out);
   *out += body;
+}
+
+// natural_utf8 copies every valid UTF-8 character into strings as it is,
+// the C0 controls other than \b \f \n \r \t included, which JSON forbids
+// there (and a NUL would cut the NUL-terminated text short). The output is one
+// line, so every such byte is inside a string: it becomes a \u00XX escape.
+std::string escape_control_chars(std::string json) {
+  const auto is_control = [](char c) { return static_cast<unsigned char>(c) < 0x20; };
+  if (std::none_of(json.begin(), json.end(), is_control)) return json;
+  std::string out;
+  out.reserve(json.size() + 16);
+  for (char c : json) {
+    if (!is_control(c)) {
+      out += c;
+      continue;
+    }
+    char esc[8];
+    std::snprintf(esc, sizeof(esc), "\\u%04x", unsigned(static_cast<unsigned char>(c)));
+    out += esc;
+  }
+  return out;
 }
 
 flatbuffers::IDLOptions parser_options() {
@@ -220,7 +243,7 @@ Result<std::string> write_message(MessageType type, const uint8_t* fb, size_t le
     return Unsupported(std::string(message_name(type)) +
                        ": a string is not valid UTF-8, which JSON cannot carry; use "
                        "RINGLM_FORMAT_FLATBUFFERS");
-  return json;
+  return escape_control_chars(json);
 }
 
 }  // namespace ringlm::capi

@@ -79,6 +79,19 @@ Status export_bytes(const std::string& bytes, void** out, size_t* out_len) {
   return Status::Ok();
 }
 
+// The engine whose *_stream event callback this thread is running, if any.
+// Its turn holds the engine's ring until the callback returns, so a call
+// from the callback that needs the ring (or waits for a request that does)
+// could never finish: such calls are refused instead.
+thread_local const Engine* t_callback_engine = nullptr;
+
+Status check_not_in_callback(const Engine& e, const char* what) {
+  if (t_callback_engine != &e) return Status::Ok();
+  return FailedPrecondition(std::string(what) +
+                            " called from an event callback of the same engine, whose turn "
+                            "holds the ring until the callback returns");
+}
+
 Result<std::shared_ptr<EngineObject>> find_engine(ringlm_engine* h) {
   if (!h) return InvalidArgument("engine handle is NULL");
   std::shared_ptr<EngineObject> e = engines().get(h);
@@ -145,10 +158,16 @@ ringlm_status stream_request(MessageType type, ringlm_session* session, const vo
   return api_call(err, [&]() -> Status {
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
     if (!callback) return InvalidArgument("callback is NULL");
+    RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "a *_stream request"));
     RINGLM_ASSIGN_OR_RETURN(Request req,
                             read_request(type, s->engine(), request, request_len, format));
+    const Engine* engine = &s->engine();
     return s->run_inline(std::move(req), [&](const EncodedEvent& ev) {
-      return callback(user, ev.bytes.data(), ev.bytes.size()) == 0;
+      const Engine* outer = t_callback_engine;
+      t_callback_engine = engine;
+      const int32_t rc = callback(user, ev.bytes.data(), ev.bytes.size());
+      t_callback_engine = outer;
+      return rc == 0;
     });
   });
 }
@@ -249,6 +268,8 @@ ringlm_status ringlm_engine_create(const void* config, size_t config_len, int32_
 ringlm_status ringlm_engine_destroy(ringlm_engine* engine, ringlm_error** err) {
   return api_call(err, [&]() -> Status {
     if (!engine) return Status::Ok();
+    if (std::shared_ptr<EngineObject> e = engines().get(engine))
+      RINGLM_RETURN_IF_ERROR(check_not_in_callback(*e->engine, "ringlm_engine_destroy"));
     std::shared_ptr<EngineObject> e = engines().take(engine);
     if (!e) return NotFound("unknown engine handle (destroyed, or not an engine)");
     e.reset();  // shuts the ranks down now unless sessions still hold the engine
@@ -359,6 +380,8 @@ ringlm_status ringlm_session_create(ringlm_engine* engine, const void* config, s
 ringlm_status ringlm_session_close(ringlm_session* session, ringlm_error** err) {
   return api_call(err, [&]() -> Status {
     if (!session) return Status::Ok();
+    if (std::shared_ptr<SessionObject> s = sessions().get(session))
+      RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_close"));
     std::shared_ptr<SessionObject> s = sessions().take(session);
     if (!s) return NotFound("unknown session handle (closed, or not a session)");
     return s->close();
@@ -383,6 +406,9 @@ ringlm_status ringlm_session_next_event(ringlm_session* session, int32_t timeout
     *event = nullptr;
     *event_len = 0;
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
+    if (timeout_ms < 0)
+      RINGLM_RETURN_IF_ERROR(
+          check_not_in_callback(s->engine(), "ringlm_session_next_event without a timeout"));
     EncodedEvent ev;
     bool got = false;
     RINGLM_RETURN_IF_ERROR(s->next_event(timeout_ms, &ev, &got));
@@ -437,6 +463,7 @@ ringlm_status ringlm_session_save(ringlm_session* session, const char* path, rin
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
     RINGLM_RETURN_IF_ERROR(check_out(path, "path"));
     if (!*path) return InvalidArgument("path is empty");
+    RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_save"));
     RINGLM_RETURN_IF_ERROR(s->check_idle());
     return s->engine().save_session(s->id(), path);
   });
@@ -450,6 +477,7 @@ ringlm_status ringlm_session_restore(ringlm_engine* engine, const char* path, ri
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<EngineObject> e, find_engine(engine));
     RINGLM_RETURN_IF_ERROR(check_out(path, "path"));
     if (!*path) return InvalidArgument("path is empty");
+    RINGLM_RETURN_IF_ERROR(check_not_in_callback(*e->engine, "ringlm_session_restore"));
     RINGLM_ASSIGN_OR_RETURN(SessionId id, e->engine->restore_session(path));
     RINGLM_ASSIGN_OR_RETURN(*out, add_session(std::move(e), id));
     return Status::Ok();

@@ -180,6 +180,7 @@ Status SessionObject::run_inline(Request req,
     std::lock_guard<std::mutex> l(mu_);
     in_flight_ = false;
     inline_ = false;
+    cv_.notify_all();  // a close() from another thread waits for this
   }
   if (final_status.ok() && sink_failed) return Internal("the event callback threw an exception");
   return final_status;
@@ -202,8 +203,10 @@ Status SessionObject::close() {
   cancel();
   std::thread worker;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::unique_lock<std::mutex> l(mu_);
     worker = std::move(worker_);
+    // A *_stream request runs on its caller's thread: wait for it to end.
+    cv_.wait(l, [&] { return !inline_; });
   }
   if (worker.joinable()) worker.join();
   return engine().close_session(id_);

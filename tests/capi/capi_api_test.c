@@ -91,6 +91,22 @@ static void test_convert_round_trips(void) {
   CHECK(json_string_is(json, "system_prompt", "caf\xc3\xa9 \xe2\x82\xac"));
   ringlm_buffer_free(json);
   ringlm_buffer_free(fb);
+  /* Control characters come back escaped: no raw NUL or ESC in JSON text. */
+  fb = to_flatbuffer(RINGLM_MESSAGE_SESSION_CONFIG,
+                     "{\"system_prompt\": \"a\\u0000b\\u001bc\\td\"}", &len);
+  void* out = NULL;
+  size_t out_len = 0;
+  EXPECT_OK(ringlm_message_convert(RINGLM_MESSAGE_SESSION_CONFIG, fb, len,
+                                   RINGLM_FORMAT_FLATBUFFERS, RINGLM_FORMAT_JSON, &out, &out_len,
+                                   &err));
+  CHECK(strlen((char*)out) == out_len);
+  CHECK(strstr((char*)out, "a\\u0000b\\u001bc\\td") != NULL);
+  size_t len2 = 0;
+  void* fb2 = to_flatbuffer(RINGLM_MESSAGE_SESSION_CONFIG, (char*)out, &len2);
+  CHECK(len2 == len && memcmp(fb2, fb, len) == 0); /* and read back as they were */
+  ringlm_buffer_free(fb2);
+  ringlm_buffer_free(out);
+  ringlm_buffer_free(fb);
 }
 
 static ringlm_status convert_status(int32_t m, const void* in, size_t len, int32_t in_format) {

@@ -1,8 +1,13 @@
 /* Cancellation and failure paths of running requests through the C ABI:
  * cancel during prefill (between steps) and during decode (between tokens),
  * cancel with nothing running, context overflow, close with a request in
- * flight, and an engine destroyed while its sessions live on. After each,
- * the session is still usable. Plain C. */
+ * flight, a close from another thread while a *_stream request runs, calls
+ * an event callback may not make, and an engine destroyed while its sessions
+ * live on. After each, the session is still usable. Plain C. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
 #include "capi_test_util.h"
 
 static ringlm_engine* g_engine;
@@ -149,6 +154,95 @@ static void test_close_in_flight(void) {
   sb_free(&req);
 }
 
+typedef struct {
+  ringlm_session* self;
+  ringlm_session* other;
+  int calls;
+} callback_probe;
+
+/* Everything that would wait for the ring this callback's turn holds is
+ * refused with FAILED_PRECONDITION; cancel and reads are fine. */
+static int32_t probe_callback(void* user, const void* event, size_t len) {
+  (void)event;
+  (void)len;
+  callback_probe* p = (callback_probe*)user;
+  if (p->calls++ > 0) return 0;
+  const ringlm_status refused = RINGLM_STATUS_FAILED_PRECONDITION;
+  EXPECT_STATUS(refused, ringlm_session_close(p->other, &err));
+  EXPECT_STATUS(refused, ringlm_session_close(p->self, &err));
+  EXPECT_STATUS(refused, ringlm_session_save(p->other, "/tmp/ringlm_never_written", &err));
+  ringlm_session* restored = NULL;
+  EXPECT_STATUS(refused, ringlm_session_restore(g_engine, "/tmp/ringlm_never_read", &restored,
+                                                &err));
+  strbuf req = chat_json("Hi.", 2);
+  EXPECT_STATUS(refused, ringlm_session_chat_stream(p->other, req.data, req.len,
+                                                    RINGLM_FORMAT_JSON, probe_callback, p, &err));
+  sb_free(&req);
+  void* ev = NULL;
+  size_t ev_len = 0;
+  EXPECT_STATUS(refused, ringlm_session_next_event(p->other, -1, &ev, &ev_len, &err));
+  EXPECT_STATUS(refused, ringlm_engine_destroy(g_engine, &err));
+  void* t = NULL;
+  size_t t_len = 0;
+  EXPECT_OK(ringlm_session_transcript(p->other, RINGLM_FORMAT_JSON, &t, &t_len, &err));
+  ringlm_buffer_free(t);
+  EXPECT_OK(ringlm_session_cancel(p->self, &err));
+  return 0;
+}
+
+static void test_callback_limits(void) {
+  callback_probe p = {0};
+  EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &p.self, &err));
+  EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &p.other, &err));
+  strbuf req = chat_json("Tell me a long story.", 64);
+  EXPECT_OK(ringlm_session_chat_stream(p.self, req.data, req.len, RINGLM_FORMAT_JSON,
+                                       probe_callback, &p, &err));
+  CHECK(p.calls >= 2); /* the probe, then at least the terminal event */
+  sb_free(&req);
+  expect_usable(p.self);
+  expect_usable(p.other);
+  EXPECT_OK(ringlm_session_close(p.other, &err));
+  EXPECT_OK(ringlm_session_close(p.self, &err));
+}
+
+typedef struct {
+  ringlm_session* s;
+  atomic_int events;
+  ringlm_status status;
+} stream_run;
+
+static int32_t count_events(void* user, const void* event, size_t len) {
+  (void)event;
+  (void)len;
+  atomic_fetch_add(&((stream_run*)user)->events, 1);
+  return 0;
+}
+
+static void* run_stream(void* arg) {
+  stream_run* r = (stream_run*)arg;
+  strbuf req = chat_json("Tell me a long story.", 200);
+  ringlm_error* e = NULL;
+  r->status = ringlm_session_chat_stream(r->s, req.data, req.len, RINGLM_FORMAT_JSON,
+                                         count_events, r, &e);
+  ringlm_error_free(e);
+  sb_free(&req);
+  return NULL;
+}
+
+/* A close from another thread cancels the *_stream request, waits for it to
+ * end and frees the session. */
+static void test_close_during_stream(void) {
+  stream_run r = {0};
+  EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &r.s, &err));
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, run_stream, &r) == 0);
+  while (atomic_load(&r.events) < 2) sched_yield();
+  EXPECT_OK(ringlm_session_close(r.s, &err));
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK(r.status == RINGLM_STATUS_OK); /* ended with Done (Cancelled) */
+  EXPECT_STATUS(RINGLM_STATUS_NOT_FOUND, ringlm_session_close(r.s, &err));
+}
+
 static void test_engine_outlived_by_session(void) {
   ringlm_session* s = NULL;
   EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &s, &err));
@@ -170,6 +264,8 @@ int main(void) {
   test_cancel_decode();
   test_context_overflow();
   test_close_in_flight();
+  test_callback_limits();
+  test_close_during_stream();
   test_engine_outlived_by_session();
   printf("capi_cancel_test: OK\n");
   return 0;

@@ -35,9 +35,11 @@
  *
  * Threads. An engine handle may be used by any number of threads at once.
  * A session is used by one thread at a time (any thread, not necessarily
- * the same one each call), except ringlm_session_cancel, which any thread
- * may call at any time while the session is open. The engine runs requests
- * of different sessions one at a time on its ranks, in arrival order.
+ * the same one each call), except ringlm_session_cancel and
+ * ringlm_session_close, which any thread may call at any time while the
+ * session is open (close then cancels the request in flight and waits for
+ * it). The engine runs requests of different sessions one at a time on its
+ * ranks (the ring is shared), in no promised order.
  * Handles are never dereferenced by the caller; a closed or unknown handle
  * is reported as RINGLM_STATUS_NOT_FOUND, never a crash.
  *
@@ -288,10 +290,14 @@ RINGLM_API ringlm_status ringlm_session_create(ringlm_engine* engine, const void
 
 /* Closes the session: cancels its request in flight (if any; its events are
  * dropped), waits for it to stop, frees its KV on every rank and releases the
- * handle, which is invalid afterwards whatever the status. NULL: OK, no-op.
- * NOT_FOUND: unknown or already closed; DEADLINE_EXCEEDED / UNAVAILABLE:
- * the ranks could not be told to free the KV (the handle is still
- * released). */
+ * handle, which is invalid afterwards whatever the status, except
+ * FAILED_PRECONDITION. Any thread may call it, also while a *_stream
+ * request runs on the session (that request then ends with Done, Cancelled,
+ * before close returns). NULL: OK, no-op.
+ * NOT_FOUND: unknown or already closed; FAILED_PRECONDITION: called from an
+ * event callback of the same engine (the handle stays valid);
+ * DEADLINE_EXCEEDED / UNAVAILABLE: the ranks could not be told to free the
+ * KV (the handle is still released). */
 RINGLM_API ringlm_status ringlm_session_close(ringlm_session* session, ringlm_error** err);
 
 /* Starts one chat turn described by a ChatRequest and returns at once. The
@@ -299,7 +305,9 @@ RINGLM_API ringlm_status ringlm_session_close(ringlm_session* session, ringlm_er
  * prefill, Text as tokens are generated, then exactly one Done or Error)
  * are pulled with ringlm_session_next_event, in `format`. The new messages
  * and the reply join the transcript when the request ends with Done; on
- * Error the transcript and KV are as before the request.
+ * Error the transcript is as before the request and the KV cache holds no
+ * more of the conversation than before (the next request prefills what it
+ * lacks).
  * INVALID_ARGUMENT: NULL session or request, bad format, wrong identifier,
  *   no messages, an unknown role, a sampling parameter out of range, a
  *   negative max_tokens; OUT_OF_RANGE / CORRUPT_DATA: as for every message;
@@ -315,6 +323,9 @@ RINGLM_API ringlm_status ringlm_session_chat(ringlm_session* session, const void
 
 /* As ringlm_session_chat with a GenerateRequest (raw token ids appended to
  * the session's token history, no chat template, no transcript change).
+ * With Done (Cancelled too) the request's tokens and every generated token
+ * join the history, the last one included (the next request feeds it to the
+ * model first); with Error the history is as before.
  * INVALID_ARGUMENT also for no tokens or an id outside the vocabulary. */
 RINGLM_API ringlm_status ringlm_session_generate(ringlm_session* session, const void* request,
                                                  size_t request_len, int32_t format,
@@ -329,7 +340,12 @@ RINGLM_API ringlm_status ringlm_session_generate(ringlm_session* session, const 
  * request. An Error event is a delivered event: the call returns OK.
  * INVALID_ARGUMENT: NULL session/event/event_len; NOT_FOUND: unknown
  * session; FAILED_PRECONDITION: no request in flight (never started, or its
- * terminal event was already pulled). */
+ * terminal event was already pulled), the request runs in a *_stream call,
+ * or a negative timeout from an event callback of the same engine (the wait
+ * could not end); CANCELLED: the session was closed during the wait;
+ * UNSUPPORTED: a JSON event whose text is not valid UTF-8 (FlatBuffers
+ * carries it); RESOURCE_EXHAUSTED: out of memory for the event, which is
+ * then lost. */
 RINGLM_API ringlm_status ringlm_session_next_event(ringlm_session* session, int32_t timeout_ms,
                                                    void** event, size_t* event_len,
                                                    ringlm_error** err);
@@ -349,7 +365,12 @@ RINGLM_API ringlm_status ringlm_session_cancel(ringlm_session* session, ringlm_e
  * request's format) is owned by the library and valid only during the call.
  * Return 0 to continue, non-zero to cancel the request (it then ends with a
  * Done event whose finish_reason is Cancelled). Runs on the thread that
- * called the *_stream function. */
+ * called the *_stream function, while the request holds the engine's ring:
+ * from a callback, the calls that would wait for the ring return
+ * FAILED_PRECONDITION (ringlm_session_close, _save, _restore, the *_stream
+ * functions and ringlm_engine_destroy on the same engine, and next_event
+ * with a negative timeout); cancel, transcript, info, tokenize and
+ * starting a pull-mode request on another session are fine. */
 typedef int32_t (*ringlm_event_callback)(void* user, const void* event, size_t event_len);
 
 /* Runs one chat turn on the calling thread, calling `callback` for every
@@ -357,8 +378,9 @@ typedef int32_t (*ringlm_event_callback)(void* user, const void* event, size_t e
  * request has ended: OK after Done, else the Error event's status (with
  * *err set). Argument errors are those of ringlm_session_chat (returned
  * without calling the callback); INVALID_ARGUMENT also for a NULL callback.
- * The callback must not call functions on this session other than
- * ringlm_session_cancel. */
+ * The callback may call ringlm_session_cancel on this session; other calls
+ * on it return FAILED_PRECONDITION (a request is in flight). FAILED_PRECONDITION
+ * also from an event callback of the same engine. */
 RINGLM_API ringlm_status ringlm_session_chat_stream(ringlm_session* session, const void* request,
                                                     size_t request_len, int32_t format,
                                                     ringlm_event_callback callback, void* user,
@@ -373,7 +395,8 @@ RINGLM_API ringlm_status ringlm_session_generate_stream(ringlm_session* session,
 
 /* The session's Transcript (messages so far, token count) in `format`.
  * INVALID_ARGUMENT: NULL session/out/out_len, bad format; NOT_FOUND;
- * FAILED_PRECONDITION: a request is in flight. */
+ * FAILED_PRECONDITION: a request is in flight; UNSUPPORTED: JSON asked for
+ * and a message is not valid UTF-8. */
 RINGLM_API ringlm_status ringlm_session_transcript(ringlm_session* session, int32_t format,
                                                    void** out, size_t* out_len, ringlm_error** err);
 
@@ -381,8 +404,9 @@ RINGLM_API ringlm_status ringlm_session_transcript(ringlm_session* session, int3
  * with the model's fingerprint and a checksum) to the file `path` (UTF-8,
  * NUL-terminated), atomically: a temporary file renamed over `path`.
  * INVALID_ARGUMENT: NULL session or path, empty path; NOT_FOUND: unknown
- * session; FAILED_PRECONDITION: a request is in flight; IO_ERROR;
- * DEADLINE_EXCEEDED / UNAVAILABLE: the ranks' shards could not be gathered. */
+ * session; FAILED_PRECONDITION: a request is in flight, or called from an
+ * event callback of the same engine; IO_ERROR; DEADLINE_EXCEEDED /
+ * UNAVAILABLE: the ranks' shards could not be gathered. */
 RINGLM_API ringlm_status ringlm_session_save(ringlm_session* session, const char* path,
                                              ringlm_error** err);
 
@@ -393,7 +417,9 @@ RINGLM_API ringlm_status ringlm_session_save(ringlm_session* session, const char
  * INVALID_ARGUMENT: NULL engine/path/out, empty path, a file saved with
  * another model; NOT_FOUND: no file or unknown engine; CORRUPT_DATA: a
  * damaged file (bad magic, checksum or lengths); UNSUPPORTED: another file
- * format version; IO_ERROR; RESOURCE_EXHAUSTED: the KV budget. */
+ * format version; IO_ERROR; RESOURCE_EXHAUSTED: the KV budget (idle
+ * sessions' KV is evicted first); FAILED_PRECONDITION: called from an event
+ * callback of the same engine. */
 RINGLM_API ringlm_status ringlm_session_restore(ringlm_engine* engine, const char* path,
                                                 ringlm_session** out, ringlm_error** err);
 
