@@ -17,6 +17,53 @@ using kernels::KvType;
 constexpr uint32_t kStateMagicF32 = 0x31564B52;  // "RKV1"
 constexpr uint32_t kStateMagic = 0x32564B52;     // "RKV2"
 
+// A state blob's header and positions; `data` is the K/V that follows.
+struct StateBlob {
+  KvType type = KvType::kF32;
+  uint32_t layers = 0, kv_heads = 0, head_dim = 0;
+  std::vector<int32_t> pos;
+  std::span<const uint8_t> data;
+};
+
+Result<StateBlob> parse_state(std::span<const uint8_t> blob) {
+  uint32_t hdr[5] = {0, 0, 0, 0, uint32_t(KvType::kF32)};
+  size_t off = 0;
+  auto take = [&](void* dst, size_t bytes) {
+    if (blob.size() - off < bytes) return false;
+    std::memcpy(dst, blob.data() + off, bytes);
+    off += bytes;
+    return true;
+  };
+  if (!take(hdr, 4 * sizeof(uint32_t)) || (hdr[0] != kStateMagic && hdr[0] != kStateMagicF32))
+    return CorruptData("kv state: bad header");
+  if (hdr[0] == kStateMagic && !take(&hdr[4], sizeof(uint32_t)))
+    return CorruptData("kv state: bad header");
+  if (hdr[4] != uint32_t(KvType::kF32) && hdr[4] != uint32_t(KvType::kBF16))
+    return CorruptData("kv state: unknown K/V element type " + std::to_string(hdr[4]));
+  StateBlob s;
+  s.type = KvType(hdr[4]);
+  s.layers = hdr[1];
+  s.kv_heads = hdr[2];
+  s.head_dim = hdr[3];
+  // Bytes per token: its position and, per layer, a K and a V row.
+  const uint64_t row = uint64_t(s.kv_heads) * s.head_dim * kernels::kv_elem_bytes(s.type);
+  const uint64_t per_token = sizeof(int32_t) + 2 * row * s.layers;
+  int64_t n = 0;
+  if (!take(&n, sizeof(n)) || n < 0 || uint64_t(n) > (blob.size() - off) / per_token)
+    return CorruptData("kv state: bad token count");
+  s.pos.resize(size_t(n));
+  if (!take(s.pos.data(), sizeof(int32_t) * size_t(n)))
+    return CorruptData("kv state: truncated positions");
+  for (int64_t i = 0; i < n; ++i) {
+    if (s.pos[i] < 0 || (i > 0 && s.pos[i] <= s.pos[i - 1]))
+      return CorruptData("kv state: positions are not increasing non-negative numbers");
+  }
+  if (blob.size() - off != 2 * row * s.layers * uint64_t(n))
+    return CorruptData("kv state: size does not match its token count");
+  s.data = blob.subspan(off);
+  return s;
+}
+
 struct Page {
   // Per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type);
   // then pos [page] int32.
@@ -196,35 +243,12 @@ class PagedKvStore final : public KvStore {
 
   Status read_state(SeqId seq, std::span<const uint8_t> blob) override {
     if (contains(seq)) return FailedPrecondition("kv sequence " + std::to_string(seq) + " exists");
-    uint32_t hdr[5] = {0, 0, 0, 0, uint32_t(KvType::kF32)};
-    int64_t n = 0;
-    size_t off = 0;
-    auto take = [&](void* dst, size_t bytes) {
-      if (blob.size() - off < bytes) return false;
-      std::memcpy(dst, blob.data() + off, bytes);
-      off += bytes;
-      return true;
-    };
-    if (!take(hdr, 4 * sizeof(uint32_t)) || (hdr[0] != kStateMagic && hdr[0] != kStateMagicF32))
-      return CorruptData("kv state: bad header");
-    if (hdr[0] == kStateMagic && !take(&hdr[4], sizeof(uint32_t)))
-      return CorruptData("kv state: bad header");
-    if (hdr[4] != uint32_t(KvType::kF32) && hdr[4] != uint32_t(KvType::kBF16))
-      return CorruptData("kv state: unknown K/V element type " + std::to_string(hdr[4]));
-    const KvType type = KvType(hdr[4]);
-    if (int(hdr[1]) != shape_.n_layers || int(hdr[2]) != shape_.n_kv_heads ||
-        int(hdr[3]) != shape_.head_dim)
+    RINGLM_ASSIGN_OR_RETURN(StateBlob s, parse_state(blob));
+    if (int64_t(s.layers) != shape_.n_layers || int64_t(s.kv_heads) != shape_.n_kv_heads ||
+        int64_t(s.head_dim) != shape_.head_dim)
       return CorruptData("kv state: shape does not match this model");
-    const size_t tb = size_t(shape_.token_elems()) * kernels::kv_elem_bytes(type);
-    if (!take(&n, sizeof(n)) || n < 0 ||
-        uint64_t(n) > (blob.size() - off) / (sizeof(int32_t) + 2 * tb * shape_.n_layers))
-      return CorruptData("kv state: bad token count");
-    std::vector<int32_t> pos(n);
-    if (!take(pos.data(), sizeof(int32_t) * n)) return CorruptData("kv state: truncated positions");
-    if (off + 2 * tb * n * shape_.n_layers != blob.size())
-      return CorruptData("kv state: size does not match its token count");
     RINGLM_RETURN_IF_ERROR(create(seq));
-    Status st = restore_tokens(seq, pos, type, blob.subspan(off));
+    Status st = restore_tokens(seq, s.pos, s.type, s.data);
     if (!st.ok()) (void)drop(seq);
     return st;
   }
@@ -289,6 +313,11 @@ class PagedKvStore final : public KvStore {
 
 std::unique_ptr<KvStore> make_paged_kv_store(Backend& backend, const PagedKvOptions& opts) {
   return std::make_unique<PagedKvStore>(backend, opts);
+}
+
+Result<std::vector<int32_t>> paged_kv_state_positions(std::span<const uint8_t> blob) {
+  RINGLM_ASSIGN_OR_RETURN(StateBlob s, parse_state(blob));
+  return std::move(s.pos);
 }
 
 }  // namespace ringlm

@@ -80,10 +80,14 @@ class Engine {
 
   // Appends `new_messages` to the transcript, prefills what the KV lacks and
   // generates the assistant's reply (appended to the transcript). On error
-  // the transcript and KV are as before the call.
+  // the transcript is as before the call and the KV holds no more of it than
+  // before.
   Result<TurnResult> chat(SessionId id, std::span<const ChatMessage> new_messages,
                           const GenerateOptions& opts, const TurnEvents& events = {});
-  // Raw mode: appends token ids to the session's history and generates.
+  // Raw mode: appends token ids to the session's token history and
+  // generates; the history then ends with the reply's tokens (all of them,
+  // also when cancelled). On error the history is as before the call and the
+  // KV holds no more of it than before.
   Result<TurnResult> generate(SessionId id, std::span<const int32_t> new_tokens,
                               const GenerateOptions& opts, const TurnEvents& events = {});
   // Stops the session's running request at the next prefill step or token
@@ -101,7 +105,8 @@ class Engine {
   // format version), kInvalidArgument (saved with another model).
   Result<SessionId> restore_session(const std::string& path);
 
-  // The tokens whose KV the session holds (tests, save files).
+  // The session's token history: the tokens whose KV the ranks hold, then
+  // any the next request prefills first (raw mode: the reply's last token).
   Result<std::vector<int32_t>> session_tokens(SessionId id) const;
   Result<std::vector<ChatMessage>> session_messages(SessionId id) const;
 
@@ -119,6 +124,9 @@ class Engine {
   Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats);
   Status evict_one(const Session& keep);
   Status drop_kv(Session& s);
+  // After a failed turn: the KV back to its first `keep` tokens (those the
+  // turn started from), or dropped (the history kept) if that fails.
+  void roll_back_kv(Session& s, size_t keep);
 
   EngineOptions opts_;
   EngineInfo info_;

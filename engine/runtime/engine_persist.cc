@@ -1,4 +1,7 @@
 // Engine: saving a session to a file and restoring it.
+#include <algorithm>
+
+#include "kv/paged_kv_store.h"
 #include "runtime/engine.h"
 #include "runtime/rank_group.h"
 #include "runtime/session.h"
@@ -24,6 +27,7 @@ Status Engine::save_session(SessionId id, const std::string& path) {
     std::lock_guard<std::mutex> run(run_mu_);
     f.decode_steps = s->decode_steps;
     f.tokens = s->tokens;
+    f.unfed = s->unfed;
     if (s->kv_resident) {
       StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::ExportKv, s->id));
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("saving the KV shards"));
@@ -41,14 +45,19 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
     return InvalidArgument("session file " + path + " was saved with another model (fingerprint " +
                            std::to_string(f.model_fingerprint) + ", this model " +
                            std::to_string(info_.model_fingerprint) + ")");
-  if (int64_t(f.tokens.size()) >= info_.model.context_length)
+  // The KV holds at most the context; the reply's unfed last token may follow.
+  if (int64_t(f.tokens.size()) > info_.model.context_length ||
+      int64_t(f.tokens.size() + f.unfed.size()) > info_.model.context_length + 1)
     return CorruptData("session file holds more tokens than the model's context");
-  for (int32_t t : f.tokens) {
-    if (t < 0 || t >= tokenizer_->vocab_size())
-      return CorruptData("session file holds a bad token id");
+  for (const std::vector<int32_t>* v : {&f.tokens, &f.unfed}) {
+    for (int32_t t : *v) {
+      if (t < 0 || t >= tokenizer_->vocab_size())
+        return CorruptData("session file holds a bad token id");
+    }
   }
   auto s = std::make_shared<Session>();
   s->messages = std::move(f.messages);
+  s->unfed = std::move(f.unfed);
   s->decode_steps = f.decode_steps;
   {
     std::lock_guard<std::mutex> l(sessions_mu_);
@@ -58,8 +67,25 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
     std::lock_guard<std::mutex> run(run_mu_);
     s->last_used = ++clock_;
     if (!f.tokens.empty() && int(f.world_size) == group_->world_size() && !f.shards.empty()) {
-      // Same N: each rank takes its shard back as it was.
-      StepOutcome o = group_->leader().lead_import(s->id, f.shards);
+      // The shards together must hold each position 0 .. n-1 exactly once.
+      std::vector<int32_t> all;
+      for (const std::vector<uint8_t>& shard : f.shards) {
+        RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> pos, paged_kv_state_positions(shard));
+        all.insert(all.end(), pos.begin(), pos.end());
+      }
+      std::sort(all.begin(), all.end());
+      bool exact = all.size() == f.tokens.size();
+      for (size_t i = 0; exact && i < all.size(); ++i) exact = all[i] == int32_t(i);
+      if (!exact)
+        return CorruptData("session file KV shards do not hold positions 0 .. " +
+                           std::to_string(int64_t(f.tokens.size()) - 1) + " once each");
+      // Same N: each rank takes its shard back as it was, idle sessions
+      // evicted while the KV budget is short.
+      StepOutcome o;
+      for (;;) {
+        o = group_->leader().lead_import(s->id, f.shards);
+        if (o.status.code() != StatusCode::kResourceExhausted || !evict_one(*s).ok()) break;
+      }
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("restoring the KV shards"));
       s->kv_resident = true;
       int64_t total = 0;

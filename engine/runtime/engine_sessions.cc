@@ -67,8 +67,10 @@ Status Engine::cancel(SessionId id) {
 
 Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  std::lock_guard<std::mutex> busy(s->busy);
-  return s->tokens;
+  std::lock_guard<std::mutex> busy(s->busy);  // only a request on s changes its tokens
+  std::vector<int32_t> history = s->tokens;
+  history.insert(history.end(), s->unfed.begin(), s->unfed.end());
+  return history;
 }
 
 Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
@@ -89,12 +91,20 @@ Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_m
   }
   std::vector<ChatMessage> all = s->messages;
   all.insert(all.end(), new_messages.begin(), new_messages.end());
-  const std::string text = template_->render(all, /*add_generation_prompt=*/true);
-  RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
-                          tokenizer_->encode(text, /*add_special=*/true, /*parse_special=*/true));
+  const PromptText text = template_->render_prompt(all, /*add_generation_prompt=*/true);
+  // Message content is plain text: control-token texts typed into it stay
+  // text. The BOS token is added unless the template wrote it already.
+  const int32_t bos = tokenizer_->bos();
+  const bool has_bos = bos >= 0 && !tokenizer_->token_text(bos).empty() &&
+                       text.text.starts_with(tokenizer_->token_text(bos)) &&
+                       (text.content.empty() || text.content.front().first > 0);
+  RINGLM_ASSIGN_OR_RETURN(
+      std::vector<int32_t> prompt,
+      tokenizer_->encode_prompt(text.text, /*add_special=*/!has_bos, text.content));
   RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, std::move(prompt), opts, events));
   all.push_back({"assistant", r.text});
   s->messages = std::move(all);
+  s->unfed.clear();  // the transcript is the history in chat mode
   return r;
 }
 
@@ -110,13 +120,15 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
                              " outside the vocabulary of " +
                              std::to_string(tokenizer_->vocab_size()));
   }
-  std::vector<int32_t> prompt;
-  {
-    std::lock_guard<std::mutex> run(run_mu_);
-    prompt = s->tokens;
-  }
-  prompt.insert(prompt.end(), new_tokens.begin(), new_tokens.end());
-  return run_turn(*s, std::move(prompt), opts, events);
+  std::vector<int32_t> history = s->tokens;  // the lease keeps them still
+  history.insert(history.end(), s->unfed.begin(), s->unfed.end());
+  history.insert(history.end(), new_tokens.begin(), new_tokens.end());
+  RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, history, opts, events));
+  history.insert(history.end(), r.tokens.begin(), r.tokens.end());
+  // The KV holds a prefix of the history: the rest is prefilled next time.
+  s->unfed.assign(history.begin() + int64_t(std::min(s->tokens.size(), history.size())),
+                  history.end());
+  return r;
 }
 
 }  // namespace ringlm

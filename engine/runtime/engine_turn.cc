@@ -76,7 +76,7 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
   RINGLM_RETURN_IF_ERROR(Sampler::Validate(opts.sampling));
   if (opts.max_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
   const int64_t ctx = info_.model.context_length;
-  if (int64_t(prompt.size()) >= ctx)
+  if (int64_t(prompt.size()) > ctx)
     return OutOfRange("prompt of " + std::to_string(prompt.size()) +
                       " tokens does not fit the context of " + std::to_string(ctx) + " tokens");
   std::lock_guard<std::mutex> run(run_mu_);
@@ -102,10 +102,31 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
   if (!s.kv_resident) s.tokens.clear();
   out.stats.cached_tokens = common;
 
-  RINGLM_RETURN_IF_ERROR(prefill(s, std::span(prompt).subspan(common), opts, events, &out));
-  s.evicted = false;
-  if (out.finish != FinishReason::kCancelled) RINGLM_RETURN_IF_ERROR(decode(s, opts, events, &out));
+  Status st = prefill(s, std::span(prompt).subspan(common), opts, events, &out);
+  if (st.ok() && s.kv_resident) s.evicted = false;
+  if (st.ok() && out.finish != FinishReason::kCancelled) st = decode(s, opts, events, &out);
+  if (!st.ok()) {
+    roll_back_kv(s, size_t(common));
+    return st;
+  }
   return out;
+}
+
+void Engine::roll_back_kv(Session& s, size_t keep) {
+  if (!s.kv_resident) {
+    // A first prefill that failed may have left an empty sequence on the ranks.
+    (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s.id));
+    s.tokens.clear();
+    return;
+  }
+  if (s.tokens.size() <= keep) return;
+  StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Truncate, s.id, {}, 0,
+                                                       CpVariant::kAuto, 0, int32_t(keep)));
+  if (o.status.ok()) {
+    s.tokens.resize(keep);
+  } else if (drop_kv(s).ok()) {
+    s.evicted = true;  // the history stays; the next turn rebuilds its KV
+  }
 }
 
 Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,
@@ -115,7 +136,7 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
   const int64_t total = int64_t(prompt.size());
   Timer timer;
   for (int64_t off = 0; off < total; off += opts_.prefill_chunk) {
-    if (s.cancel) {
+    if (off > 0 && s.cancel) {  // the first step always runs
       out->finish = FinishReason::kCancelled;
       break;
     }
@@ -191,7 +212,7 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
       break;
     }
     if (i + 1 == opts.max_tokens) break;
-    if (int64_t(s.tokens.size()) + 1 >= ctx) {
+    if (int64_t(s.tokens.size()) >= ctx) {  // no position left to feed `tok` at
       out->finish = FinishReason::kContextFull;
       break;
     }

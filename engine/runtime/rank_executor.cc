@@ -203,6 +203,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   }
   auto shard = make_shard_plan(T, plan.start_pos(), n_ranks, lens);
   if (!shard.ok() && local.ok()) local = shard.status();
+  if (T < 1 && local.ok()) local = InvalidArgument("prefill step without tokens");
   std::vector<int32_t> ids, pos;
   int64_t n_real = 0, first_slot = 0;
   if (local.ok()) {
@@ -217,6 +218,9 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     else
       local = first.status();
   }
+  // Every rank takes its working memory before agreeing: a rank that failed
+  // to in phase B would leave its peers waiting in the ring.
+  if (local.ok()) local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
   const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
 
@@ -227,7 +231,6 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   std::vector<float> logits(logit_rows.size() * model_.config().vocab);
   StepReport b;
   b.variant = int32_t(from_fb(plan.variant()));
-  local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
   if (n_ranks == 1) {
     LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, pos.data(),
                         int64_t(ids.size()), first_slot, n_real);
@@ -284,6 +287,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     else
       local = first.status();
   }
+  if (local.ok()) local = scratch_.reserve(be_, model_.config(), 1);  // as in prefill
   const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
 
@@ -291,7 +295,6 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   if (plan.want_logits() && me == 0) logit_rows.push_back(0);
   std::vector<float> logits(logit_rows.size() * model_.config().vocab);
   StepReport b;
-  local = scratch_.reserve(be_, model_.config(), 1);
   if (world_size() == 1) {
     LocalAttention attn(be_, kv_, seq, model_.config(), scratch_.pos, &p, 1, first_slot, 1);
     if (local.ok())

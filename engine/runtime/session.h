@@ -19,6 +19,10 @@ struct Engine::Session {
   // Guarded by `busy` (transcript) and the engine's run_mu_ (KV fields).
   std::vector<ChatMessage> messages;  // transcript
   std::vector<int32_t> tokens;        // tokens whose KV the ranks hold; token i at position i
+  // Raw mode's token history goes on past the KV by these (guarded by
+  // `busy`): the reply's last token, which no step has fed yet, and what a
+  // cancelled prefill left. The next generate prefills them first.
+  std::vector<int32_t> unfed;
   bool kv_resident = false;           // false: never prefilled, or evicted
   bool evicted = false;               // the KV was evicted and not yet rebuilt
   uint64_t decode_steps = 0;          // decode ownership counter (round-robin over ranks)

@@ -52,6 +52,13 @@ class Reader {
     off_ += len;
     return true;
   }
+  // u64 count, then that many i32.
+  bool ints(std::vector<int32_t>* v) {
+    uint64_t n = 0;
+    if (!pod(&n) || n > left() / sizeof(int32_t)) return false;
+    v->resize(n);
+    return bytes(v->data(), n * sizeof(int32_t));
+  }
   size_t left() const { return n_ - off_; }
 
  private:
@@ -75,8 +82,10 @@ std::vector<uint8_t> encode_session_file(const SessionFile& f) {
     w.str(m.role);
     w.str(m.content);
   }
-  w.pod<uint64_t>(f.tokens.size());
-  w.bytes(f.tokens.data(), f.tokens.size() * sizeof(int32_t));
+  for (const std::vector<int32_t>* t : {&f.tokens, &f.unfed}) {
+    w.pod<uint64_t>(t->size());
+    w.bytes(t->data(), t->size() * sizeof(int32_t));
+  }
   w.pod<uint32_t>(uint32_t(f.shards.size()));
   for (const auto& s : f.shards) {
     w.pod<uint64_t>(s.size());
@@ -91,9 +100,9 @@ Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
     return CorruptData("not a ringlm session file (bad magic)");
   uint32_t version = 0;
   std::memcpy(&version, bytes.data() + sizeof(kMagic), 4);
-  if (version != kSessionFileVersion)
+  if (version < 1 || version > kSessionFileVersion)
     return Unsupported("session file format version " + std::to_string(version) +
-                       " is not supported (this engine reads version " +
+                       " is not supported (this engine reads versions 1 to " +
                        std::to_string(kSessionFileVersion) + ")");
   uint64_t sum = 0;
   std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
@@ -102,7 +111,6 @@ Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
   Reader r(bytes.data() + sizeof(kMagic) + 4, bytes.size() - sizeof(kMagic) - 4 - 8);
   SessionFile f;
   uint32_t n_msgs = 0, n_shards = 0;
-  uint64_t n_tokens = 0;
   bool ok = r.str(&f.engine_version) && r.pod(&f.model_fingerprint) && r.pod(&f.world_size) &&
             r.pod(&f.decode_steps) && r.pod(&n_msgs);
   for (uint32_t i = 0; ok && i < n_msgs; ++i) {
@@ -110,11 +118,8 @@ Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
     ok = r.str(&m.role) && r.str(&m.content);
     f.messages.push_back(std::move(m));
   }
-  ok = ok && r.pod(&n_tokens) && n_tokens <= r.left() / sizeof(int32_t);
-  if (ok) {
-    f.tokens.resize(n_tokens);
-    ok = r.bytes(f.tokens.data(), n_tokens * sizeof(int32_t));
-  }
+  ok = ok && r.ints(&f.tokens);
+  if (version >= 2) ok = ok && r.ints(&f.unfed);
   ok = ok && r.pod(&n_shards) && (n_shards == 0 || n_shards == f.world_size);
   for (uint32_t i = 0; ok && i < n_shards; ++i) {
     uint64_t len = 0;

@@ -4,10 +4,12 @@
 //   magic "RINGLMSS" | u32 format version | string engine version
 //   | u64 model fingerprint | u32 world size | u64 decode steps
 //   | u32 message count, then per message: string role, string content
-//   | u64 token count, i32 tokens[] | u32 shard count (0 or world size),
+//   | u64 token count, i32 tokens[] | u64 unfed count, i32 unfed[]
+//   | u32 shard count (0 or world size),
 //   then per shard: u64 bytes, bytes | u64 FNV-1a checksum of all before it.
 // Strings are u64 length + bytes. Readers verify the checksum before
-// trusting any length, and every length against the bytes left.
+// trusting any length, and every length against the bytes left. Version 1
+// files (no unfed tokens) are read as well.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@
 
 namespace ringlm {
 
-inline constexpr uint32_t kSessionFileVersion = 1;
+inline constexpr uint32_t kSessionFileVersion = 2;
 
 struct SessionFile {
   std::string engine_version;
@@ -27,7 +29,8 @@ struct SessionFile {
   uint32_t world_size = 1;
   uint64_t decode_steps = 0;
   std::vector<ChatMessage> messages;
-  std::vector<int32_t> tokens;
+  std::vector<int32_t> tokens;  // those the shards hold, position i = token i
+  std::vector<int32_t> unfed;   // the token history past the KV (raw mode)
   std::vector<std::vector<uint8_t>> shards;  // empty when the KV was not resident
 };
 

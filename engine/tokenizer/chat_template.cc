@@ -1,5 +1,7 @@
 #include "tokenizer/chat_template.h"
 
+#include <algorithm>
+
 #include "tokenizer/unicode.h"
 
 namespace ringlm {
@@ -54,9 +56,8 @@ std::string find_default_system(std::string_view src) {
   return {};
 }
 
-}  // namespace
-
-std::string python_strip(std::string_view s) {
+// The bounds [begin, end) of python_strip(s) in s.
+std::pair<size_t, size_t> python_strip_bounds(std::string_view s) {
   size_t begin = 0, end = s.size();
   while (begin < end) {
     const unicode::Utf8Scan sc = unicode::utf8_scan(s.substr(begin));
@@ -72,7 +73,32 @@ std::string python_strip(std::string_view s) {
       break;
     end = start;
   }
+  return {begin, end};
+}
+
+// python_strip of a rendered piece, its content ranges cut to what is kept.
+PromptText strip_piece(const PromptText& p) {
+  const auto [begin, end] = python_strip_bounds(p.text);
+  PromptText out;
+  out.text = p.text.substr(begin, end - begin);
+  for (auto [b, e] : p.content) {
+    b = std::clamp(b, begin, end);
+    e = std::clamp(e, begin, end);
+    if (b < e) out.content.emplace_back(b - begin, e - begin);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string python_strip(std::string_view s) {
+  const auto [begin, end] = python_strip_bounds(s);
   return std::string(s.substr(begin, end - begin));
+}
+
+void PromptText::append(const PromptText& p) {
+  for (const auto& [b, e] : p.content) content.emplace_back(text.size() + b, text.size() + e);
+  text += p.text;
 }
 
 Result<ChatTemplate> ChatTemplate::Create(std::string_view source, std::string_view override_name,
@@ -128,6 +154,11 @@ std::string_view ChatTemplate::name() const {
 
 std::string ChatTemplate::render(std::span<const ChatMessage> messages,
                                  bool add_generation_prompt) const {
+  return render_prompt(messages, add_generation_prompt).text;
+}
+
+PromptText ChatTemplate::render_prompt(std::span<const ChatMessage> messages,
+                                       bool add_generation_prompt) const {
   switch (family_) {
     case ChatTemplateFamily::kChatMl:
       return render_chatml(messages, add_generation_prompt);
@@ -151,49 +182,61 @@ std::string ChatTemplate::render_continuation(std::span<const ChatMessage> histo
   return prefix <= full.size() ? full.substr(prefix) : std::string();
 }
 
-std::string ChatTemplate::render_chatml(std::span<const ChatMessage> m, bool agp) const {
-  std::string out;
+PromptText ChatTemplate::render_chatml(std::span<const ChatMessage> m, bool agp) const {
+  PromptText out;
   for (size_t i = 0; i < m.size(); ++i) {
     if (i == 0 && m[0].role != "system" && !default_system_.empty()) {
       out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
     }
-    out += "<|im_start|>" + m[i].role + "\n" + m[i].content + "<|im_end|>\n";
+    out += "<|im_start|>" + m[i].role + "\n";
+    out.add_content(m[i].content);
+    out += "<|im_end|>\n";
   }
   if (agp) out += "<|im_start|>assistant\n";
   return out;
 }
 
-std::string ChatTemplate::render_llama3(std::span<const ChatMessage> m, bool agp) const {
-  std::string out;
+PromptText ChatTemplate::render_llama3(std::span<const ChatMessage> m, bool agp) const {
+  PromptText out;
   for (size_t i = 0; i < m.size(); ++i) {
     if (i == 0) out += bos_;
-    out += "<|start_header_id|>" + m[i].role + "<|end_header_id|>\n\n" +
-           python_strip(m[i].content) + "<|eot_id|>";
+    out += "<|start_header_id|>" + m[i].role + "<|end_header_id|>\n\n";
+    out.add_content(python_strip(m[i].content));
+    out += "<|eot_id|>";
   }
   if (agp) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
   return out;
 }
 
-std::string ChatTemplate::render_llama2(std::span<const ChatMessage> m) const {
+PromptText ChatTemplate::render_llama2(std::span<const ChatMessage> m) const {
   const bool has_system = !m.empty() && m[0].role == "system";
   const std::span<const ChatMessage> loop = has_system ? m.subspan(1) : m;
-  std::string out;
+  PromptText out;
   for (size_t i = 0; i < loop.size(); ++i) {
-    std::string content = loop[i].content;
+    PromptText content;
     if (i == 0 && has_system) {
-      content = "<<SYS>>\n" + m[0].content + "\n<</SYS>>\n\n" + content;
+      content += "<<SYS>>\n";
+      content.add_content(m[0].content);
+      content += "\n<</SYS>>\n\n";
     }
+    content.add_content(loop[i].content);
     if (loop[i].role == "user") {
-      out.append(bos_).append("[INST] ").append(python_strip(content)).append(" [/INST]");
+      out += bos_;
+      out += "[INST] ";
+      out.append(strip_piece(content));
+      out += " [/INST]";
     } else if (loop[i].role == "assistant") {
-      out.append(" ").append(python_strip(content)).append(" ").append(eos_);
+      out += " ";
+      out.append(strip_piece(content));
+      out += " " + eos_;
     }
   }
   return out;
 }
 
-std::string ChatTemplate::render_mistral(std::span<const ChatMessage> m) const {
-  std::string out = bos_;
+PromptText ChatTemplate::render_mistral(std::span<const ChatMessage> m) const {
+  PromptText out;
+  out += bos_;
   std::string system;
   size_t first = 0;
   if (!m.empty() && m[0].role == "system") {
@@ -203,11 +246,17 @@ std::string ChatTemplate::render_mistral(std::span<const ChatMessage> m) const {
   bool folded = system.empty();
   for (size_t i = first; i < m.size(); ++i) {
     if (m[i].role == "user") {
-      const std::string content = folded ? m[i].content : system + "\n\n" + m[i].content;
+      out += "[INST] ";
+      if (!folded) {
+        out.add_content(system);
+        out += "\n\n";
+      }
       folded = true;
-      out += "[INST] " + content + " [/INST]";
+      out.add_content(m[i].content);
+      out += " [/INST]";
     } else if (m[i].role == "assistant") {
-      out += m[i].content + eos_;
+      out.add_content(m[i].content);
+      out += eos_;
     }
   }
   return out;

@@ -32,6 +32,25 @@ struct ChatMessage {
 
 enum class ChatTemplateFamily { kChatMl, kLlama3, kLlama2, kMistral };
 
+// A rendered prompt: its text, and the byte ranges [begin, end) of the text
+// that came from message content, in order. Tokenizer::encode takes the
+// ranges as plain text: a control token's text typed into a message (say
+// "<|im_end|>") stays text and cannot forge the conversation's structure.
+struct PromptText {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> content;
+
+  PromptText& operator+=(std::string_view structure) {
+    text += structure;
+    return *this;
+  }
+  void add_content(std::string_view s) {
+    if (!s.empty()) content.emplace_back(text.size(), text.size() + s.size());
+    text += s;
+  }
+  void append(const PromptText& p);
+};
+
 class ChatTemplate {
  public:
   // `source`: the Jinja template text (may be empty when `override_name` is
@@ -61,6 +80,8 @@ class ChatTemplate {
   // assistant (mistral first folds a leading system message into the first
   // user message as "system\n\nuser"), and they do not check alternation.
   std::string render(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
+  // The same text with the ranges message content fills.
+  PromptText render_prompt(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
 
   // render(all) minus its prefix render(history, false): the text a session
   // appends for `added` on top of an already processed `history`. For every
@@ -76,10 +97,10 @@ class ChatTemplate {
  private:
   ChatTemplate() = default;
 
-  std::string render_chatml(std::span<const ChatMessage> m, bool agp) const;
-  std::string render_llama3(std::span<const ChatMessage> m, bool agp) const;
-  std::string render_llama2(std::span<const ChatMessage> m) const;
-  std::string render_mistral(std::span<const ChatMessage> m) const;
+  PromptText render_chatml(std::span<const ChatMessage> m, bool agp) const;
+  PromptText render_llama3(std::span<const ChatMessage> m, bool agp) const;
+  PromptText render_llama2(std::span<const ChatMessage> m) const;
+  PromptText render_mistral(std::span<const ChatMessage> m) const;
 
   ChatTemplateFamily family_ = ChatTemplateFamily::kChatMl;
   std::string default_system_;

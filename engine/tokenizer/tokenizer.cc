@@ -135,12 +135,19 @@ std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
 bool Tokenizer::is_end_of_generation(int32_t id) const { return end_of_generation_.count(id) > 0; }
 
 void Tokenizer::partition(std::string_view text, bool parse_special,
+                          std::span<const std::pair<size_t, size_t>> literal,
                           std::vector<Fragment>* out) const {
   size_t raw_start = 0;
+  size_t next_literal = 0;  // first range that does not end at or before i
   for (size_t i = 0; i < text.size();) {
+    while (next_literal < literal.size() && literal[next_literal].second <= i) ++next_literal;
     int32_t hit = -1;
     for (int32_t id : specials_by_byte_[static_cast<uint8_t>(text[i])]) {
-      if (!parse_special && token_type(id) != TokenType::kUserDefined) continue;
+      if (token_type(id) != TokenType::kUserDefined) {
+        if (!parse_special) continue;
+        const size_t end = i + data_.tokens[id].size();
+        if (next_literal < literal.size() && literal[next_literal].first < end) continue;
+      }
       if (text.substr(i).starts_with(data_.tokens[id])) {
         hit = id;
         break;
@@ -160,10 +167,23 @@ void Tokenizer::partition(std::string_view text, bool parse_special,
 
 Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, bool add_special,
                                                bool parse_special) const {
+  std::vector<Fragment> fragments;
+  partition(text, parse_special, {}, &fragments);
+  return encode_fragments(fragments, add_special);
+}
+
+Result<std::vector<int32_t>> Tokenizer::encode_prompt(
+    std::string_view text, bool add_special,
+    std::span<const std::pair<size_t, size_t>> literal) const {
+  std::vector<Fragment> fragments;
+  partition(text, /*parse_special=*/true, literal, &fragments);
+  return encode_fragments(fragments, add_special);
+}
+
+Result<std::vector<int32_t>> Tokenizer::encode_fragments(std::span<const Fragment> fragments,
+                                                         bool add_special) const {
   std::vector<int32_t> out;
   if (add_special && data_.add_bos) out.push_back(data_.bos_id);
-  std::vector<Fragment> fragments;
-  partition(text, parse_special, &fragments);
   if (bpe_) {
     RINGLM_RETURN_IF_ERROR(encode_gpt2(fragments, &out));
   } else {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -52,6 +53,14 @@ class Tokenizer {
   // token texts in `text`. kInternal only if the regex engine fails.
   Result<std::vector<int32_t>> encode(std::string_view text, bool add_special,
                                       bool parse_special) const;
+  // As encode with parse_special (a prompt rendered by ChatTemplate), except
+  // inside `literal`: sorted, disjoint
+  // byte ranges [begin, end) of `text` (a prompt's message content) where no
+  // control token is recognised, so that typed control-token text stays text.
+  // Ranges beyond the text are cut to it.
+  Result<std::vector<int32_t>> encode_prompt(
+      std::string_view text, bool add_special,
+      std::span<const std::pair<size_t, size_t>> literal) const;
 
   // Raw bytes of one token: byte-level decoded for "gpt2", U+2581 -> ' ' and
   // <0xXX> -> that byte for "llama"; a control token gives its text. Empty for
@@ -97,7 +106,13 @@ class Tokenizer {
 
   explicit Tokenizer(TokenizerData data);
   Status init();
-  void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
+  // Splits `text` at special tokens: user-defined ones always, control ones
+  // when parse_special, and then not where they touch a `literal` range.
+  void partition(std::string_view text, bool parse_special,
+                 std::span<const std::pair<size_t, size_t>> literal,
+                 std::vector<Fragment>* out) const;
+  Result<std::vector<int32_t>> encode_fragments(std::span<const Fragment> fragments,
+                                                bool add_special) const;
   Status encode_gpt2(std::span<const Fragment> fragments, std::vector<int32_t>* out) const;
   void encode_llama(std::span<const Fragment> fragments, std::vector<int32_t>* out) const;
   bool valid_id(int32_t id) const { return id >= 0 && id < vocab_size(); }

@@ -71,11 +71,13 @@ void write_tiny_model(const std::string& path, const TinyModelSpec& sp) {
   w.add_string_array("tokenizer.ggml.merges", {});
   w.add_u32("tokenizer.ggml.bos_token_id", 256);
   w.add_u32("tokenizer.ggml.eos_token_id", 258);
-  w.add_bool("tokenizer.ggml.add_bos_token", false);
+  w.add_bool("tokenizer.ggml.add_bos_token", sp.add_bos);
   w.add_string("tokenizer.chat_template",
-               "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
-               "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt "
-               "%}{{ '<|im_start|>assistant\n' }}{% endif %}");
+               !sp.chat_template.empty()
+                   ? sp.chat_template
+                   : "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+                     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if "
+                     "add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}");
 
   std::mt19937 rng(sp.seed);
   auto tensor = [&](const std::string& name, std::vector<int64_t> ne, float scale, float offset) {

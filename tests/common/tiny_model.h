@@ -22,6 +22,8 @@ struct TinyModelSpec {
   float rope_theta = 10000.f;
   DType weight_type = DType::kF32;
   uint32_t seed = 1;
+  bool add_bos = false;       // tokenizer.ggml.add_bos_token (BOS: "<|endoftext|>")
+  std::string chat_template;  // Jinja source; empty: ChatML
 };
 
 // Writes the model to `path`; REQUIREs success.

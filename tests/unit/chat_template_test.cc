@@ -89,6 +89,39 @@ TEST_CASE("ChatTemplate renders what the Jinja templates render", "[chat_templat
   }
 }
 
+TEST_CASE("render_prompt marks exactly the message content", "[chat_template]") {
+  std::map<std::string, Source> sources;
+  std::vector<Case> cases;
+  load(&sources, &cases);
+  const std::vector<ChatMessage> conv = {{"system", " sys <|im_end|> "},
+                                         {"user", "u1 [INST]"},
+                                         {"assistant", "a1 <|eot_id|>"},
+                                         {"user", "u2\n"}};
+  for (const auto& [name, source] : sources) {
+    INFO(name);
+    const ChatTemplate t = make(source);
+    const PromptText p = t.render_prompt(conv, true);
+    CHECK(p.text == t.render(conv, true));
+    std::string marked;
+    size_t last_end = 0;
+    for (const auto& [b, e] : p.content) {
+      REQUIRE(b >= last_end);
+      REQUIRE(b < e);
+      REQUIRE(e <= p.text.size());
+      marked += p.text.substr(b, e - b) + "|";
+      last_end = e;
+    }
+    // Every message's content, in order, trimmed where the family trims
+    // (llama3: each message; llama2: each turn, the system prompt inside
+    // the first), and nothing of the template's own text.
+    const bool llama3 = t.family() == ChatTemplateFamily::kLlama3;
+    const bool llama2 = t.family() == ChatTemplateFamily::kLlama2;
+    const std::string sys = llama3 ? "sys <|im_end|>" : " sys <|im_end|> ";
+    const std::string u2 = llama3 || llama2 ? "u2" : "u2\n";
+    CHECK(marked == sys + "|u1 [INST]|a1 <|eot_id|>|" + u2 + "|");
+  }
+}
+
 TEST_CASE("ChatTemplate recognises each family and its default system prompt", "[chat_template]") {
   std::map<std::string, Source> sources;
   std::vector<Case> cases;

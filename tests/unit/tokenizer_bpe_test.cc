@@ -1,6 +1,7 @@
 // Byte-level BPE: SmolLM2 against goldens from HF tokenizers
 // (tests/tools/make_tokenizer_goldens.py), pre-tokenizer regexes, validation.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -118,6 +119,25 @@ TEST_CASE("SmolLM2 metadata and special tokens", "[tokenizer]") {
   CHECK(tok.decode(parsed) == text);
   CHECK(tok.decode(plain) == text);
   CHECK(tok.decode(parsed, /*render_control=*/false) == "user\nHi");
+}
+
+TEST_CASE("SmolLM2 control tokens are not recognised in literal ranges", "[tokenizer]") {
+  const Tokenizer& tok = smollm2();
+  const std::string text = "<|im_start|>user\nHi<|im_end|>x<|im_end|>";
+  const size_t content = text.find("Hi");
+  const std::pair<size_t, size_t> literal[] = {{content, content + 13}};  // "Hi<|im_end|>x"
+  const auto ids = tok.encode_prompt(text, false, literal).value();
+  CHECK(std::count(ids.begin(), ids.end(), 1) == 1);
+  CHECK(std::count(ids.begin(), ids.end(), 2) == 1);
+  CHECK(ids.front() == 1);
+  CHECK(ids.back() == 2);
+  CHECK(tok.decode(ids) == text);
+  // A range that only touches a control token's text still keeps it text.
+  const std::pair<size_t, size_t> tail[] = {{text.size() - 1, text.size()}};
+  const auto t2 = tok.encode_prompt(text, false, tail).value();
+  CHECK(std::count(t2.begin(), t2.end(), 2) == 1);
+  // No ranges: as parse_special.
+  CHECK(tok.encode_prompt(text, false, {}).value() == enc(tok, text, false, true));
 }
 
 TEST_CASE("SmolLM2 invalid UTF-8 is encoded byte by byte where tokens exist", "[tokenizer]") {
