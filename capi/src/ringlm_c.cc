@@ -409,11 +409,10 @@ ringlm_status ringlm_session_next_event(ringlm_session* session, int32_t timeout
     if (timeout_ms < 0)
       RINGLM_RETURN_IF_ERROR(
           check_not_in_callback(s->engine(), "ringlm_session_next_event without a timeout"));
-    EncodedEvent ev;
     bool got = false;
-    RINGLM_RETURN_IF_ERROR(s->next_event(timeout_ms, &ev, &got));
-    if (!got) return Status::Ok();
-    return export_bytes(ev.bytes, event, event_len);
+    return s->next_event(
+        timeout_ms, [&](const EncodedEvent& ev) { return export_bytes(ev.bytes, event, event_len); },
+        &got);
   });
 }
 

@@ -132,7 +132,9 @@ Status SessionObject::start(Request req) {
   return Status::Ok();
 }
 
-Status SessionObject::next_event(int32_t timeout_ms, EncodedEvent* out, bool* got) {
+Status SessionObject::next_event(int32_t timeout_ms,
+                                 const std::function<Status(const EncodedEvent&)>& take,
+                                 bool* got) {
   *got = false;
   std::unique_lock<std::mutex> l(mu_);
   if (closed_) return NotFound("session is closed");
@@ -148,12 +150,13 @@ Status SessionObject::next_event(int32_t timeout_ms, EncodedEvent* out, bool* go
   }
   if (closed_) return Cancelled("the session was closed while waiting for an event");
   if (queue_.empty()) return Status::Ok();  // timed out
-  *out = std::move(queue_.front());
+  const EncodedEvent& ev = queue_.front();
+  Status st = ev.bytes.empty() ? Internal("an event could not be encoded") : take(ev);
+  if (!st.ok() && !ev.bytes.empty()) return st;  // kept for the next call
+  if (ev.terminal) in_flight_ = false;
   queue_.pop_front();
-  if (out->terminal) in_flight_ = false;
-  if (out->bytes.empty()) return Internal("an event could not be encoded");
-  *got = true;
-  return Status::Ok();
+  *got = st.ok();
+  return st;
 }
 
 Status SessionObject::run_inline(Request req,

@@ -57,9 +57,12 @@ class SessionObject {
 
   // kFailedPrecondition while a request is in flight; kNotFound once closed.
   Status start(Request req);
-  // Pops the next event into *out (empty on timeout). kFailedPrecondition
-  // with no request in flight or an inline request running.
-  Status next_event(int32_t timeout_ms, EncodedEvent* out, bool* got);
+  // Hands the next event to `take` and pops it once `take` succeeds (an
+  // event `take` fails on, say for want of memory, stays first in the queue);
+  // *got is false on timeout. kFailedPrecondition with no request in flight
+  // or an inline request running.
+  Status next_event(int32_t timeout_ms, const std::function<Status(const EncodedEvent&)>& take,
+                    bool* got);
   // Runs `req` on this thread; `sink` returns false to cancel. Returns the
   // terminal event's status (Ok after Done).
   Status run_inline(Request req, const std::function<bool(const EncodedEvent&)>& sink);

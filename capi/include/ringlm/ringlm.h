@@ -344,8 +344,8 @@ RINGLM_API ringlm_status ringlm_session_generate(ringlm_session* session, const 
  * or a negative timeout from an event callback of the same engine (the wait
  * could not end); CANCELLED: the session was closed during the wait;
  * UNSUPPORTED: a JSON event whose text is not valid UTF-8 (FlatBuffers
- * carries it); RESOURCE_EXHAUSTED: out of memory for the event, which is
- * then lost. */
+ * carries it); RESOURCE_EXHAUSTED: out of memory for the event, which stays
+ * queued for the next call. */
 RINGLM_API ringlm_status ringlm_session_next_event(ringlm_session* session, int32_t timeout_ms,
                                                    void** event, size_t* event_len,
                                                    ringlm_error** err);
