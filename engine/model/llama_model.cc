@@ -1,5 +1,6 @@
 #include "model/llama_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -66,6 +67,12 @@ Status ForwardScratch::reserve(Backend& be, const ModelConfig& c, int64_t n) {
 Result<std::unique_ptr<LlamaModel>> LlamaModel::Load(const GgufFile& f, Backend& be) {
   RINGLM_ASSIGN_OR_RETURN(ModelConfig cfg, model_config_from_gguf(f));
   std::unique_ptr<LlamaModel> m(new LlamaModel(be, cfg));
+  m->fingerprint_ = f.fingerprint();
+  for (const GgufTensorInfo& t : f.tensors()) {
+    const auto bytes = f.tensor_bytes(t);
+    const size_t n = std::min<size_t>(bytes.size(), 256);
+    for (size_t i = 0; i < n; ++i) m->fingerprint_ = (m->fingerprint_ ^ bytes[i]) * 1099511628211ull;
+  }
   const ModelConfig& c = m->cfg_;
   const int64_t qd = int64_t(c.n_heads) * c.head_dim, kvd = int64_t(c.n_kv_heads) * c.head_dim;
   if (const GgufTensorInfo* rf = f.find_tensor("rope_freqs.weight")) {

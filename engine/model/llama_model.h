@@ -62,6 +62,10 @@ class LlamaModel {
 
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() const { return backend_; }
+  // The file's metadata fingerprint mixed with a sample of every tensor's
+  // data, so that two files of equal shapes but other weights differ (0 for
+  // Random models, which a seed describes). Ranks of a group compare it.
+  uint64_t fingerprint() const { return fingerprint_; }
 
   // Runs the decoder over tokens `ids` (host, validated against the
   // vocabulary) at global positions `pos` (host; negative = padding row whose
@@ -85,6 +89,7 @@ class LlamaModel {
 
   Backend& backend_;
   ModelConfig cfg_;
+  uint64_t fingerprint_ = 0;
   std::vector<float> rope_freq_factors_;
   std::unique_ptr<Weight> tok_embd_;
   std::unique_ptr<Weight> output_;  // null when tied to tok_embd_

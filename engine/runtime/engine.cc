@@ -23,21 +23,6 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
-namespace {
-
-// The file's metadata fingerprint mixed with a sample of every tensor's
-// data, so two files with equal shapes but different weights differ.
-uint64_t model_fingerprint(const GgufFile& f) {
-  uint64_t h = f.fingerprint();
-  for (const GgufTensorInfo& t : f.tensors()) {
-    auto bytes = f.tensor_bytes(t);
-    const size_t n = std::min<size_t>(bytes.size(), 256);
-    for (size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
-  }
-  return h;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   if (opts.world_size < 1 || opts.world_size > 1024)
@@ -62,13 +47,13 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
     return CorruptData("tokenizer vocabulary larger than the model's embedding table");
   e->info_.version = RINGLM_VERSION_STRING;
   e->info_.model = e->model_->config();
+  e->info_.model_fingerprint = e->model_->fingerprint();
   e->info_.world_size = opts.world_size;
   e->info_.backend = std::string(be->name());
   const kernels::KvType kv = resolve_kv_type(opts.kv_cache_type, be->name());
   e->info_.kv_type = kv;
   EngineOptions group_opts = opts;
   group_opts.kv_cache_type = kv == kernels::KvType::kBF16 ? KvCacheType::kBF16 : KvCacheType::kF32;
-  e->info_.model_fingerprint = model_fingerprint(*file);
   e->info_.chat_template = std::string(e->template_->name());
   const GgufFile& gguf = *file;
   ModelLoader loader = [&gguf](Backend& b) { return LlamaModel::Load(gguf, b); };

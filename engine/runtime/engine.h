@@ -107,6 +107,7 @@ class Engine {
 
   // The session's token history: the tokens whose KV the ranks hold, then
   // any the next request prefills first (raw mode: the reply's last token).
+  // Both: kNotFound, kFailedPrecondition while a request runs on it.
   Result<std::vector<int32_t>> session_tokens(SessionId id) const;
   Result<std::vector<ChatMessage>> session_messages(SessionId id) const;
 

@@ -67,7 +67,11 @@ Status Engine::cancel(SessionId id) {
 
 Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  std::lock_guard<std::mutex> busy(s->busy);  // only a request on s changes its tokens
+  // Only a request on s changes its tokens. Never wait for one: a request
+  // holds `busy` while it waits for the ring (run_mu_), and this may be
+  // called by an event callback of a turn that holds the ring.
+  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);
+  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
   std::vector<int32_t> history = s->tokens;
   history.insert(history.end(), s->unfed.begin(), s->unfed.end());
   return history;
@@ -75,7 +79,8 @@ Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
 
 Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  std::lock_guard<std::mutex> busy(s->busy);
+  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);  // as session_tokens
+  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
   return s->messages;
 }
 

@@ -134,7 +134,12 @@ Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const 
   mine.code = int32_t(local.code());
   mine.kv_bytes = kv_.bytes_used();
   all->assign(world_size(), StepReport{});
-  RINGLM_RETURN_IF_ERROR(comm_.all_gather(&mine, all->data(), sizeof(StepReport)));
+  if (Status st = comm_.all_gather(&mine, all->data(), sizeof(StepReport)); !st.ok()) {
+    // A broken group: this rank's own failure (say the deadline it met
+    // first) says more than the agreement's "comm failed earlier".
+    if (!local.ok()) return Status(local.code(), local.message() + " (then: " + st.message() + ")");
+    return st;
+  }
   if (!local.ok()) return local;
   for (int r = 0; r < world_size(); ++r) {
     if ((*all)[r].code != 0)

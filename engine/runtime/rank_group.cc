@@ -19,6 +19,39 @@ namespace {
 
 constexpr size_t kCalibrationBytes = size_t(4) << 20;
 
+// What every rank of a group must share, compared once they connect: a rank
+// of another build (another step protocol) or with another model file would
+// otherwise compute garbage, or fail only at a step's deadline.
+// Bump kRankProtocol whenever StepPlan or the collectives of a step change.
+constexpr uint32_t kRankProtocol = 2;
+struct RankHello {
+  uint32_t protocol = kRankProtocol;
+  uint32_t report_bytes = sizeof(StepReport);
+  uint64_t model = 0;  // LlamaModel::fingerprint()
+};
+
+Status check_group(Comm& comm, const LlamaModel& model) {
+  RankHello mine;
+  mine.model = model.fingerprint();
+  std::vector<RankHello> all(size_t(comm.size()));
+  RINGLM_RETURN_IF_ERROR(
+      comm.all_gather(&mine, all.data(), sizeof(RankHello)).WithContext("group handshake"));
+  for (int r = 0; r < comm.size(); ++r) {
+    const RankHello& h = all[size_t(r)];
+    if (h.protocol != all[0].protocol || h.report_bytes != all[0].report_bytes)
+      return FailedPrecondition("rank " + std::to_string(r) +
+                                " runs another ringlm build than rank 0 (step protocol " +
+                                std::to_string(h.protocol) + " / " +
+                                std::to_string(all[0].protocol) + ")");
+    if (h.model != all[0].model)
+      return FailedPrecondition("rank " + std::to_string(r) +
+                                " loaded another model than rank 0 (fingerprint " +
+                                std::to_string(h.model) + ", rank 0: " +
+                                std::to_string(all[0].model) + "): every rank needs the same file");
+  }
+  return Status::Ok();
+}
+
 int threads_for(const EngineOptions& o, int local_ranks) {
   if (o.threads_per_rank > 0) return o.threads_per_rank;
   const int cores = std::max(1u, std::thread::hardware_concurrency());
@@ -43,6 +76,7 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
     g.hostname = opts.hostname;
     g.store = store;
     RINGLM_ASSIGN_OR_RETURN(r.comm, GlooComm::Connect(g));
+    RINGLM_RETURN_IF_ERROR(check_group(*r.comm, model));
   }
   // The KV element type is the group's: ring messages carry K/V as stored.
   uint8_t kv_type = uint8_t(resolve_kv_type(opts.kv_cache_type, r.backend->name()));

@@ -2,7 +2,9 @@
 # CP across processes: a leader and a `ringlm worker` rendezvous through a
 # file store; greedy tokens equal the single-rank run for both ring variants.
 # The group uses the leader's KV element type even where a worker asks for
-# another (pass-kv: the worker says bf16, the leader's f32 holds).
+# another (pass-kv: the worker says bf16, the leader's f32 holds). The store
+# serves run after run (each group takes its keys out). A worker with
+# another model file is refused at once, on both sides.
 source "$(dirname "$0")/lib.sh"
 PROMPT="Write one sentence about the ocean and one about the mountains."
 "$RINGLM" generate --model "$MODEL" --prompt "$PROMPT" --chat --max-tokens 24 --json > "$WORK/n1.json"
@@ -32,5 +34,26 @@ for variant in pass-kv pass-q; do
   # One KV page per rank of the leader's (f32) type on both ranks.
   grep -q True <<< "$(json_get "$WORK/n2.json" "len(set(j['stats']['kv_bytes'])) == 1")" ||
     fail "ranks hold different KV types: $(cat "$WORK/n2.json")"
+  [ -z "$(ls -A "$store")" ] || fail "the group left keys in its store: $(ls "$store")"
 done
+
+# Another model file (one metadata byte changed): refused by the handshake.
+python3 - "$MODEL" "$WORK/other.gguf" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.index(b"SmolLM")
+data[at + 5] ^= 1
+open(sys.argv[2], "wb").write(data)
+PY
+store="$WORK/store-other"
+"$RINGLM" worker --model "$WORK/other.gguf" --world 2 --rank 1 --store "file:$store" --threads 1 \
+  2> "$WORK/worker-other.log" &
+PIDS+=($!)
+if "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
+  --prompt "$PROMPT" --max-tokens 2 --timeout-ms 60000 > "$WORK/other.out" 2> "$WORK/leader-other.log"; then
+  fail "a leader and a worker with different models ran: $(cat "$WORK/other.out")"
+fi
+grep -q "another model" "$WORK/leader-other.log" || fail "leader: $(cat "$WORK/leader-other.log")"
+if wait "${PIDS[-1]}"; then fail "the worker with another model exited 0"; fi
+grep -q "another model" "$WORK/worker-other.log" || fail "worker: $(cat "$WORK/worker-other.log")"
 echo "multiprocess_cp_test: ok"

@@ -3,6 +3,7 @@
 // what they saw; the test thread checks it.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -297,6 +298,36 @@ TEST_CASE("GlooComm collectives move the right bytes", "[comm][gloo]") {
     });
     check_all_ok(errors);
   }
+}
+
+TEST_CASE("GlooComm: one file store serves group after group", "[comm][gloo]") {
+  // Each group takes its keys out once connected, so the same directory and
+  // prefix serve the next run; it leaves no files behind.
+  const StoreSpec store = make_store("file", "reuse");
+  for (int run = 0; run < 3; ++run) {
+    INFO("run " << run);
+    auto comms = connect_group(2, store, "ringlm");
+    int v = run;
+    auto errors = run_ranks(2, [&](int r) -> std::string {
+      int mine = r == 0 ? v : -1;
+      return describe(comms[size_t(r)]->broadcast(&mine, sizeof(mine), 0));
+    });
+    check_all_ok(errors);
+  }
+  CHECK(std::filesystem::is_empty(store.path));
+}
+
+TEST_CASE("GlooComm: a key left by a group that did not finish is named", "[comm][gloo]") {
+  const StoreSpec store = make_store("file", "stale");
+  {
+    // Rank 0 of a group whose rank 1 never came: its key stays.
+    auto c = GlooComm::Connect(options(0, 2, store, "ringlm", milliseconds(300)));
+    REQUIRE_FALSE(c.ok());
+  }
+  auto again = GlooComm::Connect(options(0, 2, store, "ringlm", milliseconds(300)));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().code() == StatusCode::kUnavailable);
+  CHECK_THAT(again.status().message(), Catch::Contains("did not finish"));
 }
 
 TEST_CASE("GlooComm: several groups share one store under different prefixes", "[comm][gloo]") {

@@ -98,12 +98,27 @@ Result<std::unique_ptr<Comm>> GlooComm::Connect(const GlooOptions& o) {
   } catch (...) {
     Status s = status_from_current_exception(who + " connecting through " + o.store.ToString() +
                                              " (prefix '" + o.key_prefix + "')");
+    // A key of this rank already there: a group that did not finish (killed
+    // before it could take its keys out) or another group on the same store.
+    const std::string& m = s.message();
+    if (m.find("already exists") != std::string::npos || m.find("already set") != std::string::npos)
+      return Unavailable(m + "; the store holds this rank's key from a group that did not finish " +
+                         "(or another group uses it now): clear " + o.store.ToString() +
+                         " or use another store");
     // Store conflicts and other Gloo assertions during rendezvous: the group
     // could not form.
-    if (s.code() == StatusCode::kInternal) return Unavailable(s.message());
+    if (s.code() == StatusCode::kInternal) return Unavailable(m);
     return s;
   }
-  return std::unique_ptr<Comm>(new GlooComm(std::move(group), o.timeout));
+  std::unique_ptr<Comm> comm(new GlooComm(std::move(group), o.timeout));
+  // Once every rank has connected (so has read the others' addresses), each
+  // takes its own keys out of the store: the same store and prefix then
+  // serve the next group, such as the next run of the same command.
+  uint8_t in = 0;
+  std::vector<uint8_t> out(size_t(o.size));
+  RINGLM_RETURN_IF_ERROR(comm->all_gather(&in, out.data(), 1).WithContext(who + " after connecting"));
+  store->erase_own_keys();
+  return comm;
 }
 
 GlooComm::GlooComm(std::shared_ptr<GlooGroup> group, std::chrono::milliseconds timeout)

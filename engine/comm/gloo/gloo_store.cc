@@ -117,6 +117,43 @@ std::string StoreSpec::ToString() const {
 
 namespace {
 
+// Gloo's FileStore, able to remove the files of the keys it set.
+class FileStore final : public gloo::rendezvous::FileStore {
+ public:
+  using gloo::rendezvous::FileStore::FileStore;
+  void erase_own_keys() {
+    for (const std::string& path : getAllKeyFilePaths()) ::unlink(path.c_str());
+  }
+};
+
+// Gloo's RedisStore with a deadline on every command (its own connection
+// has none: a server that accepts and never answers would block forever),
+// able to delete the keys it set.
+class RedisStore final : public gloo::rendezvous::RedisStore {
+ public:
+  RedisStore(const std::string& host, int port, std::chrono::milliseconds timeout)
+      : gloo::rendezvous::RedisStore(host, port) {
+    timeval tv{};
+    tv.tv_sec = timeout.count() / 1000;
+    tv.tv_usec = (timeout.count() % 1000) * 1000;
+    redisSetTimeout(redis_, tv);
+  }
+  void set(const std::string& key, const std::vector<char>& data) override {
+    gloo::rendezvous::RedisStore::set(key, data);
+    keys_.push_back(key);
+  }
+  void erase_own_keys() {
+    for (const std::string& key : keys_) {
+      void* reply = redisCommand(redis_, "DEL %b", key.data(), key.size());
+      if (reply) freeReplyObject(reply);
+    }
+    keys_.clear();
+  }
+
+ private:
+  std::vector<std::string> keys_;
+};
+
 class PrefixedStore final : public OpenedStore {
  public:
   PrefixedStore(std::shared_ptr<gloo::rendezvous::Store> base,
@@ -124,6 +161,11 @@ class PrefixedStore final : public OpenedStore {
       : base_(std::move(base)), owner_(std::move(owner)), prefixed_(prefix, *base_) {}
 
   gloo::rendezvous::Store& store() override { return prefixed_; }
+
+  void erase_own_keys() override {
+    if (auto* f = dynamic_cast<FileStore*>(base_.get())) f->erase_own_keys();
+    if (auto* r = dynamic_cast<RedisStore*>(base_.get())) r->erase_own_keys();
+  }
 
  private:
   std::shared_ptr<gloo::rendezvous::Store> base_;  // declared before prefixed_: outlives it
@@ -201,7 +243,7 @@ Result<std::unique_ptr<OpenedStore>> open_store(const StoreSpec& spec,
         if (!fs::is_directory(spec.path, ec)) {
           return IoError("file store '" + spec.path + "' is not a directory that can be created");
         }
-        base = std::make_shared<gloo::rendezvous::FileStore>(spec.path);
+        base = std::make_shared<FileStore>(spec.path);
         break;
       }
       case StoreSpec::Kind::kRedis:
@@ -210,7 +252,7 @@ Result<std::unique_ptr<OpenedStore>> open_store(const StoreSpec& spec,
         if (Status s = probe_tcp(spec.host, spec.port, connect_timeout); !s.ok()) {
           return s.WithContext("redis store");
         }
-        base = std::make_shared<gloo::rendezvous::RedisStore>(spec.host, spec.port);
+        base = std::make_shared<RedisStore>(spec.host, spec.port, connect_timeout);
         break;
       case StoreSpec::Kind::kInProcess:
         RINGLM_CHECK_OR_RETURN(spec.in_process != nullptr, InvalidArgument,

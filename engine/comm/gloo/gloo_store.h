@@ -69,6 +69,10 @@ class OpenedStore {
  public:
   virtual ~OpenedStore() = default;
   virtual gloo::rendezvous::Store& store() = 0;
+  // Removes the keys this rank set (its address), once every rank of the
+  // group has read them, so that the store serves the next group too. A
+  // no-op for the in-process store. Best effort: errors are ignored.
+  virtual void erase_own_keys() {}
 };
 
 // Opens `spec` and prefixes every key with `key_prefix` (non-empty). A Redis
@@ -77,7 +81,8 @@ class OpenedStore {
 // kInvalidArgument: kNone, a null in-process store, an empty prefix;
 // kIoError: the directory cannot be created or is not a directory;
 // kUnavailable: the Redis server refuses or cannot be resolved;
-// kDeadlineExceeded: it did not answer within connect_timeout.
+// kDeadlineExceeded: it did not answer within connect_timeout. Every later
+// Redis command also fails after connect_timeout without an answer.
 Result<std::unique_ptr<OpenedStore>> open_store(
     const StoreSpec& spec, const std::string& key_prefix,
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
