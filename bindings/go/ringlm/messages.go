@@ -45,6 +45,9 @@ func User(content string) Message { return Message{Role: RoleUser, Content: cont
 func Assistant(content string) Message { return Message{Role: RoleAssistant, Content: content} }
 
 // Sampling configures token sampling; the zero value is greedy decoding.
+// A zero field is left out of the request, so the schema's default applies:
+// RepetitionWindow 0 means the default window of 64 tokens (a penalty over
+// no tokens is no penalty: leave RepetitionPenalty at 0 or 1 instead).
 type Sampling struct {
 	Temperature       float32 `json:"temperature,omitempty"`
 	TopK              int     `json:"top_k,omitempty"`

@@ -40,6 +40,40 @@ def test_leaving_a_stream_early_cancels_it(engine):
         assert s.chat("Hi", max_tokens=2).result().stats.generated_tokens > 0
 
 
+def test_a_stream_whose_session_closes_reports_it(engine):
+    s = engine.session()
+    stream = s.chat("Tell me a long story.", max_tokens=200)
+    with pytest.raises(ringlm.Error):
+        with stream:
+            for ev in stream:
+                if isinstance(ev, ringlm.TextEvent):
+                    closer = threading.Thread(target=s.close)
+                    closer.start()
+                    closer.join()
+    assert stream.done
+    with pytest.raises(ringlm.Error):  # the status, not a bare assertion
+        stream.result()
+
+
+def test_two_threads_closing_one_session(engine):
+    for _ in range(20):
+        s = engine.session()
+        errors = []
+
+        def close():
+            try:
+                s.close()
+            except ringlm.Error as e:  # pragma: no cover - the failure this guards
+                errors.append(e)
+
+        threads = [threading.Thread(target=close) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and s.closed
+
+
 def test_save_and_restore(engine, tmp_path):
     path = tmp_path / "chat.session"
     with engine.session() as a:

@@ -49,11 +49,15 @@ class _NativeHandle:
     and implement ``close()`` through :meth:`_close`."""
 
     _closed = True  # until the subclass holds a handle
+    _close_lock = threading.Lock()  # one test-and-set for every handle
 
     def _close(self, release: Callable[[int], Any]) -> None:
-        if not self._closed:
+        # Two threads may close at once: only one of them releases.
+        with self._close_lock:
+            if self._closed:
+                return
             self._closed = True
-            release(self._handle)
+        release(self._handle)
 
     @property
     def closed(self) -> bool:
@@ -305,9 +309,11 @@ class ChatStream:
                     self._response = payload
                     break
                 if kind == _m.ERROR:
+                    status, message = payload
+                    self._error = error_from_status(status, message)
                     break
-        except Error:
-            pass
+        except Error as e:  # the session closed under us, say
+            self._error = e
         self._done = True
 
     def result(self) -> ChatResponse:
@@ -315,7 +321,10 @@ class ChatStream:
         request's :class:`ringlm.Error` if it failed)."""
         for _ in self:
             pass
-        assert self._response is not None
+        if self._response is None:
+            if self._error is not None:
+                raise self._error
+            raise Error("the request ended without a response")
         return self._response
 
     def text(self) -> str:

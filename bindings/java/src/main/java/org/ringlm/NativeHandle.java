@@ -1,6 +1,7 @@
 package org.ringlm;
 
 import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A native handle released exactly once: by its owner's {@code close()},
@@ -18,7 +19,7 @@ final class NativeHandle implements Runnable {
 
   final long value;
   private final Release release;
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   NativeHandle(long value, Release release) {
     this.value = value;
@@ -26,14 +27,13 @@ final class NativeHandle implements Runnable {
   }
 
   boolean isClosed() {
-    return closed;
+    return closed.get();
   }
 
   /** The Cleaner's action: releases an unclosed handle, ignoring failures. */
   @Override
   public void run() {
-    if (!closed) {
-      closed = true;
+    if (closed.compareAndSet(false, true)) { // one release, whichever thread comes first
       try {
         release.release(value);
       } catch (RingLmException ignored) {
@@ -47,10 +47,9 @@ final class NativeHandle implements Runnable {
    * cleanable} (this handle's registration) and releases the handle.
    */
   void close(Cleaner.Cleanable cleanable) throws RingLmException {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
       return;
     }
-    closed = true;
     cleanable.clean(); // runs run(), a no-op now that closed is set
     release.release(value);
   }
