@@ -111,8 +111,9 @@ enum ringlm_status_code {
   /* Success. */
   RINGLM_STATUS_OK = 0,
   /* The caller passed something invalid: a NULL handle or output pointer,
-   * an unknown format or message type, a message of the wrong type (wrong
-   * file identifier), a value out of its documented range (world size,
+   * an unknown format or message type, a message of the wrong type
+   * (another ringlm message's file identifier; bytes with no ringlm
+   * identifier are CORRUPT_DATA), a value out of its documented range (world size,
    * sampling parameter, role, token id), a missing required field, or a
    * request with no messages or no tokens. */
   RINGLM_STATUS_INVALID_ARGUMENT = 1,
@@ -197,8 +198,10 @@ enum ringlm_message {
  * enum values by name. *out (ringlm_buffer_free) and *out_len receive the
  * result.
  * INVALID_ARGUMENT: unknown message type or format, NULL in/out/out_len,
- *   wrong file identifier; OUT_OF_RANGE: in_len > RINGLM_MAX_MESSAGE_BYTES;
- *   CORRUPT_DATA: the bytes do not verify or parse. */
+ *   another ringlm message's file identifier; OUT_OF_RANGE: in_len >
+ *   RINGLM_MAX_MESSAGE_BYTES; CORRUPT_DATA: the bytes do not verify or parse
+ *   (no ringlm file identifier included); UNSUPPORTED: JSON output asked for
+ *   a string that is not valid UTF-8. */
 RINGLM_API ringlm_status ringlm_message_convert(int32_t message, const void* in, size_t in_len,
                                                 int32_t in_format, int32_t out_format, void** out,
                                                 size_t* out_len, ringlm_error** err);
