@@ -122,8 +122,9 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   EngineOptions o;
   o.model_path = str(c.model_path());
   if (o.model_path.empty()) return InvalidArgument("EngineConfig.model_path is required");
-  if (c.world_size() < 1 || c.world_size() > 1024)
-    return InvalidArgument("EngineConfig.world_size must be in [1, 1024], got " +
+  if (c.world_size() < 1 || c.world_size() > kMaxWorldSize)
+    return InvalidArgument("EngineConfig.world_size must be in [1, " +
+                           std::to_string(kMaxWorldSize) + "], got " +
                            std::to_string(c.world_size()));
   o.world_size = c.world_size();
   o.store = str(c.rendezvous());
@@ -146,8 +147,9 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   if (c.prefill_chunk() < 0 || c.prefill_chunk() > (int64_t(1) << 30))
     return InvalidArgument("EngineConfig.prefill_chunk must be in [0, 2^30]");
   if (c.prefill_chunk() > 0) o.prefill_chunk = c.prefill_chunk();
-  if (c.threads_per_rank() < 0 || c.threads_per_rank() > 4096)
-    return InvalidArgument("EngineConfig.threads_per_rank must be in [0, 4096]");
+  if (c.threads_per_rank() < 0 || c.threads_per_rank() > kMaxThreadsPerRank)
+    return InvalidArgument("EngineConfig.threads_per_rank must be in [0, " +
+                           std::to_string(kMaxThreadsPerRank) + "]");
   o.threads_per_rank = c.threads_per_rank();
   if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > int64_t(30) * 86400 * 1000)
     return InvalidArgument("EngineConfig.comm_timeout_ms must be in [0, 30 days]");

@@ -25,11 +25,9 @@ const char* finish_reason_name(FinishReason r) {
 
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
-  if (opts.world_size < 1 || opts.world_size > 1024)
-    return InvalidArgument("world_size must be in [1, 1024]");
+  RINGLM_RETURN_IF_ERROR(check_engine_options(opts));
   if (opts.rank != 0)
     return InvalidArgument("an Engine is the leader (rank 0); other ranks run serve_worker()");
-  if (opts.prefill_chunk < 1) return InvalidArgument("prefill_chunk must be positive");
   std::unique_ptr<Engine> e(new Engine());
   e->opts_ = opts;
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(opts.model_path));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attention_params.h"
+#include "core/status.h"
 #include "cp/policy.h"
 #include "runtime/sampler.h"
 
@@ -59,6 +60,15 @@ struct EngineOptions {
   double link_bytes_per_s = 0;
   std::string chat_template;  // override name ("chatml", "llama3", ...); empty: from the model
 };
+
+inline constexpr int kMaxWorldSize = 1024;
+// More OpenMP threads than this per rank is a typo, and far more (100,000)
+// would crash the OpenMP runtime.
+inline constexpr int kMaxThreadsPerRank = 4096;
+
+// kInvalidArgument naming the first option out of range (world size, rank,
+// threads, prefill chunk, KV page and budget, timeout).
+Status check_engine_options(const EngineOptions& o);
 
 struct SessionOptions {
   std::string system_prompt;  // empty: the template's default, if any

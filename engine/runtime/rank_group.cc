@@ -210,6 +210,7 @@ RankGroup::~RankGroup() {
 }
 
 Status serve_worker(const EngineOptions& opts) {
+  RINGLM_RETURN_IF_ERROR(check_engine_options(opts));
   if (opts.rank <= 0 || opts.rank >= opts.world_size)
     return InvalidArgument("worker rank must be in [1, world_size)");
   if (opts.store.empty()) return InvalidArgument("a worker needs a rendezvous store (--store)");

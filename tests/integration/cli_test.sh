@@ -70,6 +70,7 @@ expect_error "unknown flag" generate --model "$MODEL" --prompt x --bogus 1
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
+expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
 expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
 expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 echo "cli_test: ok"

@@ -331,6 +331,19 @@ TEST_CASE("cancel stops a request and leaves the session usable", "[session]") {
   CHECK(after.stats.cached_tokens > 30);
 }
 
+TEST_CASE("engine options out of range are refused before anything starts", "[session]") {
+  EngineOptions o;
+  o.model_path = tiny_path();
+  o.threads_per_rank = 100000;  // would crash the OpenMP runtime
+  CHECK(Engine::Create(o).status().code() == StatusCode::kInvalidArgument);
+  o.threads_per_rank = 1;
+  o.kv_page_tokens = 0;
+  CHECK(Engine::Create(o).status().code() == StatusCode::kInvalidArgument);
+  o.kv_page_tokens = 16;
+  o.world_size = 0;
+  CHECK(Engine::Create(o).status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("request errors are clear and change nothing", "[session]") {
   auto e = make_engine(1);
   auto s = e->open_session();

@@ -61,6 +61,9 @@ Result<EngineOptions> engine_options(const Args& a) {
   else
     return InvalidArgument("--decode-variant must be all-gather or ring-pass-q");
   RINGLM_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
+  if (threads < 0 || threads > kMaxThreadsPerRank)
+    return InvalidArgument("--threads must be in [0, " + std::to_string(kMaxThreadsPerRank) +
+                           "] (0: the cores / ranks)");
   o.threads_per_rank = int(threads);
   RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096));
   if (kv_mb < 1) return InvalidArgument("--kv-budget-mb must be positive");
