@@ -140,6 +140,10 @@ int run_bench(int argc, char** argv) {
   auto total = args->get_int("total", 4096);
   auto dec = args->get_int("decode-tokens", 32);
   if (!n.ok() || !total.ok() || !dec.ok()) return fail(InvalidArgument("bad numeric flag"));
+  if (n.value() < 2 || n.value() > kMaxWorldSize)
+    return fail(InvalidArgument("--ranks: 2 to " + std::to_string(kMaxWorldSize)));
+  if (total.value() < 1 || dec.value() < 0)
+    return fail(InvalidArgument("--total must be positive and --decode-tokens >= 0"));
   const std::string only = args->get("only");
   auto tokens = args->get_double_list("tokens", "4096,8000");
   auto miss = args->get_double_list("miss-rates", "0.01,0.02,0.05,0.1,0.25,0.5,1");
