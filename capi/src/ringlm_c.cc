@@ -1,11 +1,13 @@
 // The exported C functions: argument checks at the edge, handle lookup,
 // then the runtime. Nothing thrown inside crosses this file: every function
 // runs its body through api_call, which turns exceptions into a status.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "decode.h"
 #include "encode.h"
@@ -79,14 +81,27 @@ Status export_bytes(const std::string& bytes, void** out, size_t* out_len) {
   return Status::Ok();
 }
 
-// The engine whose *_stream event callback this thread is running, if any.
-// Its turn holds the engine's ring until the callback returns, so a call
-// from the callback that needs the ring (or waits for a request that does)
-// could never finish: such calls are refused instead.
-thread_local const Engine* t_callback_engine = nullptr;
+// The engines whose *_stream event callbacks this thread is inside (nested
+// streams of several engines stack up). Each such turn holds its engine's
+// ring until its callback returns, so a call from the callback that needs
+// the ring (or waits for a request that does) could never finish: such
+// calls are refused instead.
+thread_local std::vector<const Engine*> t_callback_engines;
+
+// Marks this thread as inside a callback of `e` for its lifetime (also when
+// the callback throws).
+class InCallback {
+ public:
+  explicit InCallback(const Engine* e) { t_callback_engines.push_back(e); }
+  ~InCallback() { t_callback_engines.pop_back(); }
+  InCallback(const InCallback&) = delete;
+  InCallback& operator=(const InCallback&) = delete;
+};
 
 Status check_not_in_callback(const Engine& e, const char* what) {
-  if (t_callback_engine != &e) return Status::Ok();
+  if (std::find(t_callback_engines.begin(), t_callback_engines.end(), &e) ==
+      t_callback_engines.end())
+    return Status::Ok();
   return FailedPrecondition(std::string(what) +
                             " called from an event callback of the same engine, whose turn "
                             "holds the ring until the callback returns");
@@ -163,11 +178,8 @@ ringlm_status stream_request(MessageType type, ringlm_session* session, const vo
                             read_request(type, s->engine(), request, request_len, format));
     const Engine* engine = &s->engine();
     return s->run_inline(std::move(req), [&](const EncodedEvent& ev) {
-      const Engine* outer = t_callback_engine;
-      t_callback_engine = engine;
-      const int32_t rc = callback(user, ev.bytes.data(), ev.bytes.size());
-      t_callback_engine = outer;
-      return rc == 0;
+      InCallback inside(engine);
+      return callback(user, ev.bytes.data(), ev.bytes.size()) == 0;
     });
   });
 }

@@ -31,7 +31,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
   auto get_positive = [&](const std::string& key, float* out) -> Status {
     if (!f.find(key)) return Status::Ok();
     RINGLM_ASSIGN_OR_RETURN(double v, f.get_float(key));
-    if (!(v > 0) || !std::isfinite(float(v)))
+    if (!(float(v) > 0) || !std::isfinite(float(v)))
       return CorruptData("metadata " + key + " = " + std::to_string(v) +
                          " must be a finite number > 0");
     *out = float(v);

@@ -67,11 +67,11 @@ Status Engine::cancel(SessionId id) {
 
 Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  // Only a request on s changes its tokens. Never wait for one: a request
-  // holds `busy` while it waits for the ring (run_mu_), and this may be
-  // called by an event callback of a turn that holds the ring.
-  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);
-  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  // Never waits for a request (which holds `busy` while it waits for the
+  // ring, run_mu_), as an event callback of a turn holding the ring may call
+  // this; state_mu makes the copy whole.
+  if (s->running) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  std::lock_guard<std::mutex> state(s->state_mu);
   std::vector<int32_t> history = s->tokens;
   history.insert(history.end(), s->unfed.begin(), s->unfed.end());
   return history;
@@ -79,8 +79,8 @@ Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
 
 Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);  // as session_tokens
-  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  if (s->running) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  std::lock_guard<std::mutex> state(s->state_mu);  // as session_tokens
   return s->messages;
 }
 
@@ -108,6 +108,7 @@ Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_m
       tokenizer_->encode_prompt(text.text, /*add_special=*/!has_bos, text.content));
   RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, std::move(prompt), opts, events));
   all.push_back({"assistant", r.text});
+  std::lock_guard<std::mutex> state(s->state_mu);
   s->messages = std::move(all);
   s->unfed.clear();  // the transcript is the history in chat mode
   return r;
@@ -127,12 +128,32 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
   }
   std::vector<int32_t> history = s->tokens;  // the lease keeps them still
   history.insert(history.end(), s->unfed.begin(), s->unfed.end());
+  const size_t before = history.size();
   history.insert(history.end(), new_tokens.begin(), new_tokens.end());
-  RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, history, opts, events));
-  history.insert(history.end(), r.tokens.begin(), r.tokens.end());
-  // The KV holds a prefix of the history: the rest is prefilled next time.
-  s->unfed.assign(history.begin() + int64_t(std::min(s->tokens.size(), history.size())),
-                  history.end());
+  Result<TurnResult> r = run_turn(*s, history, opts, events);
+  if (r.ok()) {
+    history.insert(history.end(), r->tokens.begin(), r->tokens.end());
+  } else {
+    history.resize(before);  // the history as it was
+  }
+  std::lock_guard<std::mutex> run(run_mu_);  // kv_resident: eviction by another turn
+  std::lock_guard<std::mutex> state(s->state_mu);
+  if (!s->kv_resident) {
+    // Evicted (or dropped by the roll-back): the tokens carry the history
+    // for the prefill that rebuilds the KV.
+    s->tokens = std::move(history);
+    s->unfed.clear();
+  } else if (s->tokens.size() <= history.size() &&
+             std::equal(s->tokens.begin(), s->tokens.end(), history.begin())) {
+    // The KV holds a prefix of the history: the rest is prefilled next time.
+    s->unfed.assign(history.begin() + int64_t(s->tokens.size()), history.end());
+  } else {
+    // Only if a failed turn could not roll its KV back (a broken group).
+    s->kv_resident = false;
+    s->evicted = true;
+    s->tokens = std::move(history);
+    s->unfed.clear();
+  }
   return r;
 }
 

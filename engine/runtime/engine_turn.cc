@@ -98,8 +98,11 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
       RINGLM_RETURN_IF_ERROR(o.status);
     }
   }
-  s.tokens.resize(std::min<size_t>(s.tokens.size(), size_t(common)));
-  if (!s.kv_resident) s.tokens.clear();
+  {
+    std::lock_guard<std::mutex> state(s.state_mu);
+    s.tokens.resize(std::min<size_t>(s.tokens.size(), size_t(common)));
+    if (!s.kv_resident) s.tokens.clear();
+  }
   out.stats.cached_tokens = common;
 
   Status st = prefill(s, std::span(prompt).subspan(common), opts, events, &out);
@@ -116,6 +119,7 @@ void Engine::roll_back_kv(Session& s, size_t keep) {
   if (!s.kv_resident) {
     // A first prefill that failed may have left an empty sequence on the ranks.
     (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s.id));
+    std::lock_guard<std::mutex> state(s.state_mu);
     s.tokens.clear();
     return;
   }
@@ -123,6 +127,7 @@ void Engine::roll_back_kv(Session& s, size_t keep) {
   StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Truncate, s.id, {}, 0,
                                                        CpVariant::kAuto, 0, int32_t(keep)));
   if (o.status.ok()) {
+    std::lock_guard<std::mutex> state(s.state_mu);
     s.tokens.resize(keep);
   } else if (drop_kv(s).ok()) {
     s.evicted = true;  // the history stays; the next turn rebuilds its KV
@@ -165,7 +170,10 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
                                int32_t(start), variant, 0, 0, last);
     RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
     s.kv_resident = true;
-    s.tokens.insert(s.tokens.end(), prompt.begin() + off, prompt.begin() + off + len);
+    {
+      std::lock_guard<std::mutex> state(s.state_mu);
+      s.tokens.insert(s.tokens.end(), prompt.begin() + off, prompt.begin() + off + len);
+    }
     out->stats.new_tokens += len;
     if (last) out->prompt_logits = std::move(o.logits);
     if (events.on_progress) events.on_progress(off + len, total);
@@ -220,7 +228,10 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
     auto plan = make_step_plan(fb::StepKind::Decode, s.id, {&tok, 1}, pos, CpVariant::kAuto,
                                decode_owner(s.decode_steps, n), 0, true, opts_.decode_variant);
     RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
-    s.tokens.push_back(tok);
+    {
+      std::lock_guard<std::mutex> state(s.state_mu);
+      s.tokens.push_back(tok);
+    }
     ++s.decode_steps;
     logits = std::move(o.logits);
   }

@@ -16,7 +16,10 @@ struct Engine::Session {
   std::atomic<bool> running{false};
   std::atomic<bool> cancel{false};
 
-  // Guarded by `busy` (transcript) and the engine's run_mu_ (KV fields).
+  // Written by the request holding `busy` (and, for the KV fields, the
+  // engine's run_mu_), each write under state_mu, which readers without
+  // `busy` take to copy them. A leaf lock: nothing is waited for under it.
+  mutable std::mutex state_mu;
   std::vector<ChatMessage> messages;  // transcript
   std::vector<int32_t> tokens;        // tokens whose KV the ranks hold; token i at position i
   // Raw mode's token history goes on past the KV by these (guarded by

@@ -157,8 +157,22 @@ static void test_close_in_flight(void) {
 typedef struct {
   ringlm_session* self;
   ringlm_session* other;
+  ringlm_session* second; /* a session of a second engine */
   int calls;
+  int inner_calls;
 } callback_probe;
+
+/* Inside a stream of the second engine, itself inside the first engine's
+ * callback: both engines' rings are held, so both refuse. */
+static int32_t inner_probe(void* user, const void* event, size_t len) {
+  (void)event;
+  (void)len;
+  callback_probe* p = (callback_probe*)user;
+  if (p->inner_calls++ > 0) return 0;
+  EXPECT_STATUS(RINGLM_STATUS_FAILED_PRECONDITION, ringlm_session_close(p->other, &err));
+  EXPECT_STATUS(RINGLM_STATUS_FAILED_PRECONDITION, ringlm_session_close(p->second, &err));
+  return 1; /* cancel the inner request */
+}
 
 /* Everything that would wait for the ring this callback's turn holds is
  * refused with FAILED_PRECONDITION; cancel and reads are fine. */
@@ -186,6 +200,12 @@ static int32_t probe_callback(void* user, const void* event, size_t len) {
   size_t t_len = 0;
   EXPECT_OK(ringlm_session_transcript(p->other, RINGLM_FORMAT_JSON, &t, &t_len, &err));
   ringlm_buffer_free(t);
+  /* A stream on another engine may run here; its callback is guarded for both. */
+  strbuf inner = chat_json("Hi.", 4);
+  EXPECT_OK(ringlm_session_chat_stream(p->second, inner.data, inner.len, RINGLM_FORMAT_JSON,
+                                       inner_probe, p, &err));
+  sb_free(&inner);
+  CHECK(p->inner_calls >= 2);
   EXPECT_OK(ringlm_session_cancel(p->self, &err));
   return 0;
 }
@@ -194,6 +214,8 @@ static void test_callback_limits(void) {
   callback_probe p = {0};
   EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &p.self, &err));
   EXPECT_OK(ringlm_session_create(g_engine, NULL, 0, RINGLM_FORMAT_JSON, &p.other, &err));
+  ringlm_engine* second = open_engine(1, 16);
+  EXPECT_OK(ringlm_session_create(second, NULL, 0, RINGLM_FORMAT_JSON, &p.second, &err));
   strbuf req = chat_json("Tell me a long story.", 64);
   EXPECT_OK(ringlm_session_chat_stream(p.self, req.data, req.len, RINGLM_FORMAT_JSON,
                                        probe_callback, &p, &err));
@@ -201,6 +223,8 @@ static void test_callback_limits(void) {
   sb_free(&req);
   expect_usable(p.self);
   expect_usable(p.other);
+  EXPECT_OK(ringlm_session_close(p.second, &err));
+  EXPECT_OK(ringlm_engine_destroy(second, &err));
   EXPECT_OK(ringlm_session_close(p.other, &err));
   EXPECT_OK(ringlm_session_close(p.self, &err));
 }

@@ -2,6 +2,7 @@
 // KV budget eviction and rebuild, cancel, and the error paths of requests.
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -295,6 +296,41 @@ TEST_CASE("a template that writes BOS gets one BOS, not two", "[session]") {
   REQUIRE(t.size() > 2);
   CHECK(t[0] == 256);
   CHECK(t[1] != 256);
+}
+
+TEST_CASE("a failed raw request on an evicted session keeps its history", "[session]") {
+  auto e = make_engine(1, 8 * 8256);  // 8 pages of 16 tokens
+  auto a = e->open_session(), b = e->open_session();
+  turn(*e, a.value(), ids(70, 1), /*max_tokens=*/4);
+  const std::vector<int32_t> before = e->session_tokens(a.value()).value();
+  REQUIRE(before.size() == 74);
+  REQUIRE(turn(*e, b.value(), ids(70, 2)).stats.evictions >= 1);  // a's KV goes
+  GenerateOptions g;
+  g.max_tokens = 1;
+  auto big = e->generate(a.value(), ids(200, 3), g);  // can never fit
+  REQUIRE(big.status().code() == StatusCode::kResourceExhausted);
+  CHECK(e->session_tokens(a.value()).value() == before);
+  const TurnResult next = turn(*e, a.value(), ids(3, 4));
+  CHECK(next.stats.rebuilt);
+  CHECK(next.stats.new_tokens == 77);  // the whole history, then the 3 new tokens
+}
+
+TEST_CASE("readers of an idle session never see it busy", "[session]") {
+  auto e = make_engine(1);
+  auto s = e->open_session();
+  turn(*e, s.value(), ids(10, 1));
+  std::atomic<int> refused{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (!e->session_tokens(s.value()).ok()) ++refused;
+        if (!e->session_messages(s.value()).ok()) ++refused;
+      }
+    });
+  }
+  for (auto& t : readers) t.join();
+  CHECK(refused == 0);
 }
 
 TEST_CASE("a prompt may fill the context exactly", "[session]") {
