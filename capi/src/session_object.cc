@@ -35,7 +35,11 @@ void SessionObject::cancel() {
 
 void SessionObject::push(EncodedEvent ev) {
   std::lock_guard<std::mutex> l(mu_);
-  queue_.push_back(std::move(ev));
+  if (ev.terminal) {
+    terminal_.emplace(std::move(ev));  // allocates nothing: the request always ends
+  } else {
+    queue_.push_back(std::move(ev));  // may throw; the engine then fails the turn
+  }
   cv_.notify_all();
 }
 
@@ -112,6 +116,7 @@ Status SessionObject::begin_request_locked(std::unique_lock<std::mutex>& l, bool
     if (closed_) return NotFound("session is closed");
   }
   queue_.clear();
+  terminal_.reset();
   cancel_ = false;
   in_flight_ = true;
   inline_ = inline_mode;
@@ -140,21 +145,26 @@ Status SessionObject::next_event(int32_t timeout_ms,
   if (closed_) return NotFound("session is closed");
   if (inline_)
     return FailedPrecondition("the request in flight delivers its events to its callback");
-  if (!in_flight_ && queue_.empty())
+  if (!in_flight_ && queue_.empty() && !terminal_)
     return FailedPrecondition("no request in flight on this session");
-  auto ready = [&] { return !queue_.empty() || closed_; };
+  auto ready = [&] { return !queue_.empty() || terminal_ || closed_; };
   if (timeout_ms < 0) {
     cv_.wait(l, ready);
   } else if (timeout_ms > 0) {
     cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), ready);
   }
   if (closed_) return Cancelled("the session was closed while waiting for an event");
-  if (queue_.empty()) return Status::Ok();  // timed out
-  const EncodedEvent& ev = queue_.front();
+  if (queue_.empty() && !terminal_) return Status::Ok();  // timed out
+  const bool last = queue_.empty();  // the terminal event comes after all others
+  const EncodedEvent& ev = last ? *terminal_ : queue_.front();
   Status st = ev.bytes.empty() ? Internal("an event could not be encoded") : take(ev);
   if (!st.ok() && !ev.bytes.empty()) return st;  // kept for the next call
-  if (ev.terminal) in_flight_ = false;
-  queue_.pop_front();
+  if (last) {
+    in_flight_ = false;
+    terminal_.reset();
+  } else {
+    queue_.pop_front();
+  }
   *got = st.ok();
   return st;
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -86,9 +87,10 @@ class SessionObject {
   const SessionId id_;
   std::atomic<bool> cancel_{false};
 
-  std::mutex mu_;  // guards queue_, in_flight_, inline_, closed_, worker_
+  std::mutex mu_;  // guards queue_, terminal_, in_flight_, inline_, closed_, worker_
   std::condition_variable cv_;
-  std::deque<EncodedEvent> queue_;
+  std::deque<EncodedEvent> queue_;         // Progress and Text events, in order
+  std::optional<EncodedEvent> terminal_;  // Done or Error, pulled after the queue
   bool in_flight_ = false;  // a request started and its terminal event not yet taken
   bool inline_ = false;     // the request in flight runs in run_inline
   bool closed_ = false;

@@ -105,9 +105,28 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
   }
   out.stats.cached_tokens = common;
 
-  Status st = prefill(s, std::span(prompt).subspan(common), opts, events, &out);
+  // The caller's callbacks, guarded: one that throws stops the turn at the
+  // next step and fails it (rolled back) instead of unwinding through it.
+  Status callback_error;
+  auto guarded = [&](auto& fn) {
+    return [&](auto... args) {
+      if (!fn || !callback_error.ok()) return;
+      try {
+        fn(args...);
+      } catch (...) {
+        callback_error = current_exception_status().WithContext("an event callback threw");
+        s.cancel = true;
+      }
+    };
+  };
+  TurnEvents safe;
+  safe.on_text = guarded(events.on_text);
+  safe.on_progress = guarded(events.on_progress);
+
+  Status st = prefill(s, std::span(prompt).subspan(common), opts, safe, &out);
   if (st.ok() && s.kv_resident) s.evicted = false;
-  if (st.ok() && out.finish != FinishReason::kCancelled) st = decode(s, opts, events, &out);
+  if (st.ok() && out.finish != FinishReason::kCancelled) st = decode(s, opts, safe, &out);
+  if (st.ok()) st = callback_error;
   if (!st.ok()) {
     roll_back_kv(s, size_t(common));
     return st;

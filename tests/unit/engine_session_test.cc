@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "runtime/engine.h"
@@ -313,6 +314,27 @@ TEST_CASE("a failed raw request on an evicted session keeps its history", "[sess
   const TurnResult next = turn(*e, a.value(), ids(3, 4));
   CHECK(next.stats.rebuilt);
   CHECK(next.stats.new_tokens == 77);  // the whole history, then the 3 new tokens
+}
+
+TEST_CASE("an event callback that throws fails the turn, which is rolled back", "[session]") {
+  auto e = make_engine(2);
+  auto s = e->open_session();
+  turn(*e, s.value(), ids(10, 1));
+  const std::vector<int32_t> before = e->session_tokens(s.value()).value();
+  GenerateOptions g;
+  g.max_tokens = 50;
+  int texts = 0;
+  TurnEvents ev;
+  ev.on_text = [&](std::string_view, std::span<const int32_t>) {
+    if (++texts == 3) throw std::runtime_error("host failure");
+  };
+  auto r = e->generate(s.value(), ids(20, 2), g, ev);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("host failure"));
+  CHECK(texts == 3);  // not called again after it threw
+  CHECK(e->session_tokens(s.value()).value() == before);
+  const TurnResult next = turn(*e, s.value(), ids(3, 3));
+  CHECK(next.stats.cached_tokens == int64_t(before.size()) - 1);  // the old KV, nothing more
 }
 
 TEST_CASE("readers of an idle session never see it busy", "[session]") {
