@@ -72,9 +72,7 @@ Result<std::vector<int32_t>> Engine::session_tokens(SessionId id) const {
   // this; state_mu makes the copy whole.
   if (s->running) return FailedPrecondition("session " + std::to_string(id) + " is busy");
   std::lock_guard<std::mutex> state(s->state_mu);
-  std::vector<int32_t> history = s->tokens;
-  history.insert(history.end(), s->unfed.begin(), s->unfed.end());
-  return history;
+  return s->history();
 }
 
 Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
@@ -126,8 +124,7 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
                              " outside the vocabulary of " +
                              std::to_string(tokenizer_->vocab_size()));
   }
-  std::vector<int32_t> history = s->tokens;  // the lease keeps them still
-  history.insert(history.end(), s->unfed.begin(), s->unfed.end());
+  std::vector<int32_t> history = s->history();  // the lease keeps it still
   const size_t before = history.size();
   history.insert(history.end(), new_tokens.begin(), new_tokens.end());
   Result<TurnResult> r = run_turn(*s, history, opts, events);
@@ -138,22 +135,21 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
   }
   std::lock_guard<std::mutex> run(run_mu_);  // kv_resident: eviction by another turn
   std::lock_guard<std::mutex> state(s->state_mu);
-  if (!s->kv_resident) {
-    // Evicted (or dropped by the roll-back): the tokens carry the history
-    // for the prefill that rebuilds the KV.
-    s->tokens = std::move(history);
-    s->unfed.clear();
-  } else if (s->tokens.size() <= history.size() &&
-             std::equal(s->tokens.begin(), s->tokens.end(), history.begin())) {
+  if (s->kv_resident && s->tokens.size() <= history.size() &&
+      std::equal(s->tokens.begin(), s->tokens.end(), history.begin())) {
     // The KV holds a prefix of the history: the rest is prefilled next time.
     s->unfed.assign(history.begin() + int64_t(s->tokens.size()), history.end());
-  } else {
+    return r;
+  }
+  if (s->kv_resident) {
     // Only if a failed turn could not roll its KV back (a broken group).
     s->kv_resident = false;
     s->evicted = true;
-    s->tokens = std::move(history);
-    s->unfed.clear();
   }
+  // Evicted (or dropped by the roll-back): the tokens carry the history for
+  // the prefill that rebuilds the KV.
+  s->tokens = std::move(history);
+  s->unfed.clear();
   return r;
 }
 

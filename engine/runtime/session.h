@@ -21,15 +21,24 @@ struct Engine::Session {
   // `busy` take to copy them. A leaf lock: nothing is waited for under it.
   mutable std::mutex state_mu;
   std::vector<ChatMessage> messages;  // transcript
-  std::vector<int32_t> tokens;        // tokens whose KV the ranks hold; token i at position i
-  // Raw mode's token history goes on past the KV by these (guarded by
-  // `busy`): the reply's last token, which no step has fed yet, and what a
-  // cancelled prefill left. The next generate prefills them first.
+  // The tokens whose KV the ranks hold, token i at position i; after an
+  // eviction, the history the next turn prefills to rebuild it.
+  std::vector<int32_t> tokens;
+  // Raw mode's token history goes on past the KV by these: the reply's last
+  // token, which no step has fed yet, and what a cancelled prefill left. The
+  // next generate prefills them first.
   std::vector<int32_t> unfed;
   bool kv_resident = false;           // false: never prefilled, or evicted
   bool evicted = false;               // the KV was evicted and not yet rebuilt
   uint64_t decode_steps = 0;          // decode ownership counter (round-robin over ranks)
   uint64_t last_used = 0;             // LRU clock value
+
+  // The token history: tokens, then unfed (the caller holds `busy` or state_mu).
+  std::vector<int32_t> history() const {
+    std::vector<int32_t> h = tokens;
+    h.insert(h.end(), unfed.begin(), unfed.end());
+    return h;
+  }
 };
 
 }  // namespace ringlm

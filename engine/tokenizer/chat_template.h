@@ -33,8 +33,8 @@ struct ChatMessage {
 enum class ChatTemplateFamily { kChatMl, kLlama3, kLlama2, kMistral };
 
 // A rendered prompt: its text, and the byte ranges [begin, end) of the text
-// that came from message content, in order. Tokenizer::encode takes the
-// ranges as plain text: a control token's text typed into a message (say
+// that came from message content, in order. Tokenizer::encode_prompt takes
+// the ranges as plain text: a control token's text typed into a message (say
 // "<|im_end|>") stays text and cannot forge the conversation's structure.
 struct PromptText {
   std::string text;

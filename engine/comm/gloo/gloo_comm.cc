@@ -114,9 +114,7 @@ Result<std::unique_ptr<Comm>> GlooComm::Connect(const GlooOptions& o) {
   // Once every rank has connected (so has read the others' addresses), each
   // takes its own keys out of the store: the same store and prefix then
   // serve the next group, such as the next run of the same command.
-  uint8_t in = 0;
-  std::vector<uint8_t> out(size_t(o.size));
-  RINGLM_RETURN_IF_ERROR(comm->all_gather(&in, out.data(), 1).WithContext(who + " after connecting"));
+  RINGLM_RETURN_IF_ERROR(comm->barrier().WithContext(who + " after connecting"));
   store->erase_own_keys();
   return comm;
 }
