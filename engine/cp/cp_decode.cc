@@ -27,15 +27,16 @@ using LocalPartial = std::function<Status(float* out, float* lse)>;
 
 // Over the contiguous shard in a (positions screened on the host, so fully
 // masked query runs cost no kernel call).
-LocalPartial shard_partial(Backend& backend, const RingAttentionArgs& a, RingStats& st) {
-  return [&backend, &a, &st](float* out, float* lse) -> Status {
+LocalPartial shard_partial(Backend& backend, const RingAttentionArgs& a, RingStats& st,
+                           RingWorkspace& ws) {
+  return [&backend, &a, &st, &ws](float* out, float* lse) -> Status {
     std::vector<int32_t> q_pos_host, k_pos_host;
     RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.q_pos, a.tq, &q_pos_host));
     RINGLM_RETURN_IF_ERROR(ints_to_host(backend, a.k_pos, a.tk, &k_pos_host));
     const QBlock qb{a.q, a.q_pos, q_pos_host.data(), a.tq};
     const KvBlock kvb{a.k, a.v, a.k_pos, k_pos_host.data(), a.tk};
     const std::vector<QueryRun> runs = query_runs(q_pos_host.data(), a.tq);
-    RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, runs, kvb, out, lse, &st));
+    RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, runs, kvb, out, lse, &st, ws));
     if (!any) {
       ++st.skipped_blocks;
       RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, out, lse));
@@ -60,26 +61,43 @@ LocalPartial blocks_partial(Backend& backend, const RingAttentionArgs& a,
   };
 }
 
+// The all-gather variant's memory: lse [tq, hq] (the local partial's for
+// N = 1, else the merge's accumulator); for N > 1 the own partial [O | LSE]
+// to send and all N partials received.
+struct AllGatherMemory {
+  float* lse = nullptr;
+  CommBuffer send, recv;
+};
+Status take_all_gather(const Comm& comm, Backend& backend, const RingAttentionArgs& a,
+                       RingWorkspace& ws, AllGatherMemory* m) {
+  RINGLM_ASSIGN_OR_RETURN(
+      uint8_t* lse, ws.backend_buffer(backend, RingWorkspace::kAccum, a.tq * a.hq * sizeof(float)));
+  m->lse = reinterpret_cast<float*>(lse);
+  if (comm.size() == 1) return Status::Ok();
+  const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
+  RINGLM_RETURN_IF_ERROR(m->send.init(comm, backend, part_bytes, ws, RingWorkspace::kSend));
+  return m->recv.init(comm, backend, comm.size() * part_bytes, ws, RingWorkspace::kRecv);
+}
+
 Status decode_all_gather(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
-                         RingStats& st, const LocalPartial& local) {
+                         RingStats& st, const LocalPartial& local, RingWorkspace& ws) {
   const int n = comm.size();
   const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
   const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
+  AllGatherMemory mem;
+  RINGLM_RETURN_IF_ERROR(take_all_gather(comm, backend, a, ws, &mem));
 
   const auto t0 = Clock::now();
   if (n == 1) {  // local attention, no communication
-    RINGLM_ASSIGN_OR_RETURN(Buffer lse, backend.alloc(lse_n * sizeof(float)));
-    RINGLM_RETURN_IF_ERROR(local(out, lse.as<float>()));
+    RINGLM_RETURN_IF_ERROR(local(out, mem.lse));
     RINGLM_RETURN_IF_ERROR(backend.synchronize());
     st.compute_ms += ms_between(t0, Clock::now());
     return Status::Ok();
   }
 
   // Own partial [O | LSE] in the send buffer, all N partials in recv.
-  CommBuffer send, recv;
-  RINGLM_RETURN_IF_ERROR(send.init(comm, backend, part_bytes));
-  RINGLM_RETURN_IF_ERROR(recv.init(comm, backend, n * part_bytes));
-  RINGLM_ASSIGN_OR_RETURN(Buffer acc_lse, backend.alloc(lse_n * sizeof(float)));
+  CommBuffer& send = mem.send;
+  CommBuffer& recv = mem.recv;
   float* own_out = reinterpret_cast<float*>(send.backend_ptr());
   float* own_lse = own_out + out_n;
   RINGLM_RETURN_IF_ERROR(local(own_out, own_lse));
@@ -98,17 +116,39 @@ Status decode_all_gather(Comm& comm, Backend& backend, const RingAttentionArgs& 
 
   RINGLM_RETURN_IF_ERROR(merge_blocks(backend, a,
                                       reinterpret_cast<const float*>(recv.backend_ptr()), n, a.tq,
-                                      out, acc_lse.as<float>()));
+                                      out, mem.lse));
   RINGLM_RETURN_IF_ERROR(backend.synchronize());
   st.compute_ms += ms_between(t2, Clock::now());
   return Status::Ok();
 }
 
+// Decode pass-Q's memory: this rank's query group [g, hq, d] with its
+// positions [g], and the merged outputs (own group; all N groups).
+struct GroupMemory {
+  float* q = nullptr;
+  int32_t* pos = nullptr;
+  CommBuffer mine, all;
+};
+int64_t group_rows(const Comm& comm, const RingAttentionArgs& a) {
+  return (a.tq + comm.size() - 1) / comm.size();  // equal on all ranks
+}
+Status take_groups(const Comm& comm, Backend& backend, const RingAttentionArgs& a,
+                   RingWorkspace& ws, GroupMemory* m) {
+  const int64_t g = group_rows(comm, a);
+  const size_t group_bytes = static_cast<size_t>(g) * a.hq * a.d * sizeof(float);
+  RINGLM_ASSIGN_OR_RETURN(uint8_t* q, ws.backend_buffer(backend, RingWorkspace::kGroupQ,
+                                                        group_bytes + g * sizeof(int32_t)));
+  m->q = reinterpret_cast<float*>(q);
+  m->pos = reinterpret_cast<int32_t*>(q + group_bytes);
+  RINGLM_RETURN_IF_ERROR(m->mine.init(comm, backend, group_bytes, ws, RingWorkspace::kGroupMine));
+  return m->all.init(comm, backend, comm.size() * group_bytes, ws, RingWorkspace::kGroupAll);
+}
+
 Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
-                          RingStats& st) {
+                          RingStats& st, RingWorkspace& ws) {
   const int n = comm.size();
   const int rank = comm.rank();
-  const int64_t g = (a.tq + n - 1) / n;  // rows per home group, equal on all ranks
+  const int64_t g = group_rows(comm, a);
   const int64_t row = static_cast<int64_t>(a.hq) * a.d;
   const int64_t first = std::min<int64_t>(rank * g, a.tq);
   const int64_t count = std::min<int64_t>(g, a.tq - first);
@@ -125,27 +165,26 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
   }
 
   // This rank's group: [g, hq, d], [g].
-  RINGLM_ASSIGN_OR_RETURN(Buffer group_q, backend.alloc(g * row * sizeof(float)));
-  RINGLM_ASSIGN_OR_RETURN(Buffer group_qpos, backend.alloc(g * sizeof(int32_t)));
+  GroupMemory mem;
+  RINGLM_RETURN_IF_ERROR(take_groups(comm, backend, a, ws, &mem));
   if (count > 0) {
-    RINGLM_RETURN_IF_ERROR(
-        backend.copy(group_q.data(), a.q + first * row, count * row * sizeof(float)));
+    RINGLM_RETURN_IF_ERROR(backend.copy(mem.q, a.q + first * row, count * row * sizeof(float)));
   }
-  RINGLM_RETURN_IF_ERROR(backend.fill(group_q.as<float>() + count * row, 0.f, (g - count) * row));
+  RINGLM_RETURN_IF_ERROR(backend.fill(mem.q + count * row, 0.f, (g - count) * row));
   RINGLM_RETURN_IF_ERROR(
-      backend.copy_from_host(group_qpos.data(), group_pos[rank].data(), g * sizeof(int32_t)));
+      backend.copy_from_host(mem.pos, group_pos[rank].data(), g * sizeof(int32_t)));
 
   RingAttentionArgs ga = a;
-  ga.q = group_q.as<float>();
-  ga.q_pos = group_qpos.as<int32_t>();
+  ga.q = mem.q;
+  ga.q_pos = mem.pos;
   ga.tq = g;
   ga.q_pos_by_rank = group_pos;  // the groups, not the callers' query blocks
+  ga.workspace = &ws;
 
   // Merged output of every group: [N, g, hq, d]; this rank's group first in `mine`.
   const size_t group_bytes = static_cast<size_t>(g * row) * sizeof(float);
-  CommBuffer mine, all;
-  RINGLM_RETURN_IF_ERROR(mine.init(comm, backend, group_bytes));
-  RINGLM_RETURN_IF_ERROR(all.init(comm, backend, n * group_bytes));
+  CommBuffer& mine = mem.mine;
+  CommBuffer& all = mem.all;
   RINGLM_RETURN_IF_ERROR(
       ring_pass_q(comm, backend, ga, reinterpret_cast<float*>(mine.backend_ptr()), &st));
   st.steps -= n;  // counted below for the whole decode call
@@ -168,15 +207,38 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
 Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
                            RingStats* stats, DecodeVariant variant) {
   RINGLM_RETURN_IF_ERROR(check_args(comm, backend, a, out, "cp_decode_attention"));
+  RingWorkspace own;
+  RingWorkspace& ws = workspace_of(a, own);
   RingStats scratch_stats;
   RingStats& st = stats ? *stats : scratch_stats;
   const int n = comm.size();
   st.steps += n;
   if (a.tq == 0) return Status::Ok();
   if (n == 1 || variant != DecodeVariant::kRingPassQ) {
-    return decode_all_gather(comm, backend, a, out, st, shard_partial(backend, a, st));
+    return decode_all_gather(comm, backend, a, out, st, shard_partial(backend, a, st, ws), ws);
   }
-  return decode_ring_pass_q(comm, backend, a, out, st);
+  return decode_ring_pass_q(comm, backend, a, out, st, ws);
+}
+
+Status reserve_cp_decode(const Comm& comm, Backend& backend, const RingAttentionArgs& shape,
+                         DecodeVariant variant, bool blocks) {
+  RingAttentionArgs a = shape;
+  if (blocks) a.tk = 0;
+  RINGLM_RETURN_IF_ERROR(check_shape(comm, backend, a, "reserve_cp_decode"));
+  if (!a.workspace) return InvalidArgument("reserve_cp_decode: no workspace");
+  if (a.tq == 0) return Status::Ok();
+  RingWorkspace& ws = *a.workspace;
+  if (blocks || comm.size() == 1 || variant != DecodeVariant::kRingPassQ) {
+    AllGatherMemory m;
+    RINGLM_RETURN_IF_ERROR(take_all_gather(comm, backend, a, ws, &m));
+    return blocks ? Status::Ok() : reserve_split(backend, a, a.tq, ws);  // shard_partial's
+  }
+  GroupMemory m;
+  RINGLM_RETURN_IF_ERROR(take_groups(comm, backend, a, ws, &m));
+  RingAttentionArgs ga = a;
+  ga.tq = group_rows(comm, a);
+  ga.q_pos_by_rank = {};
+  return reserve_ring_pass_q(comm, backend, ga);
 }
 
 Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttentionArgs& a,
@@ -187,6 +249,8 @@ Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttent
   q_only.k_pos = nullptr;
   q_only.tk = 0;
   RINGLM_RETURN_IF_ERROR(check_args(comm, backend, q_only, out, "cp_decode_attention_blocks"));
+  RingWorkspace own;
+  RingWorkspace& ws = workspace_of(a, own);
   if (!backend.has_attention_blocks())
     return Unsupported("cp_decode_attention_blocks: the backend has no attention over key blocks");
   RingStats scratch_stats;
@@ -194,7 +258,7 @@ Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttent
   st.steps += comm.size();
   if (a.tq == 0) return Status::Ok();
   return decode_all_gather(comm, backend, q_only, out, st,
-                           blocks_partial(backend, q_only, blocks, st));
+                           blocks_partial(backend, q_only, blocks, st), ws);
 }
 
 }  // namespace ringlm

@@ -8,7 +8,9 @@
 // Memory: q, k, v, the positions and `out` are in the Backend's memory space.
 // When the Comm moves host memory and the Backend does not (a GPU backend with
 // GlooComm), messages are staged through host copies; a device Comm with a
-// host Backend is kUnsupported. Scratch is allocated per call.
+// host Backend is kUnsupported. Every buffer a call needs comes from a
+// RingWorkspace (cp/ring_workspace.h): the caller's (args.workspace), which
+// the reserve_* functions below size in advance, or one of the call's own.
 //
 // Masking: every query and key carries its global position; padding rows
 // have position -1 (they produce out = 0 and see nothing). For each query run
@@ -37,6 +39,7 @@
 #include "comm/comm.h"
 #include "core/status.h"
 #include "cp/policy.h"
+#include "cp/ring_workspace.h"
 
 namespace ringlm {
 
@@ -74,6 +77,9 @@ struct RingAttentionArgs {
   // step); without them positions are read from the blocks as they arrive.
   std::span<const std::vector<int32_t>> q_pos_by_rank;
   std::span<const std::vector<int32_t>> k_pos_by_rank;
+  // Where the call takes its buffers (not owned; outlives the call). Null:
+  // the call allocates its own and frees them before it returns.
+  RingWorkspace* workspace = nullptr;
 };
 
 // Accumulated over calls (layers); zero-initialise once per request.
@@ -136,5 +142,17 @@ Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs
 Status cp_decode_attention_blocks(Comm& comm, Backend& backend, const RingAttentionArgs& a,
                                   std::span<const kernels::KeyBlock> blocks, float* out,
                                   RingStats* stats = nullptr);
+
+// Take into shape.workspace (required) every buffer a call of the function
+// named with these shapes (tq, tk, hq, hkv, d, kv, key_runs; the pointers are
+// not read) on this Comm and Backend will take, so that the call allocates
+// nothing. kInvalidArgument for inconsistent shapes or no workspace; the
+// workspace's errors (kResourceExhausted or the backend's) when memory is short.
+Status reserve_ring_pass_kv(const Comm& comm, Backend& backend, const RingAttentionArgs& shape);
+Status reserve_ring_pass_q(const Comm& comm, Backend& backend, const RingAttentionArgs& shape);
+// For cp_decode_attention with `variant`, or cp_decode_attention_blocks when
+// `blocks` (shape.tk is then ignored).
+Status reserve_cp_decode(const Comm& comm, Backend& backend, const RingAttentionArgs& shape,
+                         DecodeVariant variant, bool blocks);
 
 }  // namespace ringlm

@@ -6,8 +6,8 @@
 
 namespace ringlm::cp_internal {
 
-Status check_args(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
-                  const float* out, const char* what) {
+Status check_shape(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
+                   const char* what) {
   const std::string w(what);
   if (backend.host_memory() && comm.device_memory()) {
     return Unsupported(w + ": a device-memory Comm cannot move a host backend's buffers");
@@ -17,12 +17,6 @@ Status check_args(const Comm& comm, const Backend& backend, const RingAttentionA
     return InvalidArgument(
         w + ": need hq, hkv, d >= 1 and hq a multiple of hkv (hq=" + std::to_string(a.hq) +
         ", hkv=" + std::to_string(a.hkv) + ", d=" + std::to_string(a.d) + ")");
-  }
-  if (a.tq > 0 && (!a.q || !a.q_pos || !out)) {
-    return InvalidArgument(w + ": null q, q_pos or out");
-  }
-  if (a.tk > 0 && (!a.k || !a.v || !a.k_pos)) {
-    return InvalidArgument(w + ": null k, v or k_pos");
   }
   if (a.tq > std::numeric_limits<int32_t>::max() || a.tk > std::numeric_limits<int32_t>::max()) {
     return InvalidArgument(w + ": tq or tk beyond the int32 range");
@@ -36,6 +30,19 @@ Status check_args(const Comm& comm, const Backend& backend, const RingAttentionA
   };
   if (!by_rank_ok(a.q_pos_by_rank, a.tq) || !by_rank_ok(a.k_pos_by_rank, a.tk)) {
     return InvalidArgument(w + ": positions by rank need N vectors of tq (queries) or tk (KV)");
+  }
+  return Status::Ok();
+}
+
+Status check_args(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
+                  const float* out, const char* what) {
+  RINGLM_RETURN_IF_ERROR(check_shape(comm, backend, a, what));
+  const std::string w(what);
+  if (a.tq > 0 && (!a.q || !a.q_pos || !out)) {
+    return InvalidArgument(w + ": null q, q_pos or out");
+  }
+  if (a.tk > 0 && (!a.k || !a.v || !a.k_pos)) {
+    return InvalidArgument(w + ": null k, v or k_pos");
   }
   return Status::Ok();
 }
@@ -119,37 +126,43 @@ Status fill_empty(Backend& backend, const RingAttentionArgs& a, int64_t rows, fl
   return backend.fill(lse, -std::numeric_limits<float>::infinity(), rows * a.hq);
 }
 
+bool splits_key_runs(const RingAttentionArgs& a, const Backend& backend, int64_t rows) {
+  return a.key_runs == KeyRunSplit::kAlways ||
+         (a.key_runs == KeyRunSplit::kAuto && !backend.host_memory() &&
+          rows >= kKeyRunSplitMinRows);
+}
+
+Status reserve_split(Backend& backend, const RingAttentionArgs& a, int64_t tq, RingWorkspace& ws) {
+  if (tq < 1 || !splits_key_runs(a, backend, tq)) return Status::Ok();
+  return ws.backend_buffer(backend, RingWorkspace::kSplit, sizeof(float) * partial_floats(a, tq))
+      .status();
+}
+
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats, SplitScratch* scratch) {
+                           float* lse, RingStats* stats, RingWorkspace& ws) {
   const int64_t q_row = static_cast<int64_t>(a.hq) * a.d;    // floats per query row
   const int64_t kv_row = static_cast<int64_t>(a.hkv) * a.d;  // elements per key row
   int64_t covered = 0;  // rows [0, covered) are computed or filled
   bool any = false;
-  SplitScratch local_scratch;
-  if (!scratch) scratch = &local_scratch;
   for (const QueryRun& run : runs) {
     const KeySpan span = visible_keys(kv.host_pos, kv.tk, run.max_pos);
     if (span.empty()) continue;  // fully masked for this run: no kernel call
     RINGLM_RETURN_IF_ERROR(
         fill_empty(backend, a, run.begin - covered, out + covered * q_row, lse + covered * a.hq));
     const int64_t rows = run.end - run.begin;
-    const bool split =
-        a.key_runs == KeyRunSplit::kAlways ||
-        (a.key_runs == KeyRunSplit::kAuto && !backend.host_memory() && rows >= kKeyRunSplitMinRows);
-    std::vector<KeySpan> parts =
-        split ? key_runs(kv.host_pos, span, run.max_pos) : std::vector<KeySpan>{span};
+    std::vector<KeySpan> parts = splits_key_runs(a, backend, rows)
+                                     ? key_runs(kv.host_pos, span, run.max_pos)
+                                     : std::vector<KeySpan>{span};
     if (parts.empty()) parts.push_back(span);
     float* run_out = out + run.begin * q_row;
     float* run_lse = lse + run.begin * a.hq;
+    float* split = nullptr;  // [rows, hq, d] then [rows, hq]: a later key run's partial
     if (parts.size() > 1) {
-      const size_t bytes = sizeof(float) * partial_floats(a, rows);
-      if (scratch->buf.bytes() < bytes) {
-        RINGLM_ASSIGN_OR_RETURN(Buffer grown,
-                                backend.alloc(std::max(bytes, scratch->buf.bytes() * 3 / 2)));
-        if (scratch->buf.data()) scratch->outgrown.push_back(std::move(scratch->buf));
-        scratch->buf = std::move(grown);
-      }
+      RINGLM_ASSIGN_OR_RETURN(uint8_t* buf,
+                              ws.backend_buffer(backend, RingWorkspace::kSplit,
+                                                sizeof(float) * partial_floats(a, rows)));
+      split = reinterpret_cast<float*>(buf);
     }
     for (size_t i = 0; i < parts.size(); ++i) {
       const KeySpan& ks = parts[i];
@@ -163,8 +176,8 @@ Result<bool> block_partial(Backend& backend, const RingAttentionArgs& a, const Q
       p.k_pos_host = kv.host_pos + ks.begin;
       // The first key run writes the run's rows; later ones go to scratch
       // and are merged in.
-      p.out = i == 0 ? run_out : scratch->buf.as<float>();
-      p.lse = i == 0 ? run_lse : scratch->buf.as<float>() + rows * q_row;
+      p.out = i == 0 ? run_out : split;
+      p.lse = i == 0 ? run_lse : split + rows * q_row;
       p.tq = rows;
       p.tk = ks.end - ks.begin;
       RINGLM_RETURN_IF_ERROR(backend.attention_partial(p));
@@ -250,23 +263,26 @@ Status StepTimer::finish(RingStats* stats) {
 
 // --- CommBuffer ---
 
-Status CommBuffer::init(const Comm& comm, Backend& backend, size_t bytes) {
+Status CommBuffer::init(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws,
+                        RingWorkspace::Slot slot) {
   backend_ = &backend;
   staged_ = staged(comm, backend);
   bytes_ = bytes;
-  RINGLM_ASSIGN_OR_RETURN(dev_, backend.alloc(bytes));
-  if (staged_) host_.resize(bytes);
+  RINGLM_ASSIGN_OR_RETURN(dev_, ws.backend_buffer(backend, slot, bytes));
+  if (staged_) {
+    RINGLM_ASSIGN_OR_RETURN(host_, ws.host_buffer(slot, bytes));
+  }
   return Status::Ok();
 }
 
 Status CommBuffer::sync_to_comm(size_t offset, size_t n) {
   if (!staged_ || n == 0) return Status::Ok();
-  return backend_->copy_to_host(host_.data() + offset, dev_.as<uint8_t>() + offset, n);
+  return backend_->copy_to_host(host_ + offset, dev_ + offset, n);
 }
 
 Status CommBuffer::sync_to_backend(size_t offset, size_t n) {
   if (!staged_ || n == 0) return Status::Ok();
-  return backend_->copy_from_host(dev_.as<uint8_t>() + offset, host_.data() + offset, n);
+  return backend_->copy_from_host(dev_ + offset, host_ + offset, n);
 }
 
 // --- BlockRing ---
@@ -276,29 +292,42 @@ BlockRing::~BlockRing() {
   (void)drain(nullptr);
 }
 
-Status BlockRing::init(const std::vector<Piece>& pieces) {
+Status reserve_block_ring(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws) {
+  using W = RingWorkspace;
+  if (staged(comm, backend)) {
+    RINGLM_RETURN_IF_ERROR(ws.host_buffer(W::kBlock0, bytes).status());
+    RINGLM_RETURN_IF_ERROR(ws.host_buffer(W::kBlock1, bytes).status());
+    return ws.backend_buffer(backend, W::kMirror, bytes).status();
+  }
+  RINGLM_RETURN_IF_ERROR(ws.backend_buffer(backend, W::kBlock0, bytes).status());
+  return ws.backend_buffer(backend, W::kBlock1, bytes).status();
+}
+
+Status BlockRing::init(const std::vector<Piece>& pieces, RingWorkspace& ws) {
+  using W = RingWorkspace;
   staged_ = staged(comm_, backend_);
   device_wait_ = comm_.stream_ordered() && !backend_.host_memory();
   device_positions_ = !backend_.host_memory() && !staged_;
   bytes_ = 0;
   for (const Piece& p : pieces) bytes_ += p.bytes;
+  RINGLM_RETURN_IF_ERROR(reserve_block_ring(comm_, backend_, bytes_, ws));
   if (staged_) {
-    host_[0].resize(bytes_);
-    host_[1].resize(bytes_);
-    RINGLM_ASSIGN_OR_RETURN(mirror_, backend_.alloc(bytes_));
+    RINGLM_ASSIGN_OR_RETURN(host_[0], ws.host_buffer(W::kBlock0, bytes_));
+    RINGLM_ASSIGN_OR_RETURN(host_[1], ws.host_buffer(W::kBlock1, bytes_));
+    RINGLM_ASSIGN_OR_RETURN(mirror_, ws.backend_buffer(backend_, W::kMirror, bytes_));
   } else {
-    RINGLM_ASSIGN_OR_RETURN(dev_[0], backend_.alloc(bytes_));
-    RINGLM_ASSIGN_OR_RETURN(dev_[1], backend_.alloc(bytes_));
+    RINGLM_ASSIGN_OR_RETURN(dev_[0], ws.backend_buffer(backend_, W::kBlock0, bytes_));
+    RINGLM_ASSIGN_OR_RETURN(dev_[1], ws.backend_buffer(backend_, W::kBlock1, bytes_));
   }
   cur_ = 0;
   size_t off = 0;
   for (const Piece& p : pieces) {
     if (p.bytes == 0) continue;
     if (staged_) {
-      RINGLM_RETURN_IF_ERROR(backend_.copy(mirror_.as<uint8_t>() + off, p.src, p.bytes));
-      RINGLM_RETURN_IF_ERROR(backend_.copy_to_host(host_[0].data() + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mirror_ + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy_to_host(host_[0] + off, p.src, p.bytes));
     } else {
-      RINGLM_RETURN_IF_ERROR(backend_.copy(dev_[0].as<uint8_t>() + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(dev_[0] + off, p.src, p.bytes));
     }
     off += p.bytes;
   }
@@ -308,27 +337,23 @@ Status BlockRing::init(const std::vector<Piece>& pieces) {
   return Status::Ok();
 }
 
-uint8_t* BlockRing::comm_buf(int i) { return staged_ ? host_[i].data() : dev_[i].as<uint8_t>(); }
+uint8_t* BlockRing::comm_buf(int i) { return staged_ ? host_[i] : dev_[i]; }
 
-const uint8_t* BlockRing::block() const {
-  return staged_ ? mirror_.as<uint8_t>() : dev_[cur_].as<uint8_t>();
-}
+const uint8_t* BlockRing::block() const { return staged_ ? mirror_ : dev_[cur_]; }
 
 Result<const int32_t*> BlockRing::positions(std::span<const std::vector<int32_t>> by_rank,
                                             int owner, size_t offset, int64_t n) {
   if (!by_rank.empty()) return by_rank[size_t(owner)].data();
-  if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_].data() + offset);
+  if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_] + offset);
   // The current block's transfer, waited on the device only: the host waits
   // too (with its deadline) before a copy that would block on it without one.
   if (device_wait_ && !on_device_.empty()) {
     Status st = on_device_.back()->wait();
     if (!st.ok()) return st.WithContext("ring exchange");
   }
-  if (!device_positions_)
-    return reinterpret_cast<const int32_t*>(dev_[cur_].as<uint8_t>() + offset);
-  RINGLM_RETURN_IF_ERROR(
-      ints_to_host(backend_, reinterpret_cast<const int32_t*>(dev_[cur_].as<uint8_t>() + offset), n,
-                   &host_scratch_));
+  if (!device_positions_) return reinterpret_cast<const int32_t*>(dev_[cur_] + offset);
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend_, reinterpret_cast<const int32_t*>(dev_[cur_] + offset),
+                                      n, &host_scratch_));
   return static_cast<const int32_t*>(host_scratch_.data());
 }
 
@@ -356,7 +381,7 @@ Status BlockRing::finish(RingStats* stats, const Clock::time_point* compute_done
   if (!st.ok()) return st.WithContext("ring exchange");
   cur_ ^= 1;
   if (staged_) {
-    RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mirror_.data(), host_[cur_].data(), bytes_));
+    RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mirror_, host_[cur_], bytes_));
   }
   if (stats) {
     if (compute_done)

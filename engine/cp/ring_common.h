@@ -12,6 +12,7 @@
 #include "comm/comm.h"
 #include "core/status.h"
 #include "cp/ring_attention.h"
+#include "cp/ring_workspace.h"
 
 namespace ringlm::cp_internal {
 
@@ -25,9 +26,19 @@ inline double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// Shapes, pointers, and memory spaces. `what` prefixes the message.
+// Shapes and memory spaces. `what` prefixes the message.
+Status check_shape(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
+                   const char* what);
+// check_shape, and the pointers a call reads and writes.
 Status check_args(const Comm& comm, const Backend& backend, const RingAttentionArgs& a,
                   const float* out, const char* what);
+
+// The workspace a call takes its memory from: the caller's, else `own`
+// (declare `own` before any BlockRing, so that it outlives the ring's
+// transfers).
+inline RingWorkspace& workspace_of(const RingAttentionArgs& a, RingWorkspace& own) {
+  return a.workspace ? *a.workspace : own;
+}
 
 // True when messages go through host copies (device Backend, host Comm).
 inline bool staged(const Comm& comm, const Backend& backend) {
@@ -88,25 +99,23 @@ struct KvBlock {
   int64_t tk = 0;
 };
 
-// Scratch for the partials of key runs past the first (block_partial). It
-// grows without freeing: an outgrown block is kept until the scratch is
-// destroyed, after the ring's last wait (a free inside a step would
-// synchronise the device with the transfers in flight).
-struct SplitScratch {
-  Buffer buf;
-  std::vector<Buffer> outgrown;
-};
+// Whether block_partial cuts the keys of a query run of `rows` rows into key
+// runs (RingAttentionArgs::key_runs).
+bool splits_key_runs(const RingAttentionArgs& shape, const Backend& backend, int64_t rows);
+// Takes the kSplit memory block_partial may take for query blocks of `tq` rows.
+Status reserve_split(Backend& backend, const RingAttentionArgs& shape, int64_t tq,
+                     RingWorkspace& ws);
 
 // Partial attention of `q` against `kv` into out [tq, hq, d] and lse [tq, hq]
 // (backend memory), one kernel call per query run with a visible key span
 // (or per key run of that span, merged by LSE, when shape.key_runs asks for
-// it; `scratch` then holds the extra partials and grows as needed).
+// it; the extra partials go to the workspace's kSplit slot).
 // Returns whether anything was computed; when it was, rows outside the
 // computed runs are set to out = 0, lse = -inf; when nothing was, out and lse
 // are left untouched (the block is fully masked). Counts calls into stats.
 Result<bool> block_partial(Backend& backend, const RingAttentionArgs& shape, const QBlock& q,
                            const std::vector<QueryRun>& runs, const KvBlock& kv, float* out,
-                           float* lse, RingStats* stats, SplitScratch* scratch = nullptr);
+                           float* lse, RingStats* stats, RingWorkspace& ws);
 
 // Partial-attention parameters with a's head shape and scale, causal; the
 // caller fills in the rows, keys and outputs.
@@ -156,14 +165,16 @@ class StepTimer {
   std::vector<int> marks_;  // device timing: begin, end of every step
 };
 
-// A buffer the Comm moves, with a view in backend memory for compute. When
-// messages are staged, the two are separate (host and device) and sync_*
-// copy between them; otherwise they are one backend buffer and sync_* do nothing.
+// A buffer the Comm moves, with a view in backend memory for compute, both
+// taken from one slot of a workspace. When messages are staged, the two are
+// separate (host and device) and sync_* copy between them; otherwise they
+// are one backend buffer and sync_* do nothing.
 class CommBuffer {
  public:
-  Status init(const Comm& comm, Backend& backend, size_t bytes);
-  uint8_t* comm_ptr() { return staged_ ? host_.data() : dev_.as<uint8_t>(); }
-  uint8_t* backend_ptr() { return dev_.as<uint8_t>(); }
+  Status init(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws,
+              RingWorkspace::Slot slot);
+  uint8_t* comm_ptr() { return staged_ ? host_ : dev_; }
+  uint8_t* backend_ptr() { return dev_; }
   // backend view -> comm view, bytes [offset, offset + n)
   Status sync_to_comm(size_t offset, size_t n);
   // comm view -> backend view
@@ -174,9 +185,13 @@ class CommBuffer {
   Backend* backend_ = nullptr;
   bool staged_ = false;
   size_t bytes_ = 0;
-  Buffer dev_;
-  std::vector<uint8_t> host_;
+  uint8_t* dev_ = nullptr;
+  uint8_t* host_ = nullptr;
 };
+
+// Takes the buffers of a BlockRing of `bytes`-byte blocks (slots kBlock0,
+// kBlock1 and, staged, kMirror).
+Status reserve_block_ring(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws);
 
 // Double-buffered ring of equal-sized blocks: the current block is computed on
 // while it travels to next(), and the block from prev() lands in the other
@@ -202,8 +217,8 @@ class BlockRing {
   BlockRing(const BlockRing&) = delete;
   BlockRing& operator=(const BlockRing&) = delete;
 
-  // Allocates the buffers and packs this rank's own block from `pieces`.
-  Status init(const std::vector<Piece>& pieces);
+  // Takes the buffers from `ws` and packs this rank's own block from `pieces`.
+  Status init(const std::vector<Piece>& pieces, RingWorkspace& ws);
   // The current block in backend memory (valid until the next finish()).
   const uint8_t* block() const;
   // Host positions of the current block, which rank `owner` sent: the
@@ -234,9 +249,9 @@ class BlockRing {
   bool device_positions_ = false;  // positions() must copy from backend memory
   size_t bytes_ = 0;
   int cur_ = 0;
-  Buffer dev_[2];                 // not staged: the two travelling buffers
-  std::vector<uint8_t> host_[2];  // staged: the two travelling buffers
-  Buffer mirror_;                 // staged: backend copy of host_[cur_]
+  uint8_t* dev_[2] = {};       // not staged: the two travelling buffers
+  uint8_t* host_[2] = {};      // staged: the two travelling buffers
+  uint8_t* mirror_ = nullptr;  // staged: backend copy of host_[cur_]
   std::vector<int32_t> host_scratch_;
   bool device_wait_ = false;  // finish() waits on the device (see above)
   std::unique_ptr<CommRequest> pending_;

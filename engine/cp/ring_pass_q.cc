@@ -15,9 +15,53 @@ namespace ringlm {
 
 using namespace cp_internal;  // NOLINT: private helpers of this module
 
+namespace {
+
+// One message per step: [Q (tq*hq*d f32) | positions (tq i32)].
+size_t q_bytes(const RingAttentionArgs& a) {
+  return static_cast<size_t>(a.tq) * a.hq * a.d * sizeof(float);
+}
+
+// The partial slots (send and receive, [N][O | LSE]), acc_lse [tq, hq], the
+// ring's blocks and the key-run split, taken together so that
+// reserve_ring_pass_q takes what the call does.
+struct Memory {
+  CommBuffer send, recv;
+  float* acc_lse = nullptr;
+};
+Status take_memory(const Comm& comm, Backend& backend, const RingAttentionArgs& a,
+                   RingWorkspace& ws, Memory* m) {
+  const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
+  RINGLM_RETURN_IF_ERROR(
+      m->send.init(comm, backend, comm.size() * part_bytes, ws, RingWorkspace::kSend));
+  RINGLM_RETURN_IF_ERROR(
+      m->recv.init(comm, backend, comm.size() * part_bytes, ws, RingWorkspace::kRecv));
+  RINGLM_ASSIGN_OR_RETURN(
+      uint8_t* acc, ws.backend_buffer(backend, RingWorkspace::kAccum, a.tq * a.hq * sizeof(float)));
+  m->acc_lse = reinterpret_cast<float*>(acc);
+  RINGLM_RETURN_IF_ERROR(reserve_block_ring(
+      comm, backend, q_bytes(a) + static_cast<size_t>(a.tq) * sizeof(int32_t), ws));
+  return reserve_split(backend, a, a.tq, ws);
+}
+
+}  // namespace
+
+Status reserve_ring_pass_q(const Comm& comm, Backend& backend, const RingAttentionArgs& a) {
+  RINGLM_RETURN_IF_ERROR(check_shape(comm, backend, a, "reserve_ring_pass_q"));
+  if (!a.workspace) return InvalidArgument("reserve_ring_pass_q: no workspace");
+  if (a.tq == 0) return Status::Ok();
+  Memory m;
+  return take_memory(comm, backend, a, *a.workspace, &m);
+}
+
 Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
                    RingStats* stats) {
   RINGLM_RETURN_IF_ERROR(check_args(comm, backend, a, out, "ring_pass_q"));
+  // Declared before the ring, so destroyed after it: on an early return the
+  // ring's destructor waits (with deadlines) for pending transfers on these
+  // buffers before they are freed.
+  RingWorkspace own;
+  RingWorkspace& ws = workspace_of(a, own);
   RingStats scratch_stats;
   RingStats& st = stats ? *stats : scratch_stats;
   const int n = comm.size();
@@ -35,20 +79,15 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
   // receive slot s came from rank s (this rank's queries against its KV).
   const int64_t lse_n = a.tq * a.hq, out_n = lse_n * a.d;
   const size_t part_bytes = partial_floats(a, a.tq) * sizeof(float);
-  CommBuffer send, recv;
-  RINGLM_RETURN_IF_ERROR(send.init(comm, backend, n * part_bytes));
-  RINGLM_RETURN_IF_ERROR(recv.init(comm, backend, n * part_bytes));
-  RINGLM_ASSIGN_OR_RETURN(Buffer acc_lse, backend.alloc(lse_n * sizeof(float)));
+  Memory mem;
+  RINGLM_RETURN_IF_ERROR(take_memory(comm, backend, a, ws, &mem));
+  CommBuffer& send = mem.send;
+  CommBuffer& recv = mem.recv;
 
-  // One message per step: [Q (tq*hq*d f32) | positions (tq i32)].
-  const size_t q_bytes = static_cast<size_t>(out_n) * sizeof(float);
-  // Declared before the ring, so destroyed after it: on an early return the
-  // ring's destructor waits (with deadlines) for pending transfers before
-  // freeing this buffer can synchronise on work that waits for them.
-  SplitScratch split_scratch;  // partials of key runs past the first (block_partial)
+  const size_t qb_bytes = q_bytes(a);
   BlockRing ring(comm, backend, kTagPassQ);
-  RINGLM_RETURN_IF_ERROR(
-      ring.init({{a.q, q_bytes}, {a.q_pos, static_cast<size_t>(a.tq) * sizeof(int32_t)}}));
+  RINGLM_RETURN_IF_ERROR(ring.init(
+      {{a.q, qb_bytes}, {a.q_pos, static_cast<size_t>(a.tq) * sizeof(int32_t)}}, ws));
 
   StepTimer timer(backend, comm);
   for (int j = 0; j < n; ++j) {
@@ -58,14 +97,14 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
     RINGLM_RETURN_IF_ERROR(timer.begin());
     const int home = (rank - j + n) % n;
     RINGLM_ASSIGN_OR_RETURN(const int32_t* q_pos_host,
-                            ring.positions(a.q_pos_by_rank, home, q_bytes, a.tq));
+                            ring.positions(a.q_pos_by_rank, home, qb_bytes, a.tq));
     const uint8_t* blk = ring.block();
     const QBlock qb{reinterpret_cast<const float*>(blk),
-                    reinterpret_cast<const int32_t*>(blk + q_bytes), q_pos_host, a.tq};
+                    reinterpret_cast<const int32_t*>(blk + qb_bytes), q_pos_host, a.tq};
     float* slot_out = reinterpret_cast<float*>(send.backend_ptr() + home * part_bytes);
     float* slot_lse = slot_out + out_n;
     RINGLM_ASSIGN_OR_RETURN(bool any, block_partial(backend, a, qb, query_runs(q_pos_host, a.tq),
-                                                    kvb, slot_out, slot_lse, &st, &split_scratch));
+                                                    kvb, slot_out, slot_lse, &st, ws));
     if (!any) {
       ++st.skipped_blocks;
       RINGLM_RETURN_IF_ERROR(fill_empty(backend, a, a.tq, slot_out, slot_lse));
@@ -92,7 +131,7 @@ Status ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs& a, flo
   }
 
   const auto t0 = Clock::now();
-  RINGLM_RETURN_IF_ERROR(merge_blocks(backend, a, parts, n, a.tq, out, acc_lse.as<float>()));
+  RINGLM_RETURN_IF_ERROR(merge_blocks(backend, a, parts, n, a.tq, out, mem.acc_lse));
   RINGLM_RETURN_IF_ERROR(backend.synchronize());
   st.compute_ms += ms_between(t0, Clock::now());
   return Status::Ok();

@@ -2,6 +2,11 @@
 // K/V go into its KV shard, the shard is gathered contiguous (padded to the
 // largest shard, so ring messages are equal-sized), and the ring of
 // cp/ring_attention.h computes the attention over all ranks' shards.
+//
+// Memory: the gathered shard and every buffer of the ring come from the
+// step's RingWorkspace. reserve() takes all of it for the step's shapes;
+// called before the ranks agree to run the step, it leaves the layers
+// nothing to allocate in the ring (runtime/rank_executor.cc).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +17,7 @@
 #include "comm/comm.h"
 #include "cp/policy.h"
 #include "cp/ring_attention.h"
+#include "cp/ring_workspace.h"
 #include "kv/kv_store.h"
 #include "model/llama_model.h"
 
@@ -21,14 +27,19 @@ namespace ringlm {
 class CpAttentionBase : public LayerAttention {
  public:
   const RingStats& stats() const { return stats_; }
+  // Takes from the workspace everything attend() will take over the layers.
+  virtual Status reserve() = 0;
 
  protected:
   CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
                   const int32_t* q_pos, int64_t n, int64_t first_slot, int64_t n_store,
-                  int64_t kv_cap);
-  // Stores this step's K/V rows and gathers the layer's shard into k_/v_/pos_.
+                  int64_t kv_cap, RingWorkspace& ws);
+  // Stores this step's K/V rows and gathers the layer's shard (workspace slot
+  // kShard) into args' k, v, k_pos (tk = kv_cap).
   Status store_and_gather(int layer, const float* k, const float* v, RingAttentionArgs* args);
-  // The query side and shapes of this step's ring arguments (no q, no KV).
+  size_t shard_bytes() const;
+  // The query side and shapes of this step's ring arguments (no q, no KV),
+  // with the workspace.
   RingAttentionArgs query_args() const;
 
   Backend& be_;
@@ -38,7 +49,7 @@ class CpAttentionBase : public LayerAttention {
   const ModelConfig& cfg_;
   const int32_t* q_pos_;
   int64_t n_, first_slot_, n_store_, kv_cap_;
-  Buffer shard_;  // k [cap, hkv, d], v [cap, hkv, d], pos [cap]
+  RingWorkspace& ws_;  // kShard: k [cap, hkv, d], v [cap, hkv, d], pos [cap]
   RingStats stats_;
 };
 
@@ -51,16 +62,17 @@ struct RingPositions {
 };
 
 // Prefill of a turn's local rows (q_pos [n], padding rows last) with pass-KV
-// or pass-Q. With `positions` (non-empty) the ring reads no position back
-// from backend memory.
+// or pass-Q. With positions (set_positions, non-empty) the ring reads no
+// position back from backend memory.
 class CpPrefillAttention final : public CpAttentionBase {
  public:
   CpPrefillAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
                      CpVariant variant, const int32_t* q_pos, int64_t n, int64_t first_slot,
-                     int64_t n_store, int64_t kv_cap, RingPositions positions = {})
-      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, n, first_slot, n_store, kv_cap),
-        variant_(variant),
-        positions_(std::move(positions)) {}
+                     int64_t n_store, int64_t kv_cap, RingWorkspace& ws)
+      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, n, first_slot, n_store, kv_cap, ws),
+        variant_(variant) {}
+  void set_positions(RingPositions positions) { positions_ = std::move(positions); }
+  Status reserve() override;
   Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
 
  private:
@@ -75,9 +87,13 @@ class CpDecodeAttention final : public CpAttentionBase {
  public:
   CpDecodeAttention(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
                     DecodeVariant variant, const int32_t* q_pos, bool owner, int64_t first_slot,
-                    int64_t kv_cap)
-      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, 1, first_slot, owner ? 1 : 0, kv_cap),
+                    int64_t kv_cap, RingWorkspace& ws)
+      : CpAttentionBase(be, kv, comm, seq, cfg, q_pos, 1, first_slot, owner ? 1 : 0, kv_cap, ws),
         variant_(variant) {}
+  // Whether attend() gathers the shard (and so needs kv_cap, the largest
+  // shard over the ranks); otherwise kv_cap is not used.
+  static bool gathers_shard(const Backend& be, const Comm& comm, DecodeVariant variant);
+  Status reserve() override;
   Status attend(int layer, const float* q, const float* k, const float* v, float* out) override;
 
  private:

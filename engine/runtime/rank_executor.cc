@@ -1,6 +1,7 @@
 #include "runtime/rank_executor.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/timer.h"
 #include "cp/sharding.h"
@@ -223,11 +224,29 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     else
       local = first.status();
   }
-  // Every rank takes its working memory before agreeing: a rank that failed
-  // to in phase B would leave its peers waiting in the ring.
+  // Every rank takes its working memory before agreeing, the ring's included
+  // (sized for the largest shard after this step's appends): a rank that
+  // failed to in phase B would leave its peers waiting in the ring.
   if (local.ok()) local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
+  RingWorkspace ring_memory;  // outlives attn
+  std::optional<CpPrefillAttention> attn;
+  int64_t planned_cap = 0;
+  if (n_ranks > 1 && shard.ok()) {
+    for (int r = 0; r < n_ranks; ++r)
+      planned_cap = std::max(planned_cap, lens[r] + shard->ranks[r].local_count());
+    attn.emplace(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()), scratch_.pos,
+                 int64_t(ids.size()), first_slot, n_real, planned_cap, ring_memory);
+    if (local.ok()) local = attn->reserve();
+  }
   const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
+  if (n_ranks > 1 && kv_cap != planned_cap) {
+    // Every rank computes both from the same gathered numbers: all fail alike.
+    (void)kv_.truncate(seq, len_before);
+    out.status = Internal("kv shards of " + std::to_string(kv_cap) + " tokens, planned " +
+                          std::to_string(planned_cap));
+    return out;
+  }
 
   // Phase B: the layers, attention through the ring (or locally for N = 1).
   const TokenOwner last = token_owner(shard.value(), T - 1);
@@ -245,12 +264,10 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     Result<RingPositions> positions =
         ring_positions(seq, shard.value(), std::max<int64_t>(kv_cap, 1));
     if (local.ok() && !positions.ok()) local = positions.status();
-    CpPrefillAttention attn(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()),
-                            scratch_.pos, int64_t(ids.size()), first_slot, n_real, kv_cap,
-                            positions.ok() ? std::move(positions).value() : RingPositions{});
+    if (positions.ok()) attn->set_positions(std::move(positions).value());
     if (local.ok())
-      local = model_.forward(be_, ids, pos, attn, scratch_, logit_rows, logits.data());
-    const RingStats& rs = attn.stats();
+      local = model_.forward(be_, ids, pos, *attn, scratch_, logit_rows, logits.data());
+    const RingStats& rs = attn->stats();
     b.compute_ms = rs.compute_ms;
     b.comm_exposed_ms = rs.comm_exposed_ms;
     b.comm_total_ms = rs.comm_total_ms;
@@ -292,8 +309,31 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     else
       local = first.status();
   }
-  if (local.ok()) local = scratch_.reserve(be_, model_.config(), 1);  // as in prefill
-  const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
+  // Working memory before agreeing, as in prefill.
+  if (local.ok()) local = scratch_.reserve(be_, model_.config(), 1);
+  RingWorkspace ring_memory;  // outlives attn
+  std::optional<CpDecodeAttention> attn;
+  const DecodeVariant dv = plan.decode_variant() == fb::DecodeVariant::RingPassQ
+                               ? DecodeVariant::kRingPassQ
+                               : DecodeVariant::kAllGather;
+  if (world_size() > 1) {
+    int64_t kv_cap = 0;
+    if (CpDecodeAttention::gathers_shard(be_, data_, dv)) {
+      // The gathered shard is padded to the largest over the ranks.
+      const int64_t mine = kv_.length(seq);
+      std::vector<int64_t> lens(static_cast<size_t>(world_size()));
+      if (Status st = comm_.all_gather(&mine, lens.data(), sizeof(int64_t)); !st.ok()) {
+        if (kv_.length(seq) > len_before) (void)kv_.truncate(seq, len_before);
+        out.status = st;
+        return out;
+      }
+      kv_cap = *std::max_element(lens.begin(), lens.end());
+    }
+    attn.emplace(be_, kv_, data_, seq, model_.config(), dv, scratch_.pos, owner, first_slot,
+                 kv_cap, ring_memory);
+    if (local.ok()) local = attn->reserve();
+  }
+  (void)agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
 
   std::vector<int64_t> logit_rows;
@@ -305,16 +345,11 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
     if (local.ok())
       local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
   } else {
-    const DecodeVariant dv = plan.decode_variant() == fb::DecodeVariant::RingPassQ
-                                 ? DecodeVariant::kRingPassQ
-                                 : DecodeVariant::kAllGather;
-    CpDecodeAttention attn(be_, kv_, data_, seq, model_.config(), dv, scratch_.pos, owner,
-                           first_slot, kv_cap);
     if (local.ok())
-      local = model_.forward(be_, {&id, 1}, {&p, 1}, attn, scratch_, logit_rows, logits.data());
-    b.compute_ms = attn.stats().compute_ms;
-    b.comm_exposed_ms = attn.stats().comm_exposed_ms;
-    b.comm_total_ms = attn.stats().comm_total_ms;
+      local = model_.forward(be_, {&id, 1}, {&p, 1}, *attn, scratch_, logit_rows, logits.data());
+    b.compute_ms = attn->stats().compute_ms;
+    b.comm_exposed_ms = attn->stats().comm_exposed_ms;
+    b.comm_total_ms = attn->stats().comm_total_ms;
     b.variant = int32_t(dv);
   }
   b.kv_tokens = kv_.length(seq);

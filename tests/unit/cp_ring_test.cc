@@ -13,6 +13,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "comm/gloo/gloo_comm.h"
+#include "comm/self_comm.h"
 #if RINGLM_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -62,9 +63,14 @@ class CountingBackend final : public test::ForwardingBackend {
   int to_host_copies = 0;         // copy_to_host calls (reads from backend memory)
   int syncs = 0;                  // synchronize calls
   int marks = 0;                  // mark calls
+  int allocs = 0;                 // alloc calls
 
   Backend& wrapped() { return inner(); }
 
+  Result<Buffer> alloc(size_t bytes) override {
+    ++allocs;
+    return ForwardingBackend::alloc(bytes);
+  }
   Status synchronize() override {
     ++syncs;
     return ForwardingBackend::synchronize();
@@ -765,6 +771,84 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
       REQUIRE(res[r].to_host_copies == 2 * layers);
     }
   }
+}
+
+TEST_CASE("a reserved workspace leaves the ring nothing to allocate", "[cp][ring]") {
+  // What a prefill or decode step does: reserve the workspace for the step's
+  // shapes (before its ranks agree to run it), then run every layer from it.
+  const int n = GENERATE(1, 2, 3);
+  const int algo = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring pass-Q
+  const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
+  const KeyRunSplit split = GENERATE(KeyRunSplit::kAuto, KeyRunSplit::kAlways);
+  CAPTURE(n, algo, where, int(split));
+  const bool decode = algo >= 2;
+  const Scenario s = make_scenario(n, kHistories[1].prior, kHistories[1].decode_between,
+                                   decode ? 3 : 37, decode, 6100u + n * 13 + algo);
+  struct PerRank {
+    RingWorkspace ws;
+    int reserved_allocs = -1;  // the workspace's, after reserve
+    int layer_allocs = 0;      // the backend's, during the layers
+  };
+  std::vector<PerRank> ranks(n);
+  const int layers = 3;
+  const auto res = run_attention(
+      s, where, layers,
+      [&](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) -> Status {
+        PerRank& me = ranks[c.rank()];
+        auto& counting = static_cast<CountingBackend&>(b);
+        RingAttentionArgs x = a;
+        x.key_runs = split;
+        x.workspace = &me.ws;
+        if (me.reserved_allocs < 0) {
+          if (algo == 0) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_kv(c, b, x));
+          if (algo == 1) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_q(c, b, x));
+          if (algo >= 2) {
+            const DecodeVariant v = algo == 2 ? DecodeVariant::kAllGather : DecodeVariant::kRingPassQ;
+            RINGLM_RETURN_IF_ERROR(reserve_cp_decode(c, b, x, v, false));
+          }
+          me.reserved_allocs = me.ws.allocations();
+        }
+        const int before = counting.allocs;
+        RINGLM_RETURN_IF_ERROR(run_algorithm(algo, c, b, x, out, st));
+        me.layer_allocs += counting.allocs - before;
+        return Status::Ok();
+      });
+  check_against_reference(s, outputs(res));
+  for (int r = 0; r < n; ++r) {
+    CAPTURE(r);
+    REQUIRE(ranks[r].reserved_allocs > 0);
+    REQUIRE(ranks[r].ws.allocations() == ranks[r].reserved_allocs);
+    REQUIRE(ranks[r].layer_allocs == 0);
+  }
+
+  // Without a workspace every call allocates its own.
+  const auto own = run_attention(
+      s, where, 1, [&](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) {
+        auto& counting = static_cast<CountingBackend&>(b);
+        const int before = counting.allocs;
+        RINGLM_RETURN_IF_ERROR(run_algorithm(algo, c, b, a, out, st));
+        return counting.allocs > before ? Status::Ok() : Internal("the call allocated nothing");
+      });
+  check_against_reference(s, outputs(own));
+}
+
+TEST_CASE("a workspace reserve refuses what the call would", "[cp][ring]") {
+  auto backend = make_cpu_backend({1});
+  SelfComm comm(std::chrono::seconds(1));
+  RingAttentionArgs a;
+  a.tq = 4, a.tk = 4, a.hq = 4, a.hkv = 2, a.d = 8;
+  REQUIRE(reserve_ring_pass_kv(comm, *backend, a).code() == StatusCode::kInvalidArgument);  // no workspace
+  RingWorkspace ws;
+  a.workspace = &ws;
+  a.hq = 3;  // not a multiple of hkv
+  REQUIRE(reserve_ring_pass_q(comm, *backend, a).code() == StatusCode::kInvalidArgument);
+  REQUIRE(reserve_cp_decode(comm, *backend, a, DecodeVariant::kAllGather, true).code() ==
+          StatusCode::kInvalidArgument);
+  REQUIRE(ws.allocations() == 0);
+  a.hq = 4;
+  REQUIRE(reserve_ring_pass_kv(comm, *backend, a).ok());
+  REQUIRE(ws.allocations() > 0);
+  REQUIRE(ws.held_bytes() > 0);
 }
 
 TEST_CASE("ring attention rejects malformed arguments", "[cp][ring]") {
