@@ -89,6 +89,9 @@ Status run_rank(const EngineOptions& eo, const Shape& s, const ShardPlan& plan,
   a.q_pos_by_rank = pos_by_rank;
   a.k_pos_by_rank = pos_by_rank;
   for (size_t c = 0; c < configs.size(); ++c) {
+    // Reused over the repetitions as a step's layers reuse it (warm-up included).
+    RingWorkspace ws;
+    a.workspace = &ws;
     a.key_runs = configs[c].split;
     const auto fn = configs[c].pass_q ? &ring_pass_q : &ring_pass_kv;
     RINGLM_RETURN_IF_ERROR(fn(comm, *be, a, out.as<float>(), nullptr));  // warm-up
