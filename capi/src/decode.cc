@@ -154,6 +154,12 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > int64_t(30) * 86400 * 1000)
     return InvalidArgument("EngineConfig.comm_timeout_ms must be in [0, 30 days]");
   if (c.comm_timeout_ms() > 0) o.comm_timeout = std::chrono::milliseconds(c.comm_timeout_ms());
+  if (c.leader_timeout_ms() != 0 && (c.leader_timeout_ms() < kMinLeaderTimeout.count() ||
+                                     c.leader_timeout_ms() > int64_t(30) * 86400 * 1000))
+    return InvalidArgument("EngineConfig.leader_timeout_ms must be 0 or in [" +
+                           std::to_string(kMinLeaderTimeout.count()) + " ms, 30 days]");
+  if (c.leader_timeout_ms() > 0)
+    o.leader_timeout = std::chrono::milliseconds(c.leader_timeout_ms());
   RINGLM_ASSIGN_OR_RETURN(o.variant,
                           map_enum(c.cp_variant(), kCpVariants, "EngineConfig.cp_variant"));
   RINGLM_ASSIGN_OR_RETURN(

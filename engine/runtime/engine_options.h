@@ -53,6 +53,11 @@ struct EngineOptions {
   KvCacheType kv_cache_type = KvCacheType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};
+  // A follower that hears nothing from the leader for this long (no step and
+  // no heartbeat; an idle leader sends one every quarter of it) leaves the
+  // group with kUnavailable: the leader's host is gone or stopped. The
+  // leader's value holds for the whole group.
+  std::chrono::milliseconds leader_timeout{60000};
   // CP policy: a forced variant, and calibration numbers (0 = measure).
   CpVariant variant = CpVariant::kAuto;
   DecodeVariant decode_variant = kDefaultDecodeVariant;
@@ -62,6 +67,9 @@ struct EngineOptions {
 };
 
 inline constexpr int kMaxWorldSize = 1024;
+// Shorter leader timeouts leave too little room for a busy host to send its
+// heartbeats on time.
+inline constexpr std::chrono::milliseconds kMinLeaderTimeout{200};
 // More OpenMP threads than this per rank is a typo, and far more (100,000)
 // would crash the OpenMP runtime.
 inline constexpr int kMaxThreadsPerRank = 4096;

@@ -11,8 +11,6 @@
 namespace ringlm {
 namespace {
 
-constexpr std::chrono::hours kIdleWait{24 * 365};
-
 CpVariant from_fb(fb::RingVariant v) {
   switch (v) {
     case fb::RingVariant::PassKV:
@@ -67,28 +65,49 @@ uint64_t RankExecutor::bytes_sent() const {
 }
 
 StepOutcome RankExecutor::lead(std::vector<uint8_t> plan) {
+  std::lock_guard<std::mutex> l(lead_mu_);
   StepOutcome out;
   comm_.set_timeout(cfg_.step_timeout);
   data_.set_timeout(cfg_.step_timeout);
+  last_plan_ = std::chrono::steady_clock::now();
   out.status = comm_.broadcast_bytes(plan, 0);
   if (!out.status.ok()) return out;
-  return execute(*fb::GetStepPlan(plan.data()));
+  out = execute(*fb::GetStepPlan(plan.data()));
+  last_plan_ = std::chrono::steady_clock::now();  // followers heard the step's end too
+  return out;
+}
+
+Status RankExecutor::heartbeat(std::chrono::milliseconds quiet) {
+  std::lock_guard<std::mutex> l(lead_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_plan_ < quiet) return Status::Ok();
+  comm_.set_timeout(cfg_.step_timeout);
+  std::vector<uint8_t> plan = make_step_plan(fb::StepKind::Heartbeat, 0);
+  last_plan_ = now;
+  return comm_.broadcast_bytes(plan, 0).WithContext("heartbeat");
 }
 
 Status RankExecutor::serve() {
   for (;;) {
     std::vector<uint8_t> bytes;
-    // Between requests the leader may stay silent for as long as its host
-    // application likes; a lost leader still surfaces as kUnavailable.
-    comm_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(kIdleWait));
+    // Between requests an idle leader sends heartbeats; one silent for the
+    // leader timeout is gone (a host that vanished without closing its
+    // connections, or a stopped process).
+    comm_.set_timeout(cfg_.leader_timeout);
     Status st = comm_.broadcast_bytes(bytes, 0);
     comm_.set_timeout(cfg_.step_timeout);
     data_.set_timeout(cfg_.step_timeout);
+    if (st.code() == StatusCode::kDeadlineExceeded) {
+      return Unavailable("rank " + std::to_string(rank()) + ": no word from the leader for " +
+                         std::to_string(cfg_.leader_timeout.count()) +
+                         " ms (its host is gone or stopped): " + st.message());
+    }
     if (!st.ok()) return st.WithContext("rank " + std::to_string(rank()) + " waiting for a step");
     flatbuffers::Verifier v(bytes.data(), bytes.size());
     if (!fb::VerifyStepPlanBuffer(v)) return CorruptData("malformed step plan from the leader");
     const fb::StepPlan& plan = *fb::GetStepPlan(bytes.data());
     if (plan.kind() == fb::StepKind::Shutdown) return Status::Ok();
+    if (plan.kind() == fb::StepKind::Heartbeat) continue;
     StepOutcome o = execute(plan);
     // A failed step was rolled back everywhere; only a broken ring ends the loop.
     if (o.status.code() == StatusCode::kUnavailable ||

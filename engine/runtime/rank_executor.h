@@ -11,6 +11,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -48,6 +50,9 @@ struct StepOutcome {
 
 struct RankConfig {
   std::chrono::milliseconds step_timeout{60000};
+  // Followers: how long serve() waits for the next plan (steps and
+  // heartbeats) before it leaves the group (EngineOptions::leader_timeout).
+  std::chrono::milliseconds leader_timeout{60000};
 };
 
 class RankExecutor {
@@ -64,9 +69,14 @@ class RankExecutor {
 
   // Leader only: broadcasts `plan` (a finished StepPlan buffer) and executes it.
   StepOutcome lead(std::vector<uint8_t> plan);
+  // Leader only: unless a plan went out within `quiet`, broadcasts a
+  // Heartbeat, which followers take as word from the leader. Waits for a
+  // step in progress; safe from another thread than the one leading steps.
+  Status heartbeat(std::chrono::milliseconds quiet);
   // Leader only: ImportKv of `shards[r]` into rank r's store as sequence `seq`.
   StepOutcome lead_import(SeqId seq, const std::vector<std::vector<uint8_t>>& shards);
-  // Followers: receive and execute plans until Shutdown (Ok) or a comm error.
+  // Followers: receive and execute plans until Shutdown (Ok), a comm error,
+  // or kUnavailable after config().leader_timeout without a plan.
   Status serve();
 
  private:
@@ -95,6 +105,10 @@ class RankExecutor {
   Comm& data_;
   RankConfig cfg_;
   ForwardScratch scratch_;
+  // Leader: held while a plan is broadcast and executed (lead, lead_import,
+  // heartbeat), with the time the last plan went out.
+  std::mutex lead_mu_;
+  std::chrono::steady_clock::time_point last_plan_{};
 };
 
 // Builders for the leader's plans.

@@ -50,6 +50,8 @@ StepOutcome RankExecutor::lead_import(SeqId seq, const std::vector<std::vector<u
   p.add_shard_bytes(sb);
   fb::FinishStepPlanBuffer(b, p.Finish());
   std::vector<uint8_t> plan(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  std::lock_guard<std::mutex> l(lead_mu_);
+  last_plan_ = std::chrono::steady_clock::now();
   comm_.set_timeout(cfg_.step_timeout);
   out.status = comm_.broadcast_bytes(plan, 0);
   if (!out.status.ok()) return out;

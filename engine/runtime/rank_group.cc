@@ -83,6 +83,14 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&kv_type, sizeof(kv_type), 0).WithContext("kv type"));
   if (kv_type > uint8_t(kernels::KvType::kBF16))
     return Internal("the leader sent an unknown KV element type " + std::to_string(kv_type));
+  // So is the leader timeout: followers must wait at least as long as the
+  // leader's heartbeats take.
+  int64_t leader_timeout_ms = opts.leader_timeout.count();
+  RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&leader_timeout_ms, sizeof(leader_timeout_ms), 0)
+                             .WithContext("leader timeout"));
+  if (leader_timeout_ms < kMinLeaderTimeout.count())
+    return Internal("the leader sent a leader timeout of " + std::to_string(leader_timeout_ms) +
+                    " ms");
   const ModelConfig& c = model.config();
   PagedKvOptions kvo;
   kvo.shape = KvShape{c.n_layers, c.n_kv_heads, c.head_dim, kernels::KvType(kv_type)};
@@ -103,6 +111,7 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   }
   RankConfig rc;
   rc.step_timeout = opts.comm_timeout;
+  rc.leader_timeout = std::chrono::milliseconds(leader_timeout_ms);
   r.exec = std::make_unique<RankExecutor>(*r.backend, model, *r.kv, *r.comm,
                                           r.data_comm ? *r.data_comm : *r.comm, rc);
   return r;
@@ -185,6 +194,9 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   for (auto& f : g->follower_ranks_) {
     g->followers_.emplace_back([&f]() { (void)f.exec->serve(); });
   }
+  if (g->world_ > 1) {
+    g->heartbeat_ = std::make_unique<LeaderHeartbeat>(g->leader(), opts.leader_timeout / 4);
+  }
   return g;
 }
 
@@ -200,6 +212,7 @@ void RankGroup::abort() {
 }
 
 RankGroup::~RankGroup() {
+  heartbeat_.reset();  // before the Shutdown plan
   if (world_ > 1 && leader_.exec) {
     // Followers (threads here, or worker processes) leave serve() on
     // Shutdown; a broken group is aborted instead so no thread stays blocked.

@@ -9,8 +9,12 @@
 // Start() also calibrates the CP policy collectively: attention FLOP/s on the
 // leader's backend and the ring's link bandwidth.
 //
+// With N > 1 a LeaderHeartbeat keeps the idle leader audible, so followers
+// (here and in worker processes) can leave a group whose leader vanished.
+//
 // Threads: leader() is used by one thread at a time (the engine serialises
-// requests). Destruction shuts the followers down and joins them.
+// requests) besides the heartbeat's. Destruction shuts the followers down and
+// joins them.
 #pragma once
 
 #include <functional>
@@ -25,6 +29,7 @@
 #include "kv/kv_store.h"
 #include "model/llama_model.h"
 #include "runtime/engine_options.h"
+#include "runtime/leader_heartbeat.h"
 #include "runtime/rank_executor.h"
 
 namespace ringlm {
@@ -67,6 +72,7 @@ class RankGroup {
   std::map<int, std::unique_ptr<LlamaModel>> device_models_;  // other devices' copies
   std::vector<RankLocal> follower_ranks_;                     // each driven by its thread below
   std::vector<std::thread> followers_;
+  std::unique_ptr<LeaderHeartbeat> heartbeat_;  // world > 1: keeps the followers' waits short
   CpCalibration calib_;
 };
 

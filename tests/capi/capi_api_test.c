@@ -271,6 +271,8 @@ static void test_engine_config_errors(void) {
       "{\"model_path\": \"m\", \"world_size\": 2, \"rank\": 1, \"rendezvous\": \"/tmp/x\"}",
       "{\"model_path\": \"m\", \"prefill_chunk\": -1}",
       "{\"model_path\": \"m\", \"comm_timeout_ms\": -5}",
+      "{\"model_path\": \"m\", \"leader_timeout_ms\": 150}",
+      "{\"model_path\": \"m\", \"leader_timeout_ms\": -1}",
       "{\"model_path\": \"m\", \"cp_variant\": 9}",
       "{\"model_path\": \"m\", \"decode_variant\": 3}",
       "{\"model_path\": \"m\", \"kv_cache_type\": 7}",

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <climits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,7 +13,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "forwarding_backend.h"
-#include "runtime/rank_group.h"
+#include "test_ranks.h"
 
 using namespace ringlm;
 
@@ -63,18 +62,7 @@ class FaultyBackend final : public test::ForwardingBackend {
   std::atomic<int> fail_at_{0};
 };
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.arch = "llama";
-  c.n_layers = 2, c.dim = 64, c.n_heads = 4, c.n_kv_heads = 2, c.ffn_dim = 128;
-  c.vocab = 300, c.context_length = 4096;
-  c.head_dim = c.dim / c.n_heads;
-  c.rope.head_dim = c.rope.rot_dim = c.head_dim;
-  return c;
-}
-
-// n ranks in this process: rank 0 led from the test's thread, the others
-// serving plans on their threads.
+// n ranks on FaultyBackends.
 class Group {
  public:
   Group(int n, bool host_memory, const LlamaModel& model) {
@@ -82,54 +70,22 @@ class Group {
     o.world_size = n;
     o.kv_page_tokens = 16;
     o.comm_timeout = std::chrono::seconds(30);
-    const StoreSpec store = StoreSpec::InProcess(std::make_shared<InProcessStore>());
-    std::vector<Result<RankLocal>> made;
+    std::vector<std::unique_ptr<Backend>> backends;
     for (int r = 0; r < n; ++r) {
       auto be = std::make_unique<FaultyBackend>(host_memory);
-      backends_.push_back(be.get());
-      backend_owners_.push_back(std::move(be));
-      made.emplace_back(Internal("not started"));
+      faulty_.push_back(be.get());
+      backends.push_back(std::move(be));
     }
-    std::vector<std::thread> starters;
-    for (int r = 0; r < n; ++r) {
-      starters.emplace_back([&, r] {
-        made[r] = make_rank(o, model, r, r, std::move(backend_owners_[r]), store);
-      });
-    }
-    for (auto& t : starters) t.join();
-    for (int r = 0; r < n; ++r) {
-      INFO("rank " << r << ": " << made[r].status().ToString());
-      REQUIRE(made[r].ok());
-      ranks_.push_back(std::move(made[r]).value());
-    }
-    for (int r = 1; r < n; ++r) followers_.emplace_back([this, r] { (void)ranks_[r].exec->serve(); });
-  }
-  ~Group() {
-    StepOutcome o = leader().lead(make_step_plan(fb::StepKind::Shutdown, 0));
-    if (!o.status.ok()) {
-      for (RankLocal& r : ranks_) r.comm->abort();
-    }
-    for (auto& t : followers_) t.join();
+    ranks_ = std::make_unique<test::TestRanks>(o, model, std::move(backends));
   }
 
-  RankExecutor& leader() { return *ranks_[0].exec; }
-  FaultyBackend& backend(int r) { return *backends_[r]; }
-  // Every rank's KV tokens of `seq`, as the ranks report them in a step
-  // (a Truncate that keeps everything).
-  std::vector<int64_t> kv_tokens(SeqId seq) {
-    StepOutcome o = leader().lead(make_step_plan(fb::StepKind::Truncate, seq, {}, 0,
-                                                 CpVariant::kAuto, 0, INT32_MAX));
-    REQUIRE(o.status.ok());
-    std::vector<int64_t> t;
-    for (const StepReport& r : o.reports) t.push_back(r.kv_tokens);
-    return t;
-  }
+  RankExecutor& leader() { return ranks_->leader(); }
+  FaultyBackend& backend(int r) { return *faulty_[r]; }
+  std::vector<int64_t> kv_tokens(SeqId seq) { return ranks_->kv_tokens(seq); }
 
  private:
-  std::vector<std::unique_ptr<FaultyBackend>> backend_owners_;
-  std::vector<FaultyBackend*> backends_;
-  std::vector<RankLocal> ranks_;
-  std::vector<std::thread> followers_;
+  std::vector<FaultyBackend*> faulty_;  // owned by ranks_
+  std::unique_ptr<test::TestRanks> ranks_;
 };
 
 std::vector<int32_t> prompt_tokens(int n) {
@@ -188,7 +144,7 @@ TEST_CASE("a rank short of memory fails the step in its reservation, and the gro
   CAPTURE(n, host_memory, victim);
 
   auto model_backend = make_cpu_backend({1});
-  auto model = LlamaModel::Random(tiny_config(), *model_backend, 7);
+  auto model = LlamaModel::Random(test::tiny_random_config(), *model_backend, 7);
   REQUIRE(model.ok());
   Group g(n, host_memory, *model.value());
   const std::vector<int32_t> first = prompt_tokens(29), second = prompt_tokens(13);

@@ -11,7 +11,7 @@ std::set<std::string> engine_value_flags() {
   return {"model",         "cp",         "world",          "rank",       "store",
           "hostname",      "variant",    "decode-variant", "threads",    "kv-budget-mb",
           "prefill-chunk", "timeout-ms", "template",       "attn-flops", "link-bw",
-          "backend",       "device",     "comm",           "kv-type"};
+          "backend",       "device",     "comm",           "kv-type",    "leader-timeout-ms"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -72,6 +72,11 @@ Result<EngineOptions> engine_options(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000));
   if (timeout < 1) return InvalidArgument("--timeout-ms must be positive");
   o.comm_timeout = std::chrono::milliseconds(timeout);
+  RINGLM_ASSIGN_OR_RETURN(int64_t leader_timeout, a.get_int("leader-timeout-ms", 60000));
+  if (leader_timeout < kMinLeaderTimeout.count())
+    return InvalidArgument("--leader-timeout-ms must be at least " +
+                           std::to_string(kMinLeaderTimeout.count()));
+  o.leader_timeout = std::chrono::milliseconds(leader_timeout);
   o.chat_template = a.get("template");
   o.backend = a.get("backend", "cpu");
   RINGLM_ASSIGN_OR_RETURN(int64_t device, a.get_int("device", 0));

@@ -81,20 +81,22 @@ type GenerateRequest struct {
 
 // EngineConfig describes the model and the rank group (engine_config.fbs).
 type EngineConfig struct {
-	ModelPath      string    `json:"model_path"`
-	WorldSize      int       `json:"world_size,omitempty"`
-	Rank           int       `json:"rank,omitempty"` // with Rendezvous: 0 (NewEngine) or 1 .. WorldSize-1 (Serve)
-	Devices        []string  `json:"devices,omitempty"`
-	Rendezvous     string    `json:"rendezvous,omitempty"`
-	Hostname       string    `json:"hostname,omitempty"`
-	KVBudgetBytes  uint64    `json:"kv_budget_bytes,omitempty"`
-	KVPageTokens   int64     `json:"kv_page_tokens,omitempty"`
-	PrefillChunk   int64     `json:"prefill_chunk,omitempty"`
-	ThreadsPerRank int       `json:"threads_per_rank,omitempty"`
-	CommTimeoutMS  int64     `json:"comm_timeout_ms,omitempty"`
-	CPVariant      CpVariant `json:"cp_variant,omitempty"`
-	ChatTemplate   string    `json:"chat_template,omitempty"`
-	KVCacheType    string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
+	ModelPath      string   `json:"model_path"`
+	WorldSize      int      `json:"world_size,omitempty"`
+	Rank           int      `json:"rank,omitempty"` // with Rendezvous: 0 (NewEngine) or 1 .. WorldSize-1 (Serve)
+	Devices        []string `json:"devices,omitempty"`
+	Rendezvous     string   `json:"rendezvous,omitempty"`
+	Hostname       string   `json:"hostname,omitempty"`
+	KVBudgetBytes  uint64   `json:"kv_budget_bytes,omitempty"`
+	KVPageTokens   int64    `json:"kv_page_tokens,omitempty"`
+	PrefillChunk   int64    `json:"prefill_chunk,omitempty"`
+	ThreadsPerRank int      `json:"threads_per_rank,omitempty"`
+	CommTimeoutMS  int64    `json:"comm_timeout_ms,omitempty"`
+	// Followers leave a group whose leader says nothing for this long (0: 60000).
+	LeaderTimeoutMS int64     `json:"leader_timeout_ms,omitempty"`
+	CPVariant       CpVariant `json:"cp_variant,omitempty"`
+	ChatTemplate    string    `json:"chat_template,omitempty"`
+	KVCacheType     string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
 }
 
 // SessionConfig configures a new session.

@@ -247,7 +247,9 @@ RINGLM_API ringlm_status ringlm_engine_info(ringlm_engine* engine, int32_t forma
  * ringlm_engine_create) destroys its engine: then OK. Blocks the calling
  * thread. INVALID_ARGUMENT: as ringlm_engine_create, and rank < 1, rank >=
  * world_size or no rendezvous; DEADLINE_EXCEEDED / UNAVAILABLE: the leader
- * was lost; model errors as ringlm_engine_create. */
+ * was lost (its connections dropped, a step passed comm_timeout_ms, or it
+ * said nothing, not even its idle heartbeat, for the leader's
+ * leader_timeout_ms); model errors as ringlm_engine_create. */
 RINGLM_API ringlm_status ringlm_engine_serve(const void* config, size_t config_len, int32_t format,
                                              ringlm_error** err);
 

@@ -1,0 +1,37 @@
+#include "runtime/leader_heartbeat.h"
+
+namespace ringlm {
+
+LeaderHeartbeat::LeaderHeartbeat(RankExecutor& leader, std::chrono::milliseconds interval)
+    : leader_(leader), interval_(interval), thread_([this] { run(); }) {}
+
+LeaderHeartbeat::~LeaderHeartbeat() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Status LeaderHeartbeat::status() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return status_;
+}
+
+void LeaderHeartbeat::run() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    if (cv_.wait_for(l, interval_, [this] { return stop_; })) return;
+    l.unlock();
+    Status st = leader_.heartbeat(interval_);
+    l.lock();
+    if (!st.ok()) {
+      // The group is broken; the next step reports it. Nothing more to send.
+      status_ = st;
+      return;
+    }
+  }
+}
+
+}  // namespace ringlm

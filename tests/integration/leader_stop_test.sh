@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A leader that stops answering without closing its connections (a host that
+# vanished; here a stopped process): its worker leaves the group with
+# UNAVAILABLE after the leader timeout instead of waiting forever. While the
+# leader idles, its heartbeats keep the worker in, and the worker takes the
+# leader's timeout (it sets none itself).
+source "$(dirname "$0")/lib.sh"
+store="$WORK/store"
+mkdir -p "$store"
+"$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
+  --timeout-ms 5000 2> "$WORK/worker.log" &
+worker=$!
+PIDS+=($worker)
+mkfifo "$WORK/in"
+"$RINGLM" chat --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
+  --timeout-ms 5000 --leader-timeout-ms 2000 --max-tokens 4 --quiet \
+  < "$WORK/in" > "$WORK/leader.out" 2> "$WORK/leader.err" &
+leader=$!
+PIDS+=($leader)
+exec 3> "$WORK/in"  # the leader's stdin stays open: it idles between turns
+echo "Hello" >&3
+for _ in $(seq 1 300); do
+  [ -s "$WORK/leader.out" ] && break
+  kill -0 "$leader" 2>/dev/null || fail "leader ended early: $(cat "$WORK/leader.err")"
+  sleep 0.2
+done
+[ -s "$WORK/leader.out" ] || fail "leader produced no reply"
+# Three leader timeouts of an idle leader: the worker stays.
+sleep 6
+kill -0 "$worker" 2>/dev/null || fail "worker left an idle leader: $(cat "$WORK/worker.log")"
+kill -STOP "$leader"
+start=$(date +%s)
+for _ in $(seq 1 100); do
+  kill -0 "$worker" 2>/dev/null || break
+  sleep 0.2
+done
+kill -0 "$worker" 2>/dev/null && fail "worker still waiting 20 s after its leader stopped"
+status=0
+wait "$worker" || status=$?
+elapsed=$(( $(date +%s) - start ))
+[ "$status" -ne 0 ] || fail "worker exited 0 after losing its leader"
+[ "$status" -lt 128 ] || fail "worker crashed (exit $status): $(cat "$WORK/worker.log")"
+grep -q "UNAVAILABLE.*no word from the leader" "$WORK/worker.log" ||
+  fail "unclear error: $(cat "$WORK/worker.log")"
+kill -9 "$leader" 2>/dev/null || true
+echo "leader_stop_test: ok (worker left after ${elapsed}s: $(tail -n 1 "$WORK/worker.log"))"
