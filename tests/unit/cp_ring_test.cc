@@ -442,6 +442,47 @@ Status run_algorithm(int kind, Comm& c, Backend& b, const RingAttentionArgs& a, 
   }
 }
 
+// What a prefill or decode step does: reserve a workspace for the step's
+// shapes (before its ranks agree to run it), then run every layer (3) from
+// it. REQUIREs that the layers allocate nothing.
+std::vector<RankResult> run_reserved(const Scenario& s, Where where, int algo, KeyRunSplit split) {
+  struct PerRank {
+    RingWorkspace ws;
+    int reserved_allocs = -1;  // the workspace's, after reserve
+    int layer_allocs = 0;      // the backend's, during the layers
+  };
+  std::vector<PerRank> ranks(s.n);
+  auto res = run_attention(
+      s, where, 3,
+      [&](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) -> Status {
+        PerRank& me = ranks[c.rank()];
+        auto& counting = static_cast<CountingBackend&>(b);
+        RingAttentionArgs x = a;
+        x.key_runs = split;
+        x.workspace = &me.ws;
+        if (me.reserved_allocs < 0) {
+          if (algo == 0) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_kv(c, b, x));
+          if (algo == 1) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_q(c, b, x));
+          if (algo >= 2) {
+            const DecodeVariant v = algo == 2 ? DecodeVariant::kAllGather : DecodeVariant::kRingPassQ;
+            RINGLM_RETURN_IF_ERROR(reserve_cp_decode(c, b, x, v, false));
+          }
+          me.reserved_allocs = me.ws.allocations();
+        }
+        const int before = counting.allocs;
+        RINGLM_RETURN_IF_ERROR(run_algorithm(algo, c, b, x, out, st));
+        me.layer_allocs += counting.allocs - before;
+        return Status::Ok();
+      });
+  for (int r = 0; r < s.n; ++r) {
+    CAPTURE(r);
+    REQUIRE(ranks[r].reserved_allocs > 0);
+    REQUIRE(ranks[r].ws.allocations() == ranks[r].reserved_allocs);
+    REQUIRE(ranks[r].layer_allocs == 0);
+  }
+  return res;
+}
+
 // Every attention call carried host copies of its positions, equal to them.
 void require_position_hints(const std::vector<RankResult>& res) {
   for (const RankResult& r : res) {
@@ -774,8 +815,6 @@ TEST_CASE("CP decode equals the f64 reference on every rank", "[cp][ring]") {
 }
 
 TEST_CASE("a reserved workspace leaves the ring nothing to allocate", "[cp][ring]") {
-  // What a prefill or decode step does: reserve the workspace for the step's
-  // shapes (before its ranks agree to run it), then run every layer from it.
   const int n = GENERATE(1, 2, 3);
   const int algo = GENERATE(0, 1, 2, 3);  // pass-KV, pass-Q, decode all-gather, decode ring pass-Q
   const Where where = GENERATE(Where::kCpu, Where::kCpuStaged, Where::kCpuDeviceComm);
@@ -784,42 +823,7 @@ TEST_CASE("a reserved workspace leaves the ring nothing to allocate", "[cp][ring
   const bool decode = algo >= 2;
   const Scenario s = make_scenario(n, kHistories[1].prior, kHistories[1].decode_between,
                                    decode ? 3 : 37, decode, 6100u + n * 13 + algo);
-  struct PerRank {
-    RingWorkspace ws;
-    int reserved_allocs = -1;  // the workspace's, after reserve
-    int layer_allocs = 0;      // the backend's, during the layers
-  };
-  std::vector<PerRank> ranks(n);
-  const int layers = 3;
-  const auto res = run_attention(
-      s, where, layers,
-      [&](Comm& c, Backend& b, const RingAttentionArgs& a, float* out, RingStats* st) -> Status {
-        PerRank& me = ranks[c.rank()];
-        auto& counting = static_cast<CountingBackend&>(b);
-        RingAttentionArgs x = a;
-        x.key_runs = split;
-        x.workspace = &me.ws;
-        if (me.reserved_allocs < 0) {
-          if (algo == 0) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_kv(c, b, x));
-          if (algo == 1) RINGLM_RETURN_IF_ERROR(reserve_ring_pass_q(c, b, x));
-          if (algo >= 2) {
-            const DecodeVariant v = algo == 2 ? DecodeVariant::kAllGather : DecodeVariant::kRingPassQ;
-            RINGLM_RETURN_IF_ERROR(reserve_cp_decode(c, b, x, v, false));
-          }
-          me.reserved_allocs = me.ws.allocations();
-        }
-        const int before = counting.allocs;
-        RINGLM_RETURN_IF_ERROR(run_algorithm(algo, c, b, x, out, st));
-        me.layer_allocs += counting.allocs - before;
-        return Status::Ok();
-      });
-  check_against_reference(s, outputs(res));
-  for (int r = 0; r < n; ++r) {
-    CAPTURE(r);
-    REQUIRE(ranks[r].reserved_allocs > 0);
-    REQUIRE(ranks[r].ws.allocations() == ranks[r].reserved_allocs);
-    REQUIRE(ranks[r].layer_allocs == 0);
-  }
+  check_against_reference(s, outputs(run_reserved(s, where, algo, split)));
 
   // Without a workspace every call allocates its own.
   const auto own = run_attention(
@@ -967,6 +971,9 @@ TEST_CASE("ring attention on the CUDA backend, staged or on the device-Comm path
   if (decode) {
     for (int r = 1; r < n; ++r) REQUIRE(res[r].out == res[0].out);
   }
+  // From a workspace reserved for the step, as the engine runs it: right,
+  // and nothing allocated over the layers.
+  check_against_reference(s, outputs(run_reserved(s, where, kind, KeyRunSplit::kAuto)));
   if (where == Where::kCudaDeviceComm) {
     // The rings (all but the all-gather decode) timed by CUDA events, every
     // transfer waited on the device and then once on the host.
