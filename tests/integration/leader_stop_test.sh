@@ -5,12 +5,7 @@
 # leader idles, its heartbeats keep the worker in, and the worker takes the
 # leader's timeout (it sets none itself).
 source "$(dirname "$0")/lib.sh"
-store="$WORK/store"
-mkdir -p "$store"
-"$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
-  --timeout-ms 5000 2> "$WORK/worker.log" &
-worker=$!
-PIDS+=($worker)
+start_worker --timeout-ms 5000
 mkfifo "$WORK/in"
 "$RINGLM" chat --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
   --timeout-ms 5000 --leader-timeout-ms 2000 --max-tokens 4 --quiet \
@@ -19,12 +14,7 @@ leader=$!
 PIDS+=($leader)
 exec 3> "$WORK/in"  # the leader's stdin stays open: it idles between turns
 echo "Hello" >&3
-for _ in $(seq 1 300); do
-  [ -s "$WORK/leader.out" ] && break
-  kill -0 "$leader" 2>/dev/null || fail "leader ended early: $(cat "$WORK/leader.err")"
-  sleep 0.2
-done
-[ -s "$WORK/leader.out" ] || fail "leader produced no reply"
+wait_for_leader_output
 # Three leader timeouts of an idle leader: the worker stays.
 sleep 6
 kill -0 "$worker" 2>/dev/null || fail "worker left an idle leader: $(cat "$WORK/worker.log")"

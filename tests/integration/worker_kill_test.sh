@@ -2,24 +2,14 @@
 # A worker killed during a request: the leader reports an error within a
 # bounded time (a few deadlines), and neither hangs nor crashes.
 source "$(dirname "$0")/lib.sh"
-store="$WORK/store"
-mkdir -p "$store"
-"$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
-  --timeout-ms 3000 2> "$WORK/worker.log" &
-worker=$!
-PIDS+=($worker)
+start_worker --timeout-ms 3000
 "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
   --timeout-ms 3000 --prompt "Count from one to one thousand." --chat --max-tokens 2000 \
   > "$WORK/leader.out" 2> "$WORK/leader.err" &
 leader=$!
 PIDS+=($leader)
 # Wait until the leader streams tokens, then kill the worker.
-for _ in $(seq 1 300); do
-  [ -s "$WORK/leader.out" ] && break
-  kill -0 "$leader" 2>/dev/null || fail "leader ended early: $(cat "$WORK/leader.err")"
-  sleep 0.2
-done
-[ -s "$WORK/leader.out" ] || fail "leader produced no tokens"
+wait_for_leader_output
 kill -9 "$worker"
 start=$(date +%s)
 status=0
