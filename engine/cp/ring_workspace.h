@@ -8,10 +8,13 @@
 //
 // The reserve_* functions of ring_attention.h take in advance what a call of
 // given shapes will take. A rank that reserves its step's workspace before
-// the ranks agree to run the step allocates nothing in the ring: when memory
-// is short it fails the agreement, and every rank backs out, instead of
-// stopping mid-ring and leaving its peers waiting for messages that never
-// come (runtime/rank_executor.cc).
+// the ranks agree to run the step takes no backend memory in the ring's own
+// code: when memory is short it fails the agreement, and every rank backs
+// out, instead of stopping mid-ring and leaving its peers waiting for
+// messages that never come (runtime/rank_executor.cc). Not covered: scratch
+// a backend keeps inside its ops (the CUDA backend's attention and cuDNN
+// workspaces grow on the first step of a larger shape) and small host
+// vectors (positions, plans).
 //
 // A slot that must grow gets a new buffer; the old one is kept until the
 // workspace is destroyed, since transfers or kernels queued on it may still

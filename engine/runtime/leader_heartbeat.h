@@ -5,8 +5,8 @@
 // without closing its connections (power loss, a partition, a stopped
 // process) does not leave its workers waiting forever. Between steps, also
 // while the host application takes its time between the steps of a turn (a
-// slow stream callback), this thread sends a Heartbeat plan every
-// `interval` unless a step went out within it.
+// slow stream callback), this thread makes sure a plan goes out at least
+// every `interval` (a Heartbeat when no step does).
 //
 // Threads: its own; RankExecutor::heartbeat serialises it with the steps.
 #pragma once

@@ -336,18 +336,17 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
                                ? DecodeVariant::kRingPassQ
                                : DecodeVariant::kAllGather;
   if (world_size() > 1) {
-    int64_t kv_cap = 0;
-    if (CpDecodeAttention::gathers_shard(be_, data_, dv)) {
-      // The gathered shard is padded to the largest over the ranks.
-      const int64_t mine = kv_.length(seq);
-      std::vector<int64_t> lens(static_cast<size_t>(world_size()));
-      if (Status st = comm_.all_gather(&mine, lens.data(), sizeof(int64_t)); !st.ok()) {
-        if (kv_.length(seq) > len_before) (void)kv_.truncate(seq, len_before);
-        out.status = st;
-        return out;
-      }
-      kv_cap = *std::max_element(lens.begin(), lens.end());
+    // A gathered shard is padded to the largest over the ranks. (Gathered on
+    // every rank alike, whether or not its backend's attention gathers: a
+    // collective must not depend on what is local.)
+    const int64_t mine = kv_.length(seq);
+    std::vector<int64_t> lens(static_cast<size_t>(world_size()));
+    if (Status st = comm_.all_gather(&mine, lens.data(), sizeof(int64_t)); !st.ok()) {
+      if (kv_.length(seq) > len_before) (void)kv_.truncate(seq, len_before);
+      out.status = st;
+      return out;
     }
+    const int64_t kv_cap = *std::max_element(lens.begin(), lens.end());
     attn.emplace(be_, kv_, data_, seq, model_.config(), dv, scratch_.pos, owner, first_slot,
                  kv_cap, ring_memory);
     if (local.ok()) local = attn->reserve();

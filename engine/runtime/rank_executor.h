@@ -48,6 +48,9 @@ struct StepOutcome {
   std::vector<std::vector<uint8_t>> shards;  // ExportKv, leader: every rank's KV shard
 };
 
+// A leader timeout that never runs out in practice (a year).
+inline constexpr std::chrono::milliseconds kNoLeaderTimeout{std::chrono::hours(24 * 365)};
+
 struct RankConfig {
   std::chrono::milliseconds step_timeout{60000};
   // Followers: how long serve() waits for the next plan (steps and

@@ -25,12 +25,18 @@ StepOutcome RankExecutor::export_kv(const fb::StepPlan& plan) {
   }
   std::vector<uint8_t> all(std::max<size_t>(total, 1));
   out.status = comm_.all_to_allv(blob.data(), send, all.data(), recv);
-  if (!out.status.ok() || rank() != 0) return out;
-  size_t off = 0;
-  for (int i = 0; i < n; ++i) {
-    out.shards.emplace_back(all.begin() + off, all.begin() + off + recv[i]);
-    off += recv[i];
+  if (!out.status.ok()) return out;
+  if (rank() == 0) {
+    size_t off = 0;
+    for (int i = 0; i < n; ++i) {
+      out.shards.emplace_back(all.begin() + off, all.begin() + off + recv[i]);
+      off += recv[i];
+    }
   }
+  // The followers wait out the leader's copy here, under the step's deadline:
+  // back in serve() a long copy would run down their leader timeout.
+  out.status = comm_.barrier();
+  if (!out.status.ok()) out.shards.clear();
   return out;
 }
 

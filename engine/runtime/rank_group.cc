@@ -23,7 +23,7 @@ constexpr size_t kCalibrationBytes = size_t(4) << 20;
 // of another build (another step protocol) or with another model file would
 // otherwise compute garbage, or fail only at a step's deadline.
 // Bump kRankProtocol whenever StepPlan or the collectives of a step change.
-constexpr uint32_t kRankProtocol = 3;
+constexpr uint32_t kRankProtocol = 4;
 struct RankHello {
   uint32_t protocol = kRankProtocol;
   uint32_t report_bytes = sizeof(StepReport);
@@ -192,9 +192,13 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   g->leader_ = std::move(ranks[0].value());
   for (int i = 1; i < local; ++i) g->follower_ranks_.push_back(std::move(ranks[i].value()));
   for (auto& f : g->follower_ranks_) {
+    // Threads of this process cannot outlive a vanished leader: they wait
+    // without a leader timeout, so that stopping the whole process (a
+    // debugger, Ctrl-Z) for longer does not break the group.
+    f.exec->config().leader_timeout = kNoLeaderTimeout;
     g->followers_.emplace_back([&f]() { (void)f.exec->serve(); });
   }
-  if (g->world_ > 1) {
+  if (g->world_ > 1 && !g->in_process_) {
     g->heartbeat_ = std::make_unique<LeaderHeartbeat>(g->leader(), opts.leader_timeout / 4);
   }
   return g;

@@ -9,8 +9,9 @@
 // Start() also calibrates the CP policy collectively: attention FLOP/s on the
 // leader's backend and the ring's link bandwidth.
 //
-// With N > 1 a LeaderHeartbeat keeps the idle leader audible, so followers
-// (here and in worker processes) can leave a group whose leader vanished.
+// In multi-process mode a LeaderHeartbeat keeps the idle leader audible, so
+// worker processes can leave a group whose leader vanished; follower threads
+// of an in-process group wait for their leader without a timeout.
 //
 // Threads: leader() is used by one thread at a time (the engine serialises
 // requests) besides the heartbeat's. Destruction shuts the followers down and
@@ -72,7 +73,7 @@ class RankGroup {
   std::map<int, std::unique_ptr<LlamaModel>> device_models_;  // other devices' copies
   std::vector<RankLocal> follower_ranks_;                     // each driven by its thread below
   std::vector<std::thread> followers_;
-  std::unique_ptr<LeaderHeartbeat> heartbeat_;  // world > 1: keeps the followers' waits short
+  std::unique_ptr<LeaderHeartbeat> heartbeat_;  // multi-process leader: keeps workers in the group
   CpCalibration calib_;
 };
 
