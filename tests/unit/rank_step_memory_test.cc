@@ -21,11 +21,13 @@ namespace {
 
 // A CPU backend that, while armed, refuses the fail_at-th allocation (1-based)
 // counted from arming. It forwards the CPU backend's own fused and block ops
-// (the Backend defaults of some allocate, which the CPU backend does not).
+// (the Backend defaults of some allocate, which the CPU backend does not);
+// without `blocks` it has no attention over key blocks, so CP decode gathers
+// the KV shard as on such backends.
 class FaultyBackend final : public test::ForwardingBackend {
  public:
-  explicit FaultyBackend(bool host_memory)
-      : ForwardingBackend(make_cpu_backend({1}), host_memory), cpu_(&inner()) {}
+  FaultyBackend(bool host_memory, bool blocks)
+      : ForwardingBackend(make_cpu_backend({1}), host_memory), cpu_(&inner()), blocks_(blocks) {}
 
   void arm(int fail_at) {
     count_ = 0;
@@ -46,7 +48,7 @@ class FaultyBackend final : public test::ForwardingBackend {
                            int64_t m) override {
     return cpu_->swiglu_matmul_add(gate, up, w, y, m);
   }
-  bool has_attention_blocks() const override { return cpu_->has_attention_blocks(); }
+  bool has_attention_blocks() const override { return blocks_ && cpu_->has_attention_blocks(); }
   Status attention_partial_blocks(const kernels::AttentionParams& p,
                                   const kernels::KeyBlock* blocks, size_t n) override {
     return cpu_->attention_partial_blocks(p, blocks, n);
@@ -58,6 +60,7 @@ class FaultyBackend final : public test::ForwardingBackend {
 
  private:
   Backend* cpu_;
+  bool blocks_;
   std::atomic<int> count_{0};
   std::atomic<int> fail_at_{0};
 };
@@ -65,14 +68,14 @@ class FaultyBackend final : public test::ForwardingBackend {
 // n ranks on FaultyBackends.
 class Group {
  public:
-  Group(int n, bool host_memory, const LlamaModel& model) {
+  Group(int n, bool host_memory, bool blocks, const LlamaModel& model) {
     EngineOptions o;
     o.world_size = n;
     o.kv_page_tokens = 16;
     o.comm_timeout = std::chrono::seconds(30);
     std::vector<std::unique_ptr<Backend>> backends;
     for (int r = 0; r < n; ++r) {
-      auto be = std::make_unique<FaultyBackend>(host_memory);
+      auto be = std::make_unique<FaultyBackend>(host_memory, blocks);
       faulty_.push_back(be.get());
       backends.push_back(std::move(be));
     }
@@ -140,13 +143,15 @@ TEST_CASE("a rank short of memory fails the step in its reservation, and the gro
           "[cp][memory]") {
   const int n = GENERATE(2, 3);
   const bool host_memory = GENERATE(true, false);  // false: messages staged via host copies
+  const bool blocks = GENERATE(true, false);  // false: decode gathers the shard
   const int victim = GENERATE_COPY(0, n - 1);
-  CAPTURE(n, host_memory, victim);
+  if (!host_memory && !blocks) return;  // a subset of the grid suffices
+  CAPTURE(n, host_memory, blocks, victim);
 
   auto model_backend = make_cpu_backend({1});
   auto model = LlamaModel::Random(test::tiny_random_config(), *model_backend, 7);
   REQUIRE(model.ok());
-  Group g(n, host_memory, *model.value());
+  Group g(n, host_memory, blocks, *model.value());
   const std::vector<int32_t> first = prompt_tokens(29), second = prompt_tokens(13);
 
   for (CpVariant variant : {CpVariant::kPassKV, CpVariant::kPassQ}) {
