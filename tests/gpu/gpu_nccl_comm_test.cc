@@ -110,9 +110,12 @@ struct DevInts {
     if (cudaMalloc(&p, sizeof(int32_t) * std::max<size_t>(n, 1)) != cudaSuccess) p = nullptr;
   }
   ~DevInts() { cudaFree(p); }
+  // Done when it returns: a pageable cudaMemcpy may return before its DMA
+  // lands, and NCCL reads on a stream of its own.
   bool set(const std::vector<int32_t>& v) {
     return p && v.size() == n &&
-           cudaMemcpy(p, v.data(), sizeof(int32_t) * n, cudaMemcpyHostToDevice) == cudaSuccess;
+           cudaMemcpy(p, v.data(), sizeof(int32_t) * n, cudaMemcpyHostToDevice) == cudaSuccess &&
+           cudaDeviceSynchronize() == cudaSuccess;
   }
   std::vector<int32_t> get() const {
     std::vector<int32_t> v(n, -7);
@@ -246,6 +249,9 @@ TEST_CASE("one rank: ordered after the compute stream, waited on the host or the
     require_ok(req.value()->wait());
   } else {
     require_ok(req.value()->wait());
+    // A kernel right after a host wait: the wait's polling must leave no
+    // "not ready" behind for the launch to report.
+    require_ok(be.fill(seen->as<float>(), 0.f, n));
     require_ok(be.copy(seen->data(), dst->data(), bytes));
   }
   CHECK(req.value()->device_ms() >= 0);

@@ -154,8 +154,11 @@ tail -250 "$OUT/ctest.txt"
 [[ $rc -ne 0 ]] && { echo "GPU tests FAILED (rc=$rc)"; STATUS=1; }
 
 step "cp_ring_test [gpu]: the ring on the CUDA backend (N ranks on one GPU over Gloo, staged and on the device-Comm path, f32 and bf16 KV)"
-RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD timeout 180 "$BUILD/bin/cp_ring_test" "[gpu]" 2>&1 | tail -15
-[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_ring_test [gpu] FAILED"; STATUS=1; }
+# Full output in cp_ring_test.txt; the log gets its tail.
+RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD timeout 180 "$BUILD/bin/cp_ring_test" "[gpu]" >"$OUT/cp_ring_test.txt" 2>&1
+rc=$?
+tail -15 "$OUT/cp_ring_test.txt"
+[[ $rc -ne 0 ]] && { echo "cp_ring_test [gpu] FAILED (rc=$rc)"; STATUS=1; }
 
 # --- benchmarks ---
 if [[ ${SKIP_ATTN_BENCH:-0} != 1 ]]; then
@@ -205,7 +208,13 @@ if compgen -G ".gpumodel/*.gguf" >/dev/null; then
     g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
     d=$(python3 -c 'import numpy as n; a=n.fromfile("'"$OUT"'/cpu.f32",n.float32); b=n.fromfile("'"$OUT"'/gpu.f32",n.float32); print("max|dlogit| %.4f of max|logit| %.2f" % (abs(a-b).max(), abs(a).max()))')
     echo "prompt ($kv KV): $p"; echo "  cpu $c"; echo "  gpu $g"; echo "  $d"
-    [[ "$c" == "$g" ]] && echo "  greedy tokens equal" || { echo "  greedy tokens DIFFER"; STATUS=1; }
+    if [[ -z "$c" || -z "$g" ]]; then
+      echo "  a generate run FAILED"; STATUS=1
+    elif [[ "$c" == "$g" ]]; then
+      echo "  greedy tokens equal"
+    else
+      echo "  greedy tokens DIFFER"; STATUS=1
+    fi
   done
   done
 else

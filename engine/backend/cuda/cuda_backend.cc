@@ -294,11 +294,13 @@ Result<const float*> CudaBackend::upload_inv_freq(const kernels::RopeConfig& cfg
   const size_t bytes = sizeof(float) * inv.size();
   if (inv != rope_host_ || !scratch_[kScratchRope].ptr) {
     RINGLM_ASSIGN_OR_RETURN(void* d, scratch(kScratchRope, bytes));
-    rope_host_ = std::move(inv);
     // Pageable source: staged before cudaMemcpyAsync returns; stream order
-    // keeps earlier rope kernels on the previous values.
+    // keeps earlier rope kernels on the previous values. The cache names
+    // what the device holds only once the copy is queued.
+    rope_host_.clear();
     RINGLM_CUDA_RETURN_IF_ERROR(
-        cudaMemcpyAsync(d, rope_host_.data(), bytes, cudaMemcpyHostToDevice, stream_));
+        cudaMemcpyAsync(d, inv.data(), bytes, cudaMemcpyHostToDevice, stream_));
+    rope_host_ = std::move(inv);
   }
   return static_cast<const float*>(scratch_[kScratchRope].ptr);
 }

@@ -136,6 +136,7 @@ Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&c->done_, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaMalloc(reinterpret_cast<void**>(&c->barrier_buf_),
                                          sizeof(int32_t) * size_t(size + 1));
+  if (ce == cudaSuccess) ce = cudaMemset(c->barrier_buf_, 0, sizeof(int32_t) * size_t(size + 1));
   if (ce != cudaSuccess) {
     c->dead_ = true;
     return Unavailable(cuda_message(ce, "setting up the device"));
@@ -272,7 +273,7 @@ Status NcclComm::begin_locked() {
     e = cudaEventRecord(compute_ready_, compute_);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(stream_, compute_ready_, 0);
   }
-  if (e != cudaSuccess) return Unavailable(cuda_message(e, "ordering after the compute stream"));
+  if (e != cudaSuccess) return fail_locked(Unavailable(cuda_message(e, "ordering after the compute stream")));
   return Status::Ok();
 }
 
@@ -310,6 +311,9 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
     const cudaError_t e = cudaEventQuery(event);
     if (e == cudaSuccess) return Status::Ok();
     if (e != cudaErrorNotReady) return fail_locked(Unavailable(cuda_message(e, "waiting for a transfer")));
+    // A query of unfinished work leaves cudaErrorNotReady as this thread's
+    // last error, which the next kernel launch's cudaGetLastError would report.
+    (void)cudaGetLastError();
     ncclResult_t ar = ncclSuccess;
     const ncclResult_t r = ncclCommGetAsyncError(comm_, &ar);
     if (r != ncclSuccess) return fail_locked(Unavailable(nccl_message(comm_, r, "ncclCommGetAsyncError")));

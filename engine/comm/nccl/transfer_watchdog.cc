@@ -66,8 +66,10 @@ bool TransferWatchdog::poll_locked(Clock::time_point now, cudaError_t* error) {
       watched_.pop_back();
       continue;
     }
+    if (e == cudaErrorNotReady) (void)cudaGetLastError();  // not an error: clear it
     if (e == cudaErrorNotReady && !w.started) {
       e = cudaEventQuery(w.start);
+      if (e == cudaErrorNotReady) (void)cudaGetLastError();
       if (e == cudaSuccess) {
         w.started = true;
         w.deadline = now + timeout_();
