@@ -66,7 +66,10 @@ std::string json_array(const std::vector<T>& v) {
 class JsonObject {
  public:
   JsonObject& raw(std::string_view key, const std::string& json) {
-    body_ += (body_.empty() ? "" : ",") + json_quote(key) + ":" + json;
+    if (!body_.empty()) body_ += ',';
+    body_ += json_quote(key);
+    body_ += ':';
+    body_ += json;
     return *this;
   }
   JsonObject& str(std::string_view key, std::string_view v) { return raw(key, json_quote(v)); }
