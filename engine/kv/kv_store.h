@@ -80,6 +80,9 @@ class KvStore {
   virtual size_t budget_bytes() const = 0;
   // Bytes one more token would need in the worst case (a new page).
   virtual size_t bytes_per_token() const = 0;
+  // Tokens the whole budget holds when every page of it is full: no
+  // sequence on this store can grow beyond this.
+  virtual int64_t capacity_tokens() const = 0;
 
   // Serialises the sequence (positions + every layer's K/V in the store's
   // element type, host byte order) so that read_state() on a store of the

@@ -216,6 +216,9 @@ class PagedKvStore final : public KvStore {
   size_t bytes_used() const override { return used_; }
   size_t budget_bytes() const override { return budget_; }
   size_t bytes_per_token() const override { return page_bytes_; }
+  int64_t capacity_tokens() const override {
+    return int64_t(budget_ / page_bytes_) * page_tokens_;
+  }
 
   Status write_state(SeqId seq, std::vector<uint8_t>* out) const override {
     auto it = seqs_.find(seq);

@@ -97,6 +97,12 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   kvo.page_tokens = opts.kv_page_tokens;
   kvo.budget_bytes = opts.kv_budget_bytes;
   r.kv = make_paged_kv_store(*r.backend, kvo);
+  // Every rank's KV capacity, so the leader can refuse a request no
+  // eviction could make room for before it evicts anything.
+  const int64_t capacity = r.kv->capacity_tokens();
+  r.kv_capacity.resize(size_t(opts.world_size));
+  RINGLM_RETURN_IF_ERROR(r.comm->all_gather(&capacity, r.kv_capacity.data(), sizeof(capacity))
+                             .WithContext("kv capacity"));
   if (opts.nccl && opts.world_size > 1) {
     if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL

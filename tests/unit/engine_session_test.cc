@@ -211,13 +211,19 @@ TEST_CASE("a full KV budget evicts the idle session, which is rebuilt", "[sessio
   CHECK(ta.stats.cached_tokens == 0);
   CHECK(max_diff(ta.prompt_logits, tr.prompt_logits) < 1e-4);
   CHECK(ta.tokens == tr.tokens);
-  // A request that cannot fit even alone fails cleanly and changes nothing.
+  // A request that cannot fit even alone fails cleanly and changes nothing:
+  // it evicts no other session on its way (a's KV stays).
   auto c = e->open_session();
   GenerateOptions g;
   g.max_tokens = 1;
   auto big = e->generate(c.value(), ids(400, 9), g);
   CHECK(big.status().code() == StatusCode::kResourceExhausted);
+  CHECK(big.status().message().find("no eviction can make room") != std::string::npos);
   CHECK(e->session_tokens(c.value())->empty());
+  const TurnResult again = turn(*e, a.value(), ids(3, 10));
+  CHECK_FALSE(again.stats.rebuilt);
+  CHECK(again.stats.evictions == 0);
+  CHECK(again.stats.cached_tokens > 0);
 }
 
 TEST_CASE("raw mode's token history is every prompt and reply token", "[session]") {

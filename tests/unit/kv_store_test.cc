@@ -118,6 +118,7 @@ TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]"
       }
     }
     fits[int(type)] = kv->length(9);
+    CHECK(kv->capacity_tokens() == fits[int(type)]);  // what it says it holds, it holds
   }
   CHECK(fits[0] == 16);
   CHECK(fits[1] >= 2 * fits[0] - 4);  // the position arrays do not halve
