@@ -160,14 +160,16 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
   const int64_t total = int64_t(prompt.size());
   // The session's KV after the prompt cannot exceed what all ranks' budgets
   // hold together: such a request fails here, before it evicts anything.
-  int64_t capacity = 0;
-  for (int64_t t : group_->kv_capacity()) capacity += t;
+  int64_t capacity = 0;  // saturating: a huge budget on a tiny model is a huge capacity
+  for (int64_t t : group_->kv_capacity())
+    capacity = t > INT64_MAX - capacity ? INT64_MAX : capacity + t;
   const int64_t after = int64_t(s.tokens.size()) + total;
   if (after > capacity) {
-    return ResourceExhausted("the session's KV would hold " + std::to_string(after) +
-                             " tokens, more than the KV budgets of all " + std::to_string(n) +
-                             " ranks hold together (" + std::to_string(capacity) +
-                             " tokens): no eviction can make room");
+    return ResourceExhausted(
+        "the session's KV would hold " + std::to_string(after) + " tokens, more than " +
+        (n == 1 ? std::string("the KV budget holds")
+                : "the KV budgets of all " + std::to_string(n) + " ranks hold together") +
+        " (" + std::to_string(capacity) + " tokens): no eviction can make room");
   }
   Timer timer;
   for (int64_t off = 0; off < total; off += opts_.prefill_chunk) {

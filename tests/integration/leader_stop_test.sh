@@ -36,23 +36,28 @@ kill -9 "$leader" 2>/dev/null || true
 echo "leader_stop_test: ok (worker left after ${elapsed}s: $(tail -n 1 "$WORK/worker.log"))"
 
 # An in-process group has no leader to lose: stopping the whole process for
-# longer than the leader timeout leaves it working.
+# longer than the leader timeout, between two turns, leaves it working.
 exec 3>&-
 rm -f "$WORK/in"
 mkfifo "$WORK/in"
 "$RINGLM" chat --model "$MODEL" --cp 2 --threads 1 --leader-timeout-ms 500 --max-tokens 4 \
-  --quiet < "$WORK/in" > "$WORK/inproc.out" 2> "$WORK/inproc.err" &
-inproc=$!
-PIDS+=($inproc)
+  --quiet < "$WORK/in" > "$WORK/leader.out" 2> "$WORK/leader.err" &
+leader=$!
+PIDS+=($leader)
 exec 3> "$WORK/in"
-sleep 2  # loaded and idle
-kill -STOP "$inproc"
-sleep 2
-kill -CONT "$inproc"
+: > "$WORK/leader.out"
 echo "Hello" >&3
+wait_for_leader_output  # the first turn is done streaming: its followers idle next
+sleep 1
+first=$(wc -c < "$WORK/leader.out")
+kill -STOP "$leader" || fail "in-process chat ended before the stop: $(cat "$WORK/leader.err")"
+sleep 2
+kill -CONT "$leader"
+echo "And again?" >&3
 exec 3>&-
 status=0
-wait "$inproc" || status=$?
-[ "$status" -eq 0 ] || fail "in-process chat failed after a stop (exit $status): $(cat "$WORK/inproc.err")"
-[ -s "$WORK/inproc.out" ] || fail "in-process chat answered nothing after a stop"
-echo "leader_stop_test: ok (an in-process group survived a 2 s stop)"
+wait "$leader" || status=$?
+[ "$status" -eq 0 ] || fail "in-process chat failed after a stop (exit $status): $(cat "$WORK/leader.err")"
+grep -q "error" "$WORK/leader.err" && fail "in-process chat reported: $(cat "$WORK/leader.err")"
+[ "$(wc -c < "$WORK/leader.out")" -gt "$first" ] || fail "in-process chat answered nothing after a stop"
+echo "leader_stop_test: ok (an in-process group survived a 2 s stop between turns)"

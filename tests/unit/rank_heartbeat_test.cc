@@ -90,6 +90,6 @@ TEST_CASE("a leader timeout too short to heartbeat in is refused", "[rank][heart
   REQUIRE(check_engine_options(o).code() == StatusCode::kInvalidArgument);
   o.leader_timeout = kMinLeaderTimeout;
   REQUIRE(check_engine_options(o).ok());
-  o.leader_timeout = std::chrono::hours(24 * 365);  // would overflow the deadlines it sets
+  o.leader_timeout = std::chrono::hours(24 * 365);  // beyond the 30-day cap
   REQUIRE(check_engine_options(o).code() == StatusCode::kInvalidArgument);
 }

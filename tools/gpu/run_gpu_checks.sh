@@ -204,8 +204,9 @@ if compgen -G ".gpumodel/*.gguf" >/dev/null; then
   # Each KV element type on both backends: CPU and GPU greedy tokens must agree.
   for kv in f32 bf16; do
   for p in "The capital of France is" "def fibonacci(n):" "Once upon a time, in a small village,"; do
-    c=$(timeout 60 "$BUILD/bin/ringlm" generate --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/cpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
-    g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])')
+    rm -f "$OUT/cpu.f32" "$OUT/gpu.f32"
+    c=$(timeout 60 "$BUILD/bin/ringlm" generate --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/cpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])') || c=
+    g=$(timeout 60 "$BUILD/bin/ringlm" generate --backend cuda --model "$M" --kv-type $kv --prompt "$p" --max-tokens 12 --json --logits-out "$OUT/gpu.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])') || g=
     d=$(python3 -c 'import numpy as n; a=n.fromfile("'"$OUT"'/cpu.f32",n.float32); b=n.fromfile("'"$OUT"'/gpu.f32",n.float32); print("max|dlogit| %.4f of max|logit| %.2f" % (abs(a-b).max(), abs(a).max()))')
     echo "prompt ($kv KV): $p"; echo "  cpu $c"; echo "  gpu $g"; echo "  $d"
     if [[ -z "$c" || -z "$g" ]]; then

@@ -136,7 +136,8 @@ Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
   if (ce == cudaSuccess) ce = cudaEventCreateWithFlags(&c->done_, cudaEventDisableTiming);
   if (ce == cudaSuccess) ce = cudaMalloc(reinterpret_cast<void**>(&c->barrier_buf_),
                                          sizeof(int32_t) * size_t(size + 1));
-  if (ce == cudaSuccess) ce = cudaMemset(c->barrier_buf_, 0, sizeof(int32_t) * size_t(size + 1));
+  if (ce == cudaSuccess)  // on the stream NCCL reads it from
+    ce = cudaMemsetAsync(c->barrier_buf_, 0, sizeof(int32_t) * size_t(size + 1), c->stream_);
   if (ce != cudaSuccess) {
     c->dead_ = true;
     return Unavailable(cuda_message(ce, "setting up the device"));
