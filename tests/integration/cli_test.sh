@@ -71,6 +71,8 @@ expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperatu
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
 expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
+expect_error "leader-timeout-ms must be in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100
+expect_error "timeout-ms must be in" generate --model "$MODEL" --prompt x --timeout-ms 9999999999
 expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
 expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 expect_error "ranks: 2 to" bench cp --model "$MODEL" --ranks 0
