@@ -22,7 +22,9 @@ void usage() {
                "  bench ring [--tokens 8192] [--ranks 2]          ring attention alone, key-run cutting\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --kv-type auto|f32|bf16 (KV cache elements; auto: bf16 on\n"
-               "  CUDA, f32 on the CPU), --store S --rank 0 (leader of a multi-process group)\n");
+               "  CUDA, f32 on the CPU), --store S --rank 0 (leader of a multi-process group),\n"
+               "  --timeout-ms MS (each communication step), --leader-timeout-ms MS (workers\n"
+               "  leave a leader silent this long; the leader's value holds)\n");
 }
 
 }  // namespace
