@@ -258,7 +258,7 @@ void tile_item(const AttentionParams& p, int group, int tile_keys, int64_t i0, i
 
 // out = acc / l, lse = m + log(l); a row that saw nothing gets 0 and -inf.
 inline void finalize_row(const float* acc, float m, float l, int d, float* out, float* lse) {
-  if (l > 0.f) {
+  if (!(l <= 0.f)) {  // l = NaN (a NaN score) makes out and lse NaN
     const float inv = 1.f / l;
     for (int c = 0; c < d; ++c) out[c] = acc[c] * inv;
     *lse = m + std::log(l);

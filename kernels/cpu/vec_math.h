@@ -19,10 +19,11 @@ inline float select(bool c, float a, float b) {
 // with |r| <= ln2/2 (Cody-Waite), a degree-6 polynomial for exp(r) (Cephes
 // expf coefficients, ~1 ulp), 2^n built in the exponent bits. Inputs are
 // clamped to [-87.3, 88.3]; below -87.3 (-inf included: masked scores) the
-// result is exactly 0; NaN gives 0.
+// result is exactly 0; NaN stays NaN (a NaN score poisons its row, as in
+// exact arithmetic, instead of passing for a masked one).
 inline float exp_approx(float x) {
-  float xc = select(x >= -87.3f, x, -87.3f);  // also maps NaN to -87.3
-  xc = select(xc <= 88.3f, xc, 88.3f);
+  float xc = select(!(x < -87.3f), x, -87.3f);  // NaN passes both clamps
+  xc = select(!(xc > 88.3f), xc, 88.3f);
   // Round to nearest by adding and subtracting 1.5 * 2^23.
   const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = xc - n * 0.693359375f;
@@ -36,7 +37,7 @@ inline float exp_approx(float x) {
   y = y * r + 5.0000001201e-1f;
   y = y * r2 + r + 1.f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return select(x >= -87.3f, y * std::bit_cast<float>(bits), 0.f);
+  return select(!(x < -87.3f), y * std::bit_cast<float>(bits), 0.f);
 }
 
 }  // namespace ringlm::kernels::cpu

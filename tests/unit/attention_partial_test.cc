@@ -306,6 +306,43 @@ TEST_CASE("attention_partial_blocks: no blocks", "[attention]") {
   for (float x : lse) CHECK((std::isinf(x) && x < 0));
 }
 
+TEST_CASE("attention_partial: a NaN poisons the rows that see it, and only those", "[attention]") {
+  // Causal, queries at the keys' positions: row i sees keys 0..i.
+  const Case c{24, 24, 4, 2, 64, Mask::kCausal};
+  Inputs clean = make_inputs(c, 11);
+  std::vector<float> want, want_lse;
+  kernels::cpu::attention_partial(params_for(c, clean, want, want_lse));
+  const int64_t row = int64_t(c.hq) * c.d;
+  for (const bool in_query : {true, false}) {
+    CAPTURE(in_query);
+    Inputs in = make_inputs(c, 11);
+    const int64_t bad = 9;  // query row 9, or key 9 (KV head 0)
+    if (in_query)
+      in.q[size_t(bad * row)] = std::nanf("");
+    else
+      in.k[size_t(bad * c.hkv * c.d)] = std::nanf("");
+    std::vector<float> out, lse;
+    kernels::cpu::attention_partial(params_for(c, in, out, lse));
+    for (int64_t i = 0; i < c.tq; ++i) {
+      // The NaN is in query head 0 (and its KV group) of row 9, or in key 9,
+      // which rows 9.. see through the heads of KV head 0.
+      const bool poisoned = in_query ? i == bad : i >= bad;
+      for (int h = 0; h < c.hq; ++h) {
+        const bool head_hit = in_query ? h == 0 : h < c.hq / c.hkv;
+        const float l = lse[size_t(i * c.hq + h)];
+        CAPTURE(i, h);
+        if (poisoned && head_hit) {
+          CHECK(std::isnan(l));
+          CHECK(std::isnan(out[size_t(i * row + h * c.d)]));
+        } else {
+          CHECK(l == want_lse[size_t(i * c.hq + h)]);
+          CHECK(out[size_t(i * row + h * c.d)] == want[size_t(i * row + h * c.d)]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("attention_partial: no keys at all", "[attention]") {
   const Case c{5, 0, 4, 2, 64, Mask::kCausal};
   Inputs in = make_inputs(c, 3);
