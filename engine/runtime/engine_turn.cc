@@ -238,7 +238,14 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
       out->finish = FinishReason::kCancelled;
       break;
     }
-    RINGLM_ASSIGN_OR_RETURN(int32_t tok, sampler.sample(logits, s.tokens));
+    Result<int32_t> sampled = sampler.sample(logits, s.tokens);
+    if (!sampled.ok()) {
+      // The sampling options were checked before the turn: what fails here
+      // is the model's output (a NaN or +inf logit), not the request.
+      return CorruptData("the model's logits are not numbers (" + sampled.status().message() +
+                         "): its weights, or the computation on this input, are broken");
+    }
+    const int32_t tok = sampled.value();
     if (tokenizer_->is_end_of_generation(tok)) {
       out->finish = FinishReason::kStop;
       break;

@@ -86,6 +86,7 @@ void write_tiny_model(const std::string& path, const TinyModelSpec& sp) {
     std::normal_distribution<float> dist(0.f, scale);
     std::vector<float> v(n);
     for (auto& x : v) x = offset + dist(rng);
+    if (sp.nan_output_norm && name == "output_norm.weight") v[0] = std::nanf("");
     const DType t = ne.size() == 1 ? DType::kF32 : sp.weight_type;
     REQUIRE(w.add_tensor_f32(name, t, ne, v).ok());
   };

@@ -24,6 +24,7 @@ struct TinyModelSpec {
   uint32_t seed = 1;
   bool add_bos = false;       // tokenizer.ggml.add_bos_token (BOS: "<|endoftext|>")
   std::string chat_template;  // Jinja source; empty: ChatML
+  bool nan_output_norm = false;  // a NaN in output_norm.weight: every logit is NaN
 };
 
 // Writes the model to `path`; REQUIREs success.

@@ -408,6 +408,29 @@ TEST_CASE("engine options out of range are refused before anything starts", "[se
   CHECK(Engine::Create(o).status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("a model whose logits are not numbers fails the request with CORRUPT_DATA", "[session]") {
+  test::TinyModelSpec spec;
+  spec.nan_output_norm = true;
+  const std::string path = test::temp_dir("engine_session_nan") + "/nan.gguf";
+  test::write_tiny_model(path, spec);
+  EngineOptions o;
+  o.model_path = path;
+  o.world_size = 2;
+  o.threads_per_rank = 1;
+  o.attn_flops = 1e9;
+  o.link_bytes_per_s = 1e9;
+  auto e = Engine::Create(o);
+  REQUIRE(e.ok());
+  auto s = e.value()->open_session();
+  GenerateOptions g;
+  g.max_tokens = 2;
+  auto r = e.value()->generate(s.value(), ids(5, 1), g);
+  INFO(r.status().ToString());
+  CHECK(r.status().code() == StatusCode::kCorruptData);
+  CHECK(r.status().message().find("not numbers") != std::string::npos);
+  CHECK(e.value()->session_tokens(s.value())->empty());  // rolled back
+}
+
 TEST_CASE("request errors are clear and change nothing", "[session]") {
   auto e = make_engine(1);
   auto s = e->open_session();

@@ -124,7 +124,8 @@ enum ringlm_status_code {
    * a prompt that does not fit the model's context length. */
   RINGLM_STATUS_OUT_OF_RANGE = 3,
   /* Bytes that fail validation: a truncated or malformed FlatBuffer, JSON
-   * that does not parse against the schema, a damaged model or save file. */
+   * that does not parse against the schema, a damaged model or save file;
+   * a model whose logits are not numbers (a request's Error event). */
   RINGLM_STATUS_CORRUPT_DATA = 4,
   /* Valid input this build cannot handle: a model architecture or tensor
    * type, a device kind, a save file of another format version. */
