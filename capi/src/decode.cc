@@ -151,11 +151,11 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
     return InvalidArgument("EngineConfig.threads_per_rank must be in [0, " +
                            std::to_string(kMaxThreadsPerRank) + "]");
   o.threads_per_rank = c.threads_per_rank();
-  if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > int64_t(30) * 86400 * 1000)
+  if (c.comm_timeout_ms() < 0 || c.comm_timeout_ms() > kMaxTimeout.count())
     return InvalidArgument("EngineConfig.comm_timeout_ms must be in [0, 30 days]");
   if (c.comm_timeout_ms() > 0) o.comm_timeout = std::chrono::milliseconds(c.comm_timeout_ms());
   if (c.leader_timeout_ms() != 0 && (c.leader_timeout_ms() < kMinLeaderTimeout.count() ||
-                                     c.leader_timeout_ms() > int64_t(30) * 86400 * 1000))
+                                     c.leader_timeout_ms() > kMaxTimeout.count()))
     return InvalidArgument("EngineConfig.leader_timeout_ms must be 0 or in [" +
                            std::to_string(kMinLeaderTimeout.count()) + " ms, 30 days]");
   if (c.leader_timeout_ms() > 0)

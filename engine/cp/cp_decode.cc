@@ -202,6 +202,12 @@ Status decode_ring_pass_q(Comm& comm, Backend& backend, const RingAttentionArgs&
   return backend.copy(out, all.backend_ptr(), a.tq * row * sizeof(float));
 }
 
+// Whether cp_decode_attention runs the all-gather variant (as it does on
+// one rank, whatever the variant asked for).
+bool all_gather_decode(const Comm& comm, DecodeVariant variant) {
+  return comm.size() == 1 || variant != DecodeVariant::kRingPassQ;
+}
+
 }  // namespace
 
 Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs& a, float* out,
@@ -214,7 +220,7 @@ Status cp_decode_attention(Comm& comm, Backend& backend, const RingAttentionArgs
   const int n = comm.size();
   st.steps += n;
   if (a.tq == 0) return Status::Ok();
-  if (n == 1 || variant != DecodeVariant::kRingPassQ) {
+  if (all_gather_decode(comm, variant)) {
     return decode_all_gather(comm, backend, a, out, st, shard_partial(backend, a, st, ws), ws);
   }
   return decode_ring_pass_q(comm, backend, a, out, st, ws);
@@ -228,7 +234,7 @@ Status reserve_cp_decode(const Comm& comm, Backend& backend, const RingAttention
   if (!a.workspace) return InvalidArgument("reserve_cp_decode: no workspace");
   if (a.tq == 0) return Status::Ok();
   RingWorkspace& ws = *a.workspace;
-  if (blocks || comm.size() == 1 || variant != DecodeVariant::kRingPassQ) {
+  if (blocks || all_gather_decode(comm, variant)) {
     AllGatherMemory m;
     RINGLM_RETURN_IF_ERROR(take_all_gather(comm, backend, a, ws, &m));
     return blocks ? Status::Ok() : reserve_split(backend, a, a.tq, ws);  // shard_partial's

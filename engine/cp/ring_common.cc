@@ -292,42 +292,37 @@ BlockRing::~BlockRing() {
   (void)drain(nullptr);
 }
 
-Status reserve_block_ring(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws) {
+Result<BlockRingMemory> take_block_ring(const Comm& comm, Backend& backend, size_t bytes,
+                                        RingWorkspace& ws) {
   using W = RingWorkspace;
+  BlockRingMemory m;
   if (staged(comm, backend)) {
-    RINGLM_RETURN_IF_ERROR(ws.host_buffer(W::kBlock0, bytes).status());
-    RINGLM_RETURN_IF_ERROR(ws.host_buffer(W::kBlock1, bytes).status());
-    return ws.backend_buffer(backend, W::kMirror, bytes).status();
+    RINGLM_ASSIGN_OR_RETURN(m.travel[0], ws.host_buffer(W::kBlock0, bytes));
+    RINGLM_ASSIGN_OR_RETURN(m.travel[1], ws.host_buffer(W::kBlock1, bytes));
+    RINGLM_ASSIGN_OR_RETURN(m.mirror, ws.backend_buffer(backend, W::kMirror, bytes));
+  } else {
+    RINGLM_ASSIGN_OR_RETURN(m.travel[0], ws.backend_buffer(backend, W::kBlock0, bytes));
+    RINGLM_ASSIGN_OR_RETURN(m.travel[1], ws.backend_buffer(backend, W::kBlock1, bytes));
   }
-  RINGLM_RETURN_IF_ERROR(ws.backend_buffer(backend, W::kBlock0, bytes).status());
-  return ws.backend_buffer(backend, W::kBlock1, bytes).status();
+  return m;
 }
 
 Status BlockRing::init(const std::vector<Piece>& pieces, RingWorkspace& ws) {
-  using W = RingWorkspace;
   staged_ = staged(comm_, backend_);
   device_wait_ = comm_.stream_ordered() && !backend_.host_memory();
   device_positions_ = !backend_.host_memory() && !staged_;
   bytes_ = 0;
   for (const Piece& p : pieces) bytes_ += p.bytes;
-  RINGLM_RETURN_IF_ERROR(reserve_block_ring(comm_, backend_, bytes_, ws));
-  if (staged_) {
-    RINGLM_ASSIGN_OR_RETURN(host_[0], ws.host_buffer(W::kBlock0, bytes_));
-    RINGLM_ASSIGN_OR_RETURN(host_[1], ws.host_buffer(W::kBlock1, bytes_));
-    RINGLM_ASSIGN_OR_RETURN(mirror_, ws.backend_buffer(backend_, W::kMirror, bytes_));
-  } else {
-    RINGLM_ASSIGN_OR_RETURN(dev_[0], ws.backend_buffer(backend_, W::kBlock0, bytes_));
-    RINGLM_ASSIGN_OR_RETURN(dev_[1], ws.backend_buffer(backend_, W::kBlock1, bytes_));
-  }
+  RINGLM_ASSIGN_OR_RETURN(mem_, take_block_ring(comm_, backend_, bytes_, ws));
   cur_ = 0;
   size_t off = 0;
   for (const Piece& p : pieces) {
     if (p.bytes == 0) continue;
     if (staged_) {
-      RINGLM_RETURN_IF_ERROR(backend_.copy(mirror_ + off, p.src, p.bytes));
-      RINGLM_RETURN_IF_ERROR(backend_.copy_to_host(host_[0] + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mem_.mirror + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy_to_host(mem_.travel[0] + off, p.src, p.bytes));
     } else {
-      RINGLM_RETURN_IF_ERROR(backend_.copy(dev_[0] + off, p.src, p.bytes));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mem_.travel[0] + off, p.src, p.bytes));
     }
     off += p.bytes;
   }
@@ -337,23 +332,23 @@ Status BlockRing::init(const std::vector<Piece>& pieces, RingWorkspace& ws) {
   return Status::Ok();
 }
 
-uint8_t* BlockRing::comm_buf(int i) { return staged_ ? host_[i] : dev_[i]; }
+uint8_t* BlockRing::comm_buf(int i) { return mem_.travel[i]; }
 
-const uint8_t* BlockRing::block() const { return staged_ ? mirror_ : dev_[cur_]; }
+const uint8_t* BlockRing::block() const { return staged_ ? mem_.mirror : mem_.travel[cur_]; }
 
 Result<const int32_t*> BlockRing::positions(std::span<const std::vector<int32_t>> by_rank,
                                             int owner, size_t offset, int64_t n) {
   if (!by_rank.empty()) return by_rank[size_t(owner)].data();
-  if (staged_) return reinterpret_cast<const int32_t*>(host_[cur_] + offset);
+  if (staged_) return reinterpret_cast<const int32_t*>(mem_.travel[cur_] + offset);
   // The current block's transfer, waited on the device only: the host waits
   // too (with its deadline) before a copy that would block on it without one.
   if (device_wait_ && !on_device_.empty()) {
     Status st = on_device_.back()->wait();
     if (!st.ok()) return st.WithContext("ring exchange");
   }
-  if (!device_positions_) return reinterpret_cast<const int32_t*>(dev_[cur_] + offset);
-  RINGLM_RETURN_IF_ERROR(ints_to_host(backend_, reinterpret_cast<const int32_t*>(dev_[cur_] + offset),
-                                      n, &host_scratch_));
+  const auto* pos = reinterpret_cast<const int32_t*>(mem_.travel[cur_] + offset);
+  if (!device_positions_) return pos;
+  RINGLM_RETURN_IF_ERROR(ints_to_host(backend_, pos, n, &host_scratch_));
   return static_cast<const int32_t*>(host_scratch_.data());
 }
 
@@ -381,7 +376,7 @@ Status BlockRing::finish(RingStats* stats, const Clock::time_point* compute_done
   if (!st.ok()) return st.WithContext("ring exchange");
   cur_ ^= 1;
   if (staged_) {
-    RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mirror_, host_[cur_], bytes_));
+    RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(mem_.mirror, mem_.travel[cur_], bytes_));
   }
   if (stats) {
     if (compute_done)

@@ -189,9 +189,15 @@ class CommBuffer {
   uint8_t* host_ = nullptr;
 };
 
-// Takes the buffers of a BlockRing of `bytes`-byte blocks (slots kBlock0,
-// kBlock1 and, staged, kMirror).
-Status reserve_block_ring(const Comm& comm, Backend& backend, size_t bytes, RingWorkspace& ws);
+// The buffers of a BlockRing of `bytes`-byte blocks: the two travelling
+// blocks (slots kBlock0, kBlock1: host memory when staged, else backend
+// memory) and, staged, the backend copy of the current one (kMirror).
+struct BlockRingMemory {
+  uint8_t* travel[2] = {};
+  uint8_t* mirror = nullptr;
+};
+Result<BlockRingMemory> take_block_ring(const Comm& comm, Backend& backend, size_t bytes,
+                                        RingWorkspace& ws);
 
 // Double-buffered ring of equal-sized blocks: the current block is computed on
 // while it travels to next(), and the block from prev() lands in the other
@@ -249,9 +255,7 @@ class BlockRing {
   bool device_positions_ = false;  // positions() must copy from backend memory
   size_t bytes_ = 0;
   int cur_ = 0;
-  uint8_t* dev_[2] = {};       // not staged: the two travelling buffers
-  uint8_t* host_[2] = {};      // staged: the two travelling buffers
-  uint8_t* mirror_ = nullptr;  // staged: backend copy of host_[cur_]
+  BlockRingMemory mem_;  // staged: mem_.mirror holds a backend copy of travel[cur_]
   std::vector<int32_t> host_scratch_;
   bool device_wait_ = false;  // finish() waits on the device (see above)
   std::unique_ptr<CommRequest> pending_;

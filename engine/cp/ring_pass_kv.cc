@@ -44,7 +44,7 @@ Result<Memory> take_memory(const Comm& comm, Backend& backend, const RingAttenti
   m.acc_lse = reinterpret_cast<float*>(acc);
   m.part_out = reinterpret_cast<float*>(part);
   m.part_lse = m.part_out + out_n;
-  RINGLM_RETURN_IF_ERROR(reserve_block_ring(comm, backend, message_bytes(a), ws));
+  RINGLM_RETURN_IF_ERROR(take_block_ring(comm, backend, message_bytes(a), ws).status());
   RINGLM_RETURN_IF_ERROR(reserve_split(backend, a, a.tq, ws));
   return m;
 }

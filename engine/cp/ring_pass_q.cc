@@ -39,8 +39,9 @@ Status take_memory(const Comm& comm, Backend& backend, const RingAttentionArgs& 
   RINGLM_ASSIGN_OR_RETURN(
       uint8_t* acc, ws.backend_buffer(backend, RingWorkspace::kAccum, a.tq * a.hq * sizeof(float)));
   m->acc_lse = reinterpret_cast<float*>(acc);
-  RINGLM_RETURN_IF_ERROR(reserve_block_ring(
-      comm, backend, q_bytes(a) + static_cast<size_t>(a.tq) * sizeof(int32_t), ws));
+  RINGLM_RETURN_IF_ERROR(
+      take_block_ring(comm, backend, q_bytes(a) + static_cast<size_t>(a.tq) * sizeof(int32_t), ws)
+          .status());
   return reserve_split(backend, a, a.tq, ws);
 }
 

@@ -70,7 +70,9 @@ inline constexpr int kMaxWorldSize = 1024;
 // Shorter leader timeouts leave too little room for a busy host to send its
 // heartbeats on time.
 inline constexpr std::chrono::milliseconds kMinLeaderTimeout{200};
-inline constexpr std::chrono::milliseconds kMaxLeaderTimeout{std::chrono::hours(24 * 30)};
+// The longest comm or leader timeout (30 days): longer ones overflow the
+// deadlines computed from them.
+inline constexpr std::chrono::milliseconds kMaxTimeout{std::chrono::hours(24 * 30)};
 // More OpenMP threads than this per rank is a typo, and far more (100,000)
 // would crash the OpenMP runtime.
 inline constexpr int kMaxThreadsPerRank = 4096;

@@ -160,9 +160,7 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
   const int64_t total = int64_t(prompt.size());
   // The session's KV after the prompt cannot exceed what all ranks' budgets
   // hold together: such a request fails here, before it evicts anything.
-  int64_t capacity = 0;  // saturating: a huge budget on a tiny model is a huge capacity
-  for (int64_t t : group_->kv_capacity())
-    capacity = t > INT64_MAX - capacity ? INT64_MAX : capacity + t;
+  const int64_t capacity = group_->kv_capacity();
   const int64_t after = int64_t(s.tokens.size()) + total;
   if (after > capacity) {
     return ResourceExhausted(

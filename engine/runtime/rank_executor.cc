@@ -168,19 +168,15 @@ Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const 
   return Status::Ok();
 }
 
-int64_t RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Status& local,
-                                        StepOutcome* out) {
+void RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Status& local,
+                                     StepOutcome* out) {
   StepReport a;
   a.kv_tokens = kv_.length(seq);
   out->status = agree(a, &out->reports, local);
-  if (!out->status.ok()) {
+  if (!out->status.ok() && kv_.length(seq) > len_before) {
     // Some rank could not reserve: every rank gives back what it took.
-    if (kv_.length(seq) > len_before) (void)kv_.truncate(seq, len_before);
-    return 0;
+    (void)kv_.truncate(seq, len_before);
   }
-  int64_t cap = 0;
-  for (const StepReport& r : out->reports) cap = std::max(cap, r.kv_tokens);
-  return cap;
 }
 
 Result<RingPositions> RankExecutor::ring_positions(SeqId seq, const ShardPlan& shard,
@@ -249,23 +245,18 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
   if (local.ok()) local = scratch_.reserve(be_, model_.config(), int64_t(ids.size()));
   RingWorkspace ring_memory;  // outlives attn
   std::optional<CpPrefillAttention> attn;
-  int64_t planned_cap = 0;
+  // The largest shard after the appends (every rank's length before them,
+  // plus its rows of the plan), which the ring pads every shard to.
+  int64_t kv_cap = 0;
   if (n_ranks > 1 && shard.ok()) {
     for (int r = 0; r < n_ranks; ++r)
-      planned_cap = std::max(planned_cap, lens[r] + shard->ranks[r].local_count());
+      kv_cap = std::max(kv_cap, lens[r] + shard->ranks[r].local_count());
     attn.emplace(be_, kv_, data_, seq, model_.config(), from_fb(plan.variant()), scratch_.pos,
-                 int64_t(ids.size()), first_slot, n_real, planned_cap, ring_memory);
+                 int64_t(ids.size()), first_slot, n_real, kv_cap, ring_memory);
     if (local.ok()) local = attn->reserve();
   }
-  const int64_t kv_cap = agree_reservation(seq, len_before, local, &out);
+  agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
-  if (n_ranks > 1 && kv_cap != planned_cap) {
-    // Every rank computes both from the same gathered numbers: all fail alike.
-    (void)kv_.truncate(seq, len_before);
-    out.status = Internal("kv shards of " + std::to_string(kv_cap) + " tokens, planned " +
-                          std::to_string(planned_cap));
-    return out;
-  }
 
   // Phase B: the layers, attention through the ring (or locally for N = 1).
   const TokenOwner last = token_owner(shard.value(), T - 1);
@@ -351,7 +342,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
                  kv_cap, ring_memory);
     if (local.ok()) local = attn->reserve();
   }
-  (void)agree_reservation(seq, len_before, local, &out);
+  agree_reservation(seq, len_before, local, &out);
   if (!out.status.ok()) return out;
 
   std::vector<int64_t> logit_rows;

@@ -94,8 +94,7 @@ class RankExecutor {
   uint64_t bytes_sent() const;
   // The end of a step's reservation phase: the ranks agree that every KV
   // append worked (else each rolls its own back, and out->status says why).
-  // Returns the largest shard of the sequence over the ranks.
-  int64_t agree_reservation(SeqId seq, int64_t len_before, const Status& local, StepOutcome* out);
+  void agree_reservation(SeqId seq, int64_t len_before, const Status& local, StepOutcome* out);
   // Every rank's query and KV shard positions of a prefill step on the host
   // (one all_gather of the shards' positions padded to kv_cap), so the ring
   // reads no position back from backend memory. Collective.

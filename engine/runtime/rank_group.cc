@@ -1,6 +1,7 @@
 #include "runtime/rank_group.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <thread>
 
 #include "comm/gloo/gloo_comm.h"
@@ -100,9 +101,11 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   // Every rank's KV capacity, so the leader can refuse a request no
   // eviction could make room for before it evicts anything.
   const int64_t capacity = r.kv->capacity_tokens();
-  r.kv_capacity.resize(size_t(opts.world_size));
-  RINGLM_RETURN_IF_ERROR(r.comm->all_gather(&capacity, r.kv_capacity.data(), sizeof(capacity))
+  std::vector<int64_t> capacities(size_t(opts.world_size));
+  RINGLM_RETURN_IF_ERROR(r.comm->all_gather(&capacity, capacities.data(), sizeof(capacity))
                              .WithContext("kv capacity"));
+  for (int64_t t : capacities)  // saturating: a huge budget on a tiny model
+    r.kv_capacity = t > INT64_MAX - r.kv_capacity ? INT64_MAX : r.kv_capacity + t;
   if (opts.nccl && opts.world_size > 1) {
     if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL

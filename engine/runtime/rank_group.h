@@ -41,7 +41,7 @@ struct RankLocal {
   std::unique_ptr<Comm> comm;       // control plane (and ring, without data_comm)
   std::unique_ptr<Comm> data_comm;  // NcclComm between GPU ranks, when enabled
   std::unique_ptr<RankExecutor> exec;
-  std::vector<int64_t> kv_capacity;  // every rank's KvStore::capacity_tokens(), by rank
+  int64_t kv_capacity = 0;  // every rank's KvStore::capacity_tokens() together (saturating)
 };
 
 // Loads the model's weights onto a backend (for ranks on another device).
@@ -60,8 +60,8 @@ class RankGroup {
 
   RankExecutor& leader() { return *leader_.exec; }
   int world_size() const { return world_; }
-  // Tokens every rank's KV budget holds, by rank (ranks may set their own).
-  const std::vector<int64_t>& kv_capacity() const { return leader_.kv_capacity; }
+  // Tokens all ranks' KV budgets hold together (ranks may set their own).
+  int64_t kv_capacity() const { return leader_.kv_capacity; }
   const CpCalibration& calibration() const { return calib_; }
   // Makes every rank's pending communication fail (used when tearing down a
   // broken group).

@@ -70,11 +70,11 @@ Result<EngineOptions> engine_options(const Args& a) {
   o.kv_budget_bytes = size_t(kv_mb) << 20;
   RINGLM_ASSIGN_OR_RETURN(o.prefill_chunk, a.get_int("prefill-chunk", 4096));
   RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000));
-  if (timeout < 1 || timeout > kMaxLeaderTimeout.count())
+  if (timeout < 1 || timeout > kMaxTimeout.count())
     return InvalidArgument("--timeout-ms must be in [1, 30 days]");
   o.comm_timeout = std::chrono::milliseconds(timeout);
   RINGLM_ASSIGN_OR_RETURN(int64_t leader_timeout, a.get_int("leader-timeout-ms", 60000));
-  if (leader_timeout < kMinLeaderTimeout.count() || leader_timeout > kMaxLeaderTimeout.count())
+  if (leader_timeout < kMinLeaderTimeout.count() || leader_timeout > kMaxTimeout.count())
     return InvalidArgument("--leader-timeout-ms must be in [" +
                            std::to_string(kMinLeaderTimeout.count()) + ", 30 days]");
   o.leader_timeout = std::chrono::milliseconds(leader_timeout);
