@@ -122,7 +122,10 @@ class Engine {
                  const TurnEvents& events, TurnResult* out);
   Status decode(Session& s, const GenerateOptions& opts, const TurnEvents& events, TurnResult* out);
   // Executes a step, evicting idle sessions while the KV budget is short.
-  Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats);
+  // A step that would take the session's KV beyond some rank's whole
+  // budget fails at once (no eviction helps), setting *kv_full if given.
+  Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats,
+                                      bool* kv_full = nullptr);
   Status evict_one(const Session& keep);
   Status drop_kv(Session& s);
   // After a failed turn: the KV back to its first `keep` tokens (those the

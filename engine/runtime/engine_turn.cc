@@ -31,7 +31,8 @@ void add_reports(const std::vector<StepReport>& reports, TurnStats* st) {
 
 }  // namespace
 
-Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats) {
+Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats,
+                                     bool* kv_full) {
   for (;;) {
     StepOutcome o = group_->leader().lead(plan);
     if (o.status.ok()) {
@@ -39,6 +40,16 @@ Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, Turn
       return o;
     }
     if (o.status.code() != StatusCode::kResourceExhausted) return o.status;
+    if (const int r = rank_beyond_kv_budget(o.reports); r >= 0) {
+      // The session alone would outgrow that rank's budget: evicting others
+      // cannot help, so nothing is evicted.
+      if (kv_full) *kv_full = true;
+      const StepReport& rep = o.reports[size_t(r)];
+      return ResourceExhausted("the session's KV on rank " + std::to_string(r) + " would hold " +
+                               std::to_string(rep.kv_needed) + " tokens, more than its KV budget " +
+                               "holds (" + std::to_string(rep.kv_capacity) +
+                               " tokens): no eviction can make room");
+    }
     // KV budget short on some rank: evict the least recently used idle session.
     Status ev = evict_one(s);
     if (!ev.ok()) return o.status.WithContext("no idle session left to evict");
@@ -264,13 +275,19 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
     const int32_t pos = int32_t(s.tokens.size());
     auto plan = make_step_plan(fb::StepKind::Decode, s.id, {&tok, 1}, pos, CpVariant::kAuto,
                                decode_owner(s.decode_steps, n), 0, true, opts_.decode_variant);
-    RINGLM_ASSIGN_OR_RETURN(StepOutcome o, run_step(s, std::move(plan), &out->stats));
+    bool kv_full = false;
+    Result<StepOutcome> o = run_step(s, std::move(plan), &out->stats, &kv_full);
+    if (kv_full) {  // the session's KV fills a rank's whole budget: as a full context
+      out->finish = FinishReason::kContextFull;
+      break;
+    }
+    RINGLM_RETURN_IF_ERROR(o.status());
     {
       std::lock_guard<std::mutex> state(s.state_mu);
       s.tokens.push_back(tok);
     }
     ++s.decode_steps;
-    logits = std::move(o.logits);
+    logits = std::move(o.value().logits);
   }
   if (out->finish != FinishReason::kStop || !stops.stopped()) emit(stops.finish(detok.flush()), {});
   out->stats.decode_ms = timer.ms();

@@ -56,6 +56,12 @@ std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<cons
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
 
+int rank_beyond_kv_budget(const std::vector<StepReport>& reports) {
+  for (size_t r = 0; r < reports.size(); ++r)
+    if (reports[r].kv_needed > 0) return int(r);
+  return -1;
+}
+
 RankExecutor::RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm,
                            Comm& data, RankConfig cfg)
     : be_(backend), model_(model), kv_(kv), comm_(comm), data_(data), cfg_(cfg) {}
@@ -168,10 +174,14 @@ Status RankExecutor::agree(StepReport mine, std::vector<StepReport>* all, const 
   return Status::Ok();
 }
 
-void RankExecutor::agree_reservation(SeqId seq, int64_t len_before, const Status& local,
-                                     StepOutcome* out) {
+void RankExecutor::agree_reservation(SeqId seq, int64_t len_before, int64_t len_after,
+                                     const Status& local, StepOutcome* out) {
   StepReport a;
   a.kv_tokens = kv_.length(seq);
+  if (len_after > kv_.capacity_tokens()) {
+    a.kv_needed = len_after;
+    a.kv_capacity = kv_.capacity_tokens();
+  }
   out->status = agree(a, &out->reports, local);
   if (!out->status.ok() && kv_.length(seq) > len_before) {
     // Some rank could not reserve: every rank gives back what it took.
@@ -255,7 +265,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
                  int64_t(ids.size()), first_slot, n_real, kv_cap, ring_memory);
     if (local.ok()) local = attn->reserve();
   }
-  agree_reservation(seq, len_before, local, &out);
+  agree_reservation(seq, len_before, len_before + n_real, local, &out);
   if (!out.status.ok()) return out;
 
   // Phase B: the layers, attention through the ring (or locally for N = 1).
@@ -342,7 +352,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
                  kv_cap, ring_memory);
     if (local.ok()) local = attn->reserve();
   }
-  agree_reservation(seq, len_before, local, &out);
+  agree_reservation(seq, len_before, len_before + (owner ? 1 : 0), local, &out);
   if (!out.status.ok()) return out;
 
   std::vector<int64_t> logit_rows;

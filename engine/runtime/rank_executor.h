@@ -39,7 +39,16 @@ struct StepReport {
   double comm_exposed_ms = 0;  // waiting on transfers after compute was done
   double comm_total_ms = 0;    // wall time of transfers
   double step_ms = 0;          // the whole step on this rank
+  // Set when the step's appends would take the sequence beyond this rank's
+  // whole KV budget (KvStore::capacity_tokens()), so evicting other
+  // sequences cannot make room: the tokens it would hold, and the capacity.
+  int64_t kv_needed = 0;
+  int64_t kv_capacity = 0;
 };
+
+// The first rank whose report says the step needs more KV than its whole
+// budget holds (StepReport::kv_needed), or -1.
+int rank_beyond_kv_budget(const std::vector<StepReport>& reports);
 
 struct StepOutcome {
   Status status;
@@ -94,7 +103,10 @@ class RankExecutor {
   uint64_t bytes_sent() const;
   // The end of a step's reservation phase: the ranks agree that every KV
   // append worked (else each rolls its own back, and out->status says why).
-  void agree_reservation(SeqId seq, int64_t len_before, const Status& local, StepOutcome* out);
+  // `len_after`: the sequence's length here once the step's appends are in
+  // (reported when it exceeds the whole KV budget).
+  void agree_reservation(SeqId seq, int64_t len_before, int64_t len_after, const Status& local,
+                         StepOutcome* out);
   // Every rank's query and KV shard positions of a prefill step on the host
   // (one all_gather of the shards' positions padded to kv_cap), so the ring
   // reads no position back from backend memory. Collective.

@@ -226,6 +226,41 @@ TEST_CASE("a full KV budget evicts the idle session, which is rebuilt", "[sessio
   CHECK(again.stats.cached_tokens > 0);
 }
 
+TEST_CASE("a session that fills a rank's whole KV budget ends its reply as a full context",
+          "[session]") {
+  const int n = GENERATE(1, 2);
+  // 4 pages of 16 tokens on each rank.
+  auto e = make_engine(n, 4 * 8256);
+  auto ref = make_engine(n);
+  auto a = e->open_session(), ra = ref->open_session();
+  GenerateOptions g;
+  g.max_tokens = 200;
+  const int prompt = 50 * n;
+  auto r = e->generate(a.value(), ids(prompt, 3), g);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  // The reply ends when a decode token has no room on its rank even with
+  // every other session evicted: what it generated is kept.
+  CHECK(r->finish == FinishReason::kContextFull);
+  CHECK(r->stats.evictions == 0);
+  const int64_t fed = prompt + int64_t(r->tokens.size()) - 1;  // the last token is not fed
+  CHECK(fed > 64 * n - n);
+  CHECK(fed <= 64 * n);
+  CHECK(*std::max_element(r->stats.kv_tokens.begin(), r->stats.kv_tokens.end()) == 64);
+  g.max_tokens = int(r->tokens.size());
+  auto want = ref->generate(ra.value(), ids(prompt, 3), g);
+  REQUIRE(want.ok());
+  CHECK(want->tokens == r->tokens);
+  std::vector<int32_t> history = ids(prompt, 3);
+  history.insert(history.end(), r->tokens.begin(), r->tokens.end());
+  CHECK(e->session_tokens(a.value()).value() == history);
+  // The next turn has no room to prefill: it fails and changes nothing.
+  auto next = e->generate(a.value(), ids(4, 4), g);
+  CHECK(next.status().code() == StatusCode::kResourceExhausted);
+  CHECK_THAT(next.status().message(), Catch::Contains("no eviction can make room"));
+  CHECK(e->session_tokens(a.value()).value() == history);
+}
+
 TEST_CASE("raw mode's token history is every prompt and reply token", "[session]") {
   auto e = make_engine(2);
   auto ref = make_engine(1);

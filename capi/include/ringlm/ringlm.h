@@ -133,7 +133,11 @@ enum ringlm_status_code {
   /* The operating system refused a read, write or mapping. */
   RINGLM_STATUS_IO_ERROR = 6,
   /* Memory or the KV budget is exhausted (the budget is short even after
-   * evicting every idle session's KV). */
+   * evicting every idle session's KV). A request whose KV could not fit
+   * even alone (beyond all ranks' budgets together, or one rank's whole
+   * budget) fails without evicting anything; a reply whose next token finds
+   * no room in its rank's whole budget is not an error: it ends with finish
+   * reason ContextFull. */
   RINGLM_STATUS_RESOURCE_EXHAUSTED = 7,
   /* A communication deadline passed (EngineConfig.comm_timeout_ms). */
   RINGLM_STATUS_DEADLINE_EXCEEDED = 8,

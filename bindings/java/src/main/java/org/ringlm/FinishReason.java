@@ -8,7 +8,10 @@ public enum FinishReason {
   Length,
   /** {@link Session#cancel()} (or closing the stream early). */
   Cancelled,
-  /** The model's context length was reached. */
+  /**
+   * The model's context length was reached, or a decode token found no room in its
+   * rank's whole KV budget (the session alone fills it).
+   */
   ContextFull;
 
   static FinishReason parse(String name) {
