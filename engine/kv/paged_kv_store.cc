@@ -45,6 +45,14 @@ Result<StateBlob> parse_state(std::span<const uint8_t> blob) {
   s.layers = hdr[1];
   s.kv_heads = hdr[2];
   s.head_dim = hdr[3];
+  // Bounded before any arithmetic on them: wrapped products would make the
+  // sizes below meaningless (or zero, a divisor).
+  constexpr uint32_t kMaxDim = 1u << 16;
+  if (s.layers < 1 || s.layers > kMaxDim || s.kv_heads < 1 || s.kv_heads > kMaxDim ||
+      s.head_dim < 1 || s.head_dim > kMaxDim)
+    return CorruptData("kv state: shape " + std::to_string(s.layers) + " layers x " +
+                       std::to_string(s.kv_heads) + " KV heads x " + std::to_string(s.head_dim) +
+                       " out of range");
   // Bytes per token: its position and, per layer, a K and a V row.
   const uint64_t row = uint64_t(s.kv_heads) * s.head_dim * kernels::kv_elem_bytes(s.type);
   const uint64_t per_token = sizeof(int32_t) + 2 * row * s.layers;

@@ -181,6 +181,18 @@ TEST_CASE("kv state: the older f32 format is read; corrupt blobs are refused", "
   bad = blob;
   bad[4] = 9;  // layers
   CHECK(dst->read_state(1, bad).code() == StatusCode::kCorruptData);
+  // A shape whose bytes per token wrap to zero (bf16: 2 * (2^31-1) * (2^31+1)
+  // * 2 B per layer) is refused, not divided by.
+  bad = blob;
+  const uint32_t wraps[4] = {1, 0x7fffffffu, 0x80000001u, uint32_t(KvType::kBF16)};
+  std::memcpy(bad.data() + 4, wraps, sizeof(wraps));
+  CHECK(dst->read_state(1, bad).code() == StatusCode::kCorruptData);
+  CHECK(paged_kv_state_positions(bad).status().code() == StatusCode::kCorruptData);
+  for (int field = 1; field <= 3; ++field) {  // a zero layer count, head count or head size
+    bad = blob;
+    std::memset(bad.data() + 4 * field, 0, 4);
+    CHECK(paged_kv_state_positions(bad).status().code() == StatusCode::kCorruptData);
+  }
   CHECK(dst->read_state(1, std::vector<uint8_t>(3, 0)).code() == StatusCode::kCorruptData);
   CHECK(!dst->contains(1));  // nothing half-restored
 }
