@@ -116,6 +116,16 @@ class Engine {
  private:
   Engine() = default;
   Result<std::shared_ptr<Session>> find(SessionId id) const;
+  // A session and its `busy` lock (released first, while the session is
+  // surely alive).
+  struct LeasedSession {
+    std::shared_ptr<Session> session;
+    std::unique_lock<std::mutex> busy;
+  };
+  // find() and a try-lock of the session's `busy` in one step under
+  // sessions_mu_, so that close_session cannot slip in between: a session
+  // leased is one not closed. FailedPrecondition when busy.
+  Result<LeasedSession> lease(SessionId id) const;
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
                               const TurnEvents& events);
   Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,

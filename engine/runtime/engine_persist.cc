@@ -15,9 +15,8 @@ constexpr size_t kMaxSessionFileBytes = size_t(1) << 40;
 }  // namespace
 
 Status Engine::save_session(SessionId id, const std::string& path) {
-  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  std::unique_lock<std::mutex> busy(s->busy, std::try_to_lock);
-  if (!busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
+  const std::shared_ptr<Session>& s = ls.session;
   SessionFile f;
   f.engine_version = info_.version;
   f.model_fingerprint = info_.model_fingerprint;

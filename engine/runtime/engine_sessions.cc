@@ -8,23 +8,21 @@
 namespace ringlm {
 namespace {
 
-// Marks a session busy for one request; fails fast when another request runs.
-class SessionLease {
+// Marks a leased session (its `busy` held) running for one request.
+class RunningRequest {
  public:
-  explicit SessionLease(Engine::Session& s) : s_(s), lock_(s.busy, std::try_to_lock) {
-    if (lock_.owns_lock()) {
-      s_.cancel = false;
-      s_.running = true;
-    }
+  explicit RunningRequest(Engine::Session& s) : s_(s) {
+    std::lock_guard<std::mutex> c(s_.cancel_mu);
+    s_.cancel = false;
+    s_.running = true;
   }
-  ~SessionLease() {
-    if (lock_.owns_lock()) s_.running = false;
+  ~RunningRequest() {
+    std::lock_guard<std::mutex> c(s_.cancel_mu);
+    s_.running = false;
   }
-  bool ok() const { return lock_.owns_lock(); }
 
  private:
   Engine::Session& s_;
-  std::unique_lock<std::mutex> lock_;
 };
 
 }  // namespace
@@ -34,6 +32,16 @@ Result<std::shared_ptr<Engine::Session>> Engine::find(SessionId id) const {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return NotFound("session " + std::to_string(id) + " not found");
   return it->second;
+}
+
+Result<Engine::LeasedSession> Engine::lease(SessionId id) const {
+  std::lock_guard<std::mutex> l(sessions_mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return NotFound("session " + std::to_string(id) + " not found");
+  // A try-lock: never waits under sessions_mu_.
+  LeasedSession ls{it->second, std::unique_lock<std::mutex>(it->second->busy, std::try_to_lock)};
+  if (!ls.busy.owns_lock()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  return ls;
 }
 
 Result<SessionId> Engine::open_session(const SessionOptions& opts) {
@@ -47,13 +55,13 @@ Result<SessionId> Engine::open_session(const SessionOptions& opts) {
 }
 
 Status Engine::close_session(SessionId id) {
-  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  SessionLease lease(*s);
-  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
   {
     std::lock_guard<std::mutex> run(run_mu_);
-    RINGLM_RETURN_IF_ERROR(drop_kv(*s));
+    RINGLM_RETURN_IF_ERROR(drop_kv(*ls.session));
   }
+  // Erased while leased: a request that finds the session leases it only
+  // before this (and then holds the close off) or not at all.
   std::lock_guard<std::mutex> l(sessions_mu_);
   sessions_.erase(id);
   return Status::Ok();
@@ -61,6 +69,7 @@ Status Engine::close_session(SessionId id) {
 
 Status Engine::cancel(SessionId id) {
   RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
+  std::lock_guard<std::mutex> c(s->cancel_mu);
   if (s->running) s->cancel = true;
   return Status::Ok();
 }
@@ -84,9 +93,9 @@ Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
 
 Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_messages,
                                 const GenerateOptions& opts, const TurnEvents& events) {
-  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  SessionLease lease(*s);
-  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
+  const std::shared_ptr<Session>& s = ls.session;
+  RunningRequest running(*s);
   if (new_messages.empty()) return InvalidArgument("chat: no messages");
   for (const ChatMessage& m : new_messages) {
     if (m.role != "system" && m.role != "user" && m.role != "assistant")
@@ -114,9 +123,9 @@ Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_m
 
 Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_tokens,
                                     const GenerateOptions& opts, const TurnEvents& events) {
-  RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<Session> s, find(id));
-  SessionLease lease(*s);
-  if (!lease.ok()) return FailedPrecondition("session " + std::to_string(id) + " is busy");
+  RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
+  const std::shared_ptr<Session>& s = ls.session;
+  RunningRequest running(*s);
   if (new_tokens.empty()) return InvalidArgument("generate: no tokens");
   for (int32_t t : new_tokens) {
     if (t < 0 || t >= tokenizer_->vocab_size())

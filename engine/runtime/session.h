@@ -13,6 +13,10 @@ struct Engine::Session {
   SessionId id = 0;
   SessionOptions opts;
   std::mutex busy;  // held for the duration of a request on this session
+  // A request's start and end and cancel() change these under cancel_mu, so
+  // a cancel() either reaches the request running when it is called or
+  // none (never the next one). A leaf lock.
+  std::mutex cancel_mu;
   std::atomic<bool> running{false};
   std::atomic<bool> cancel{false};
 
