@@ -137,6 +137,9 @@ class Engine {
   Result<struct StepOutcome> run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats,
                                       bool* kv_full = nullptr);
   Status evict_one(const Session& keep);
+  // ResourceExhausted when a session's KV of `tokens` tokens would exceed
+  // every rank's budget together (no eviction could make room).
+  Status check_kv_fits(int64_t tokens) const;
   Status drop_kv(Session& s);
   // After a failed turn: the KV back to its first `keep` tokens (those the
   // turn started from), or dropped (the history kept) if that fails.

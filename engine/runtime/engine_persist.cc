@@ -79,11 +79,22 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
         return CorruptData("session file KV shards do not hold positions 0 .. " +
                            std::to_string(int64_t(f.tokens.size()) - 1) + " once each");
       // Same N: each rank takes its shard back as it was, idle sessions
-      // evicted while the KV budget is short.
+      // evicted while the KV budget is short (none when no eviction could
+      // make room: the whole history, or a shard, beyond the budgets).
+      RINGLM_RETURN_IF_ERROR(check_kv_fits(int64_t(f.tokens.size())));
       StepOutcome o;
       for (;;) {
         o = group_->leader().lead_import(s->id, f.shards);
-        if (o.status.code() != StatusCode::kResourceExhausted || !evict_one(*s).ok()) break;
+        if (o.status.code() != StatusCode::kResourceExhausted) break;
+        if (const int r = rank_beyond_kv_budget(o.reports); r >= 0) {
+          o.status = ResourceExhausted(
+              "rank " + std::to_string(r) + "'s KV shard of " +
+              std::to_string(o.reports[size_t(r)].kv_needed) + " tokens is more than its KV " +
+              "budget holds (" + std::to_string(o.reports[size_t(r)].kv_capacity) +
+              " tokens): no eviction can make room");
+          break;
+        }
+        if (!evict_one(*s).ok()) break;
       }
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("restoring the KV shards"));
       s->kv_resident = true;

@@ -65,6 +65,17 @@ Status Engine::drop_kv(Session& s) {
   return Status::Ok();
 }
 
+Status Engine::check_kv_fits(int64_t tokens) const {
+  const int n = group_->world_size();
+  const int64_t capacity = group_->kv_capacity();
+  if (tokens <= capacity) return Status::Ok();
+  return ResourceExhausted(
+      "the session's KV would hold " + std::to_string(tokens) + " tokens, more than " +
+      (n == 1 ? std::string("the KV budget holds")
+              : "the KV budgets of all " + std::to_string(n) + " ranks hold together") +
+      " (" + std::to_string(capacity) + " tokens): no eviction can make room");
+}
+
 Status Engine::evict_one(const Session& keep) {
   std::shared_ptr<Session> victim;
   {
@@ -91,6 +102,8 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
     return OutOfRange("prompt of " + std::to_string(prompt.size()) +
                       " tokens does not fit the context of " + std::to_string(ctx) + " tokens");
   std::lock_guard<std::mutex> run(run_mu_);
+  // Before the cached suffix the prompt does not share is dropped.
+  RINGLM_RETURN_IF_ERROR(check_kv_fits(int64_t(prompt.size())));
   s.last_used = ++clock_;
   TurnResult out;
   out.stats.world_size = group_->world_size();
@@ -169,17 +182,7 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
   const int n = group_->world_size();
   const ModelConfig& c = info_.model;
   const int64_t total = int64_t(prompt.size());
-  // The session's KV after the prompt cannot exceed what all ranks' budgets
-  // hold together: such a request fails here, before it evicts anything.
-  const int64_t capacity = group_->kv_capacity();
-  const int64_t after = int64_t(s.tokens.size()) + total;
-  if (after > capacity) {
-    return ResourceExhausted(
-        "the session's KV would hold " + std::to_string(after) + " tokens, more than " +
-        (n == 1 ? std::string("the KV budget holds")
-                : "the KV budgets of all " + std::to_string(n) + " ranks hold together") +
-        " (" + std::to_string(capacity) + " tokens): no eviction can make room");
-  }
+  RINGLM_RETURN_IF_ERROR(check_kv_fits(int64_t(s.tokens.size()) + total));
   Timer timer;
   for (int64_t off = 0; off < total; off += opts_.prefill_chunk) {
     if (off > 0 && s.cancel) {  // the first step always runs
@@ -273,11 +276,18 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
       break;
     }
     const int32_t pos = int32_t(s.tokens.size());
-    auto plan = make_step_plan(fb::StepKind::Decode, s.id, {&tok, 1}, pos, CpVariant::kAuto,
-                               decode_owner(s.decode_steps, n), 0, true, opts_.decode_variant);
-    bool kv_full = false;
-    Result<StepOutcome> o = run_step(s, std::move(plan), &out->stats, &kv_full);
-    if (kv_full) {  // the session's KV fills a rank's whole budget: as a full context
+    // The token's KV goes to the rank whose turn it is, or, when the session
+    // fills that rank's whole budget, to the next one in turn with room.
+    bool kv_full = true;
+    Result<StepOutcome> o = Internal("no decode step ran");
+    for (int tries = 0; tries < n && kv_full; ++tries) {
+      kv_full = false;
+      auto plan = make_step_plan(fb::StepKind::Decode, s.id, {&tok, 1}, pos, CpVariant::kAuto,
+                                 decode_owner(s.decode_steps, n), 0, true, opts_.decode_variant);
+      o = run_step(s, std::move(plan), &out->stats, &kv_full);
+      if (kv_full) ++s.decode_steps;
+    }
+    if (kv_full) {  // the session fills every rank's whole budget: as a full context
       out->finish = FinishReason::kContextFull;
       break;
     }

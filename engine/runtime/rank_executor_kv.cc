@@ -2,6 +2,7 @@
 // save and restore).
 #include <algorithm>
 
+#include "kv/paged_kv_store.h"
 #include "runtime/rank_executor.h"
 
 namespace ringlm {
@@ -91,6 +92,14 @@ StepOutcome RankExecutor::import_kv(const fb::StepPlan& plan, const std::vector<
   Status local = kv_.read_state(plan.seq(), *mine);
   StepReport r;
   r.kv_tokens = kv_.length(plan.seq());
+  if (local.code() == StatusCode::kResourceExhausted) {
+    // A shard larger than this rank's whole budget: no eviction makes room.
+    auto pos = paged_kv_state_positions(*mine);
+    if (pos.ok() && int64_t(pos->size()) > kv_.capacity_tokens()) {
+      r.kv_needed = int64_t(pos->size());
+      r.kv_capacity = kv_.capacity_tokens();
+    }
+  }
   out.status = agree(r, &out.reports, local);
   if (!out.status.ok() && local.ok()) (void)kv_.drop(plan.seq());
   return out;

@@ -239,14 +239,14 @@ TEST_CASE("a session that fills a rank's whole KV budget ends its reply as a ful
   auto r = e->generate(a.value(), ids(prompt, 3), g);
   INFO(r.status().ToString());
   REQUIRE(r.ok());
-  // The reply ends when a decode token has no room on its rank even with
-  // every other session evicted: what it generated is kept.
+  // Decode tokens go to the next rank with room while the session does not
+  // fill every rank's whole budget; then the reply ends, keeping what it
+  // generated (no eviction could make room).
   CHECK(r->finish == FinishReason::kContextFull);
   CHECK(r->stats.evictions == 0);
   const int64_t fed = prompt + int64_t(r->tokens.size()) - 1;  // the last token is not fed
-  CHECK(fed > 64 * n - n);
-  CHECK(fed <= 64 * n);
-  CHECK(*std::max_element(r->stats.kv_tokens.begin(), r->stats.kv_tokens.end()) == 64);
+  CHECK(fed == 64 * n);
+  CHECK(r->stats.kv_tokens == std::vector<int64_t>(size_t(n), 64));
   g.max_tokens = int(r->tokens.size());
   auto want = ref->generate(ra.value(), ids(prompt, 3), g);
   REQUIRE(want.ok());
@@ -259,6 +259,26 @@ TEST_CASE("a session that fills a rank's whole KV budget ends its reply as a ful
   CHECK(next.status().code() == StatusCode::kResourceExhausted);
   CHECK_THAT(next.status().message(), Catch::Contains("no eviction can make room"));
   CHECK(e->session_tokens(a.value()).value() == history);
+}
+
+TEST_CASE("a session file too large for the KV budgets is refused without evicting",
+          "[session]") {
+  const std::string file = test::temp_dir("save_too_large") + "/s.ringlm";
+  {
+    auto big = make_engine(2);
+    auto a = big->open_session();
+    turn(*big, a.value(), ids(150, 4), 1);
+    REQUIRE(big->save_session(a.value(), file).ok());
+  }
+  auto e = make_engine(2, 4 * 8256);  // 64 tokens a rank
+  auto idle = e->open_session();
+  turn(*e, idle.value(), ids(20, 5), 1);
+  auto r = e->restore_session(file);
+  CHECK(r.status().code() == StatusCode::kResourceExhausted);
+  CHECK_THAT(r.status().message(), Catch::Contains("no eviction can make room"));
+  const TurnResult again = turn(*e, idle.value(), ids(3, 6), 1);
+  CHECK(again.stats.evictions == 0);
+  CHECK_FALSE(again.stats.rebuilt);
 }
 
 TEST_CASE("raw mode's token history is every prompt and reply token", "[session]") {

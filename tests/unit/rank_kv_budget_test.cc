@@ -102,3 +102,33 @@ TEST_CASE("a step short only because of other sequences names no rank", "[rank][
   INFO(again.status.ToString());
   CHECK(again.status.ok());
 }
+
+TEST_CASE("an imported shard beyond one rank's whole KV budget names that rank", "[rank][kv]") {
+  auto be = make_cpu_backend({1});
+  auto model = LlamaModel::Random(test::tiny_random_config(), *be, 5);
+  REQUIRE(model.ok());
+  std::vector<std::vector<uint8_t>> shards;
+  {
+    auto big = start(*model.value(), 64);
+    REQUIRE(prefill(*big, 1, 80).status.ok());  // 40 tokens a rank
+    StepOutcome e = big->leader().lead(make_step_plan(fb::StepKind::ExportKv, 1));
+    INFO(e.status.ToString());
+    REQUIRE(e.status.ok());
+    shards = std::move(e.shards);
+  }
+  REQUIRE(shards.size() == 2);
+  auto small = start(*model.value(), 2);  // rank 1 holds 32 tokens
+  StepOutcome o = small->leader().lead_import(1, shards);
+  CHECK(o.status.code() == StatusCode::kResourceExhausted);
+  CHECK(rank_beyond_kv_budget(o.reports) == 1);
+  CHECK(o.reports[1].kv_needed == 40);
+  CHECK(o.reports[1].kv_capacity == 2 * kPageTokens);
+  // Short only because another sequence holds rank 1's pages: no rank named.
+  auto mid = start(*model.value(), 4);  // 64 tokens
+  REQUIRE(prefill(*mid, 2, 60).status.ok());  // 30 tokens, 2 pages of rank 1
+  StepOutcome short_by_other = mid->leader().lead_import(1, shards);
+  CHECK(short_by_other.status.code() == StatusCode::kResourceExhausted);
+  CHECK(rank_beyond_kv_budget(short_by_other.reports) == -1);
+  REQUIRE(mid->leader().lead(make_step_plan(fb::StepKind::Drop, 2)).status.ok());
+  CHECK(mid->leader().lead_import(1, shards).status.ok());
+}

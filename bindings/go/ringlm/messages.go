@@ -29,7 +29,7 @@ const (
 	FinishStop        FinishReason = "Stop"        // end-of-generation token or stop string
 	FinishLength      FinishReason = "Length"      // max_tokens reached
 	FinishCancelled   FinishReason = "Cancelled"   // Session.Cancel or the context
-	FinishContextFull FinishReason = "ContextFull" // the model's context length, or a rank's whole KV budget
+	FinishContextFull FinishReason = "ContextFull" // the model's context length, or every rank's whole KV budget
 )
 
 // Message is one chat message.

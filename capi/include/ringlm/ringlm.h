@@ -135,9 +135,9 @@ enum ringlm_status_code {
   /* Memory or the KV budget is exhausted (the budget is short even after
    * evicting every idle session's KV). A request whose KV could not fit
    * even alone (beyond all ranks' budgets together, or one rank's whole
-   * budget) fails without evicting anything; a reply whose next token finds
-   * no room in its rank's whole budget is not an error: it ends with finish
-   * reason ContextFull. */
+   * budget; a saved session restored the same way) fails without evicting
+   * anything; a reply whose next token finds no room in any rank's whole
+   * budget is not an error: it ends with finish reason ContextFull. */
   RINGLM_STATUS_RESOURCE_EXHAUSTED = 7,
   /* A communication deadline passed (EngineConfig.comm_timeout_ms). */
   RINGLM_STATUS_DEADLINE_EXCEEDED = 8,

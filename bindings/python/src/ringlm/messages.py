@@ -49,7 +49,7 @@ class FinishReason(str, enum.Enum):
     STOP = "Stop"
     LENGTH = "Length"
     CANCELLED = "Cancelled"
-    CONTEXT_FULL = "ContextFull"  # context length, or a rank's whole KV budget, reached
+    CONTEXT_FULL = "ContextFull"  # context length, or every rank's whole KV budget, reached
 
 
 class CpVariant(str, enum.Enum):

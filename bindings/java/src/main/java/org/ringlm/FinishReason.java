@@ -9,8 +9,8 @@ public enum FinishReason {
   /** {@link Session#cancel()} (or closing the stream early). */
   Cancelled,
   /**
-   * The model's context length was reached, or a decode token found no room in its
-   * rank's whole KV budget (the session alone fills it).
+   * The model's context length was reached, or a decode token found no room in any
+   * rank's whole KV budget (the session alone fills them all).
    */
   ContextFull;
 
