@@ -475,8 +475,7 @@ ringlm_status ringlm_session_save(ringlm_session* session, const char* path, rin
     RINGLM_RETURN_IF_ERROR(check_out(path, "path"));
     if (!*path) return InvalidArgument("path is empty");
     RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_save"));
-    RINGLM_RETURN_IF_ERROR(s->check_idle());
-    return s->engine().save_session(s->id(), path);
+    return s->save(path);
   });
 }
 

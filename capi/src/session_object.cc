@@ -101,19 +101,22 @@ void SessionObject::execute(const Request& req, const std::function<void(Encoded
 }
 
 Status SessionObject::begin_request_locked(std::unique_lock<std::mutex>& l, bool inline_mode) {
-  if (closed_) return NotFound("session is closed");
-  if (in_flight_)
-    return FailedPrecondition(
-        inline_ ? "a request is in flight on this session: finish or cancel it first"
-                : "a request is in flight on this session: pull its events until Done or Error "
-                  "(or cancel it) before starting another");
-  if (worker_.joinable()) {
-    // The previous request's worker has delivered its terminal event and is exiting.
+  for (;;) {
+    if (closed_) return NotFound("session is closed");
+    if (in_flight_)
+      return FailedPrecondition(
+          inline_ ? "a request is in flight on this session: finish or cancel it first"
+                  : "a request is in flight on this session: pull its events until Done or Error "
+                    "(or cancel it) before starting another");
+    if (saving_ > 0) return FailedPrecondition("the session is being saved");
+    if (!worker_.joinable()) break;
+    // The previous request's worker has delivered its terminal event and is
+    // exiting. Another thread may start a request while this one joins it:
+    // everything is checked again after.
     std::thread old = std::move(worker_);
     l.unlock();
     old.join();
     l.lock();
-    if (closed_) return NotFound("session is closed");
   }
   queue_.clear();
   terminal_.reset();
@@ -206,6 +209,20 @@ Status SessionObject::check_idle() {
   return Status::Ok();
 }
 
+Status SessionObject::save(const std::string& path) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return NotFound("session is closed");
+    if (in_flight_) return FailedPrecondition("a request is in flight on this session");
+    ++saving_;
+  }
+  Status st = engine().save_session(id_, path);
+  std::lock_guard<std::mutex> l(mu_);
+  --saving_;
+  cv_.notify_all();  // a close() waits for saves
+  return st;
+}
+
 Status SessionObject::close() {
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -218,8 +235,9 @@ Status SessionObject::close() {
   {
     std::unique_lock<std::mutex> l(mu_);
     worker = std::move(worker_);
-    // A *_stream request runs on its caller's thread: wait for it to end.
-    cv_.wait(l, [&] { return !inline_; });
+    // A *_stream request runs on its caller's thread, a save too: wait for
+    // them to end.
+    cv_.wait(l, [&] { return !inline_ && saving_ == 0; });
   }
   if (worker.joinable()) worker.join();
   return engine().close_session(id_);

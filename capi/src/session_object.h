@@ -70,6 +70,9 @@ class SessionObject {
   void cancel();
   // Fails the checks for calls that need an idle session (transcript, save).
   Status check_idle();
+  // Saves the idle session to `path`; close() waits for it, and no request
+  // starts meanwhile (kFailedPrecondition).
+  Status save(const std::string& path);
   // Cancels and waits for the request in flight, then frees the session's
   // KV on the ranks. Once only (later calls are no-ops returning Ok).
   Status close();
@@ -87,12 +90,13 @@ class SessionObject {
   const SessionId id_;
   std::atomic<bool> cancel_{false};
 
-  std::mutex mu_;  // guards queue_, terminal_, in_flight_, inline_, closed_, worker_
+  std::mutex mu_;  // guards queue_, terminal_, in_flight_, inline_, saving_, closed_, worker_
   std::condition_variable cv_;
   std::deque<EncodedEvent> queue_;         // Progress and Text events, in order
   std::optional<EncodedEvent> terminal_;  // Done or Error, pulled after the queue
   bool in_flight_ = false;  // a request started and its terminal event not yet taken
   bool inline_ = false;     // the request in flight runs in run_inline
+  int saving_ = 0;          // save() calls running
   bool closed_ = false;
   std::thread worker_;
 };

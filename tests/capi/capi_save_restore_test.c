@@ -1,10 +1,32 @@
 /* Save and restore through the C ABI on 2 CP ranks: a restored session gives
  * exactly the logits and greedy tokens the original gives, reuses its KV
  * (nothing is prefilled again), and damaged files are refused with the
- * documented status. Plain C. */
+ * documented status; a close waits for a save another thread runs. Plain C. */
+#include <pthread.h>
+#include <time.h>
+
 #include "capi_test_util.h"
 
 static ringlm_engine* g_engine;
+
+typedef struct {
+  ringlm_session* session;
+  const char* path;
+  int saved;            /* saves that returned OK */
+  ringlm_status last;   /* the status that ended the loop */
+} saver_state;
+
+/* Saves the session until a save fails (the session got closed). */
+static void* saver(void* arg) {
+  saver_state* st = (saver_state*)arg;
+  for (;;) {
+    ringlm_error* e = NULL;
+    st->last = ringlm_session_save(st->session, st->path, &e);
+    ringlm_error_free(e);
+    if (st->last != RINGLM_STATUS_OK) return NULL;
+    st->saved++;
+  }
+}
 
 static uint8_t* read_file(const char* path, size_t* len) {
   FILE* f = fopen(path, "rb");
@@ -193,6 +215,23 @@ int main(void) {
   EXPECT_OK(ringlm_session_save(empty, path, &err));
   EXPECT_OK(ringlm_session_close(empty, &err));
   CHECK(restore_status(path) == RINGLM_STATUS_OK);
+
+  /* Closing while another thread saves the session waits for the save: the
+   * close succeeds (the handle is gone), the saver sees NOT_FOUND. */
+  char busy_path[4200];
+  snprintf(busy_path, sizeof busy_path, "%s/busy.rlss", dir);
+  for (int round = 0; round < 10; ++round) {
+    ringlm_session* c = NULL;
+    EXPECT_OK(ringlm_session_restore(g_engine, path, &c, &err));
+    saver_state st = {c, busy_path, 0, RINGLM_STATUS_OK};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, saver, &st) == 0);
+    const struct timespec pause = {0, 2000000 * (round % 3)};
+    nanosleep(&pause, NULL);
+    EXPECT_OK(ringlm_session_close(c, &err));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(st.last == RINGLM_STATUS_NOT_FOUND);
+  }
 
   EXPECT_OK(ringlm_session_close(a, &err));
   EXPECT_OK(ringlm_engine_destroy(g_engine, &err));

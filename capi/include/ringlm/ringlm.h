@@ -299,7 +299,8 @@ RINGLM_API ringlm_status ringlm_session_create(ringlm_engine* engine, const void
                                                ringlm_session** out, ringlm_error** err);
 
 /* Closes the session: cancels its request in flight (if any; its events are
- * dropped), waits for it to stop, frees its KV on every rank and releases the
+ * dropped), waits for it to stop (and for a ringlm_session_save of the
+ * session another thread runs), frees its KV on every rank and releases the
  * handle, which is invalid afterwards whatever the status, except
  * FAILED_PRECONDITION. Any thread may call it, also while a *_stream
  * request runs on the session (that request then ends with Done, Cancelled,
@@ -323,7 +324,7 @@ RINGLM_API ringlm_status ringlm_session_close(ringlm_session* session, ringlm_er
  *   negative max_tokens; OUT_OF_RANGE / CORRUPT_DATA: as for every message;
  * NOT_FOUND: unknown session;
  * FAILED_PRECONDITION: a request is in flight (its terminal event has not
- *   been pulled yet).
+ *   been pulled yet), or another thread saves the session.
  * Errors found while the request runs (a prompt longer than the context:
  * OUT_OF_RANGE; communication failures; KV budget) arrive as its Error
  * event. */
@@ -414,7 +415,8 @@ RINGLM_API ringlm_status ringlm_session_transcript(ringlm_session* session, int3
  * with the model's fingerprint and a checksum) to the file `path` (UTF-8,
  * NUL-terminated), atomically: a temporary file renamed over `path`.
  * INVALID_ARGUMENT: NULL session or path, empty path; NOT_FOUND: unknown
- * session; FAILED_PRECONDITION: a request is in flight, or called from an
+ * session (closed, also by a ringlm_session_close that waits for this save
+ * to end); FAILED_PRECONDITION: a request is in flight, or called from an
  * event callback of the same engine; IO_ERROR; DEADLINE_EXCEEDED /
  * UNAVAILABLE: the ranks' shards could not be gathered. */
 RINGLM_API ringlm_status ringlm_session_save(ringlm_session* session, const char* path,
