@@ -155,15 +155,28 @@ func (st *Stream) watch() {
 }
 
 // Next waits for the next event and reports whether there is one; false
-// once the request has ended (see Response) or failed (see Err).
+// once the request has ended (see Response) or failed (see Err). A failed
+// pull that leaves the request running (out of memory for the event, which
+// stays queued) returns false with Err set but does not end the stream: a
+// later Next pulls again, and Close still cancels and drains the request.
+// Event kinds newer than this binding are skipped.
 func (st *Stream) Next() bool {
 	for !st.finished() {
 		var data []byte
 		var msg string
 		if err := check(capi.Session_next_event(st.session.handle, -1, &data, &msg), msg); err != nil {
+			if requestRunning(err) {
+				st.mu.Lock()
+				st.err = err
+				st.mu.Unlock()
+				return false
+			}
 			st.end(nil, err)
 			return false
 		}
+		st.mu.Lock()
+		st.err = nil // a pull worked: an earlier failed one is over
+		st.mu.Unlock()
 		if data == nil {
 			continue
 		}
@@ -185,11 +198,26 @@ func (st *Stream) Next() bool {
 				resp = &ChatResponse{}
 			}
 			st.end(resp, nil)
-		default: // "Error"
+		case "Error":
 			st.end(nil, &Error{Status: Status(ev.Status), Message: ev.Message})
+		default: // a kind newer than this binding: not terminal
 		}
 	}
 	return false
+}
+
+// requestRunning reports whether a failed pull left the request running:
+// every status but the ones that say the session or its request is gone.
+func requestRunning(err error) bool {
+	var e *Error
+	if !asError(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case StatusNotFound, StatusCancelled, StatusFailedPrecondition, StatusInvalidArgument:
+		return false
+	}
+	return true
 }
 
 func (st *Stream) finished() bool {
@@ -213,7 +241,8 @@ func (st *Stream) end(resp *ChatResponse, err error) {
 func (st *Stream) Event() Event { return st.event }
 
 // Err is the error that ended the stream: the request's (an *Error), or
-// the context's when it cancelled the request; nil otherwise.
+// the context's when it cancelled the request; or the last pull's, when it
+// failed and left the request running; nil otherwise.
 func (st *Stream) Err() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -266,27 +266,29 @@ class ChatStream:
                 if self._error is not None:
                     raise self._error
                 raise StopIteration
-            try:
-                while True:
+            while True:
+                try:
                     data = self._session._next_event(_POLL_MS)
-                    if data is not None:
-                        break
-            except Error:
-                raise
-            except BaseException:  # KeyboardInterrupt and the like: stop the request
-                self._abort()
-                raise
-            kind, payload = self._decode(data)
-            if kind == _m.DONE:
-                self._done = True
-                self._response = payload
-                raise StopIteration
-            if kind == _m.ERROR:
-                self._done = True
-                status, message = payload
-                self._error = error_from_status(status, message)
-                raise self._error
-            return payload
+                    if data is None:
+                        continue
+                except Error:
+                    raise
+                except BaseException:  # KeyboardInterrupt and the like: stop the request
+                    self._abort()
+                    raise
+                kind, payload = self._decode(data)
+                if kind == _m.DONE:
+                    self._done = True
+                    self._response = payload
+                    raise StopIteration
+                if kind == _m.ERROR:
+                    self._done = True
+                    status, message = payload
+                    self._error = error_from_status(status, message)
+                    raise self._error
+                if kind in (_m.TEXT, _m.PROGRESS):
+                    return payload
+                # An event kind newer than this binding: not terminal, skipped.
 
     def _decode(self, data: bytes):
         if self._json:

@@ -318,7 +318,8 @@ def _response_fb(r) -> ChatResponse:
 
 def decode_event(data: bytes):
     """(kind, payload) of an Event FlatBuffer: a TextEvent, ProgressEvent,
-    ChatResponse or, for an Error event, (status, message)."""
+    ChatResponse or, for an Error event, (status, message); None for a kind
+    this binding does not know (a newer library's: not terminal)."""
     ev = _Event.GetRootAs(data, 0)
     kind = ev.Kind()
     if kind == TEXT:
@@ -329,7 +330,9 @@ def decode_event(data: bytes):
         r = ev.Response()
         return kind, (_response_fb(r) if r is not None else
                       ChatResponse("", (), FinishReason.STOP, TurnStats()))
-    return ERROR, (ev.Status(), _str(ev.Message()))
+    if kind == ERROR:
+        return kind, (ev.Status(), _str(ev.Message()))
+    return kind, None
 
 
 def decode_transcript(data: bytes) -> Transcript:

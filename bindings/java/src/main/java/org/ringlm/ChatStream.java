@@ -20,7 +20,11 @@ import java.util.NoSuchElementException;
  * and ends when the request ends. A failed request (an Error event) or a
  * failed native call surfaces as an {@link UncheckedRingLmException} from
  * {@link #hasNext()}, and as the checked {@link RingLmException} from
- * {@link #response()}. Closing the stream before its end cancels the
+ * {@link #response()}. A failed pull that leaves the request running (out of
+ * memory for the event, which stays queued) does not end the stream: a
+ * later call pulls again, and {@link #close()} still cancels and drains it.
+ * Event kinds newer than this binding are skipped. Closing the stream
+ * before its end cancels the
  * request and waits for it, so the session is ready for the next turn. An
  * interrupt of the iterating thread cancels the request too (the
  * interrupt flag is kept). One-shot: {@link #iterator()} returns this.
@@ -59,6 +63,9 @@ public final class ChatStream implements Iterator<Event>, Iterable<Event>, AutoC
     try {
       pending = pull();
     } catch (RingLmException e) {
+      if (!done && requestRunning(e)) {
+        throw new UncheckedRingLmException(e);  // the stream goes on: a later call pulls again
+      }
       done = true;
       error = e;
     }
@@ -76,6 +83,16 @@ public final class ChatStream implements Iterator<Event>, Iterable<Event>, AutoC
     Event e = pending;
     pending = null;
     return e;
+  }
+
+  /**
+   * Whether a failed pull left the request running: every status but the
+   * ones that say the session or its request is gone.
+   */
+  private static boolean requestRunning(RingLmException e) {
+    Status s = e.status();
+    return s != Status.NOT_FOUND && s != Status.CANCELLED && s != Status.FAILED_PRECONDITION
+        && s != Status.INVALID_ARGUMENT;
   }
 
   /** Pulls until a non-terminal event (returned) or the end (null). */
@@ -100,10 +117,12 @@ public final class ChatStream implements Iterator<Event>, Iterable<Event>, AutoC
           done = true;
           response = ChatResponse.fromJson(ev.get("response"));
           return null;
-        default: // "Error"
+        case "Error":
           done = true;
           throw new RingLmException((int) Json.longValue(ev.get("status")),
               Json.string(ev.get("message")));
+        default: // a kind newer than this binding: not terminal
+          continue;
       }
     }
   }
