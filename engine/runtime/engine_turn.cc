@@ -1,5 +1,7 @@
 // Engine: one request on the ring: prefill what the KV lacks, then decode.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "core/timer.h"
 #include "cp/sharding.h"
@@ -27,6 +29,19 @@ void add_reports(const std::vector<StepReport>& reports, TurnStats* st) {
   }
   st->comm_exposed_ms += exposed;
   st->comm_hidden_ms += std::max(0.0, total - exposed);
+}
+
+// The model's logits are numbers: a NaN or +inf (broken weights, or an
+// overflow on this input) fails the request, also one that samples nothing
+// (max_tokens 0 returns the prompt's logits); -inf rules a token out.
+Status check_logits(std::span<const float> logits) {
+  for (float x : logits) {
+    if (std::isnan(x) || x == std::numeric_limits<float>::infinity())
+      return CorruptData(std::string("the model's logits are not numbers (") +
+                         (std::isnan(x) ? "NaN" : "+inf") +
+                         "): its weights, or the computation on this input, are broken");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -219,7 +234,10 @@ Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const Genera
       s.tokens.insert(s.tokens.end(), prompt.begin() + off, prompt.begin() + off + len);
     }
     out->stats.new_tokens += len;
-    if (last) out->prompt_logits = std::move(o.logits);
+    if (last) {
+      RINGLM_RETURN_IF_ERROR(check_logits(o.logits));
+      out->prompt_logits = std::move(o.logits);
+    }
     if (events.on_progress) events.on_progress(off + len, total);
   }
   out->stats.prefill_ms = timer.ms();
@@ -297,6 +315,7 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
       s.tokens.push_back(tok);
     }
     ++s.decode_steps;
+    RINGLM_RETURN_IF_ERROR(check_logits(o.value().logits));
     logits = std::move(o.value().logits);
   }
   if (out->finish != FinishReason::kStop || !stops.stopped()) emit(stops.finish(detok.flush()), {});

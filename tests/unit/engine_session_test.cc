@@ -484,6 +484,12 @@ TEST_CASE("a model whose logits are not numbers fails the request with CORRUPT_D
   CHECK(r.status().code() == StatusCode::kCorruptData);
   CHECK(r.status().message().find("not numbers") != std::string::npos);
   CHECK(e.value()->session_tokens(s.value())->empty());  // rolled back
+  // Also when nothing is sampled: the prompt's logits are returned only as numbers.
+  g.max_tokens = 0;
+  g.want_prompt_logits = true;
+  auto p = e.value()->generate(s.value(), ids(5, 1), g);
+  CHECK(p.status().code() == StatusCode::kCorruptData);
+  CHECK(e.value()->session_tokens(s.value())->empty());
 }
 
 TEST_CASE("request errors are clear and change nothing", "[session]") {
