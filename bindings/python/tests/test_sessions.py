@@ -114,3 +114,26 @@ def test_many_sessions_from_many_threads(engine):
         assert second.stats.cached_tokens > 0
         # Greedy decoding: the same prompt gives the same tokens in any thread.
         assert first.tokens == results[i % 3][0].tokens
+
+
+def test_a_stream_dropped_before_its_end_does_not_block_the_session(engine):
+    with engine.session() as s:
+        def read_one_event():
+            for _ in s.chat("Tell me a long story about a dragon.", max_tokens=200):
+                raise RuntimeError("the host's code failed mid-stream")
+        try:
+            read_one_event()
+        except RuntimeError:
+            pass
+        # The stream is gone with the frame that read it; its request was
+        # still running. The next calls cancel it and go on.
+        assert len(s.transcript().messages) == 2  # the cancelled turn joined it
+        nxt = s.chat("Hi", max_tokens=2).result()
+        assert nxt.finish_reason != ringlm.FinishReason.CANCELLED
+        assert nxt.stats.generated_tokens > 0
+        assert len(s.transcript().messages) == 4
+        # A stream still held is its owner's: a second request is refused.
+        held = s.chat("Once more", max_tokens=50)
+        with pytest.raises(ringlm.FailedPreconditionError):
+            s.chat("Too soon", max_tokens=2)
+        held.result()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar, Union
 
 from . import capi
@@ -155,12 +156,17 @@ class Session(_NativeHandle):
 
     One thread uses a session at a time, except :meth:`cancel`, which any
     thread may call. Use it as a context manager, or call :meth:`close`.
+    A :class:`ChatStream` dropped before its end (an exception in the loop
+    that read it, say) does not block the session: the next call cancels
+    its request and waits for its end.
     """
 
     def __init__(self, engine: Engine, handle: int):
         self._engine = engine  # the engine object outlives its sessions' use
         self._handle = handle
         self._closed = False
+        self._stream: weakref.ref | None = None  # the last request's stream
+        self._stream_json = False  # ... and whether its events are JSON
 
     # -- lifetime ---------------------------------------------------------
     def close(self) -> None:
@@ -191,8 +197,7 @@ class Session(_NativeHandle):
         elif message is not None or messages is not None:
             raise TypeError("pass either request or message/messages, not both")
         data, fmt = _request_bytes(request)
-        capi.session_chat(self._handle, data, fmt)
-        return ChatStream(self, fmt == capi.FORMAT_JSON)
+        return self._start(capi.session_chat, data, fmt)
 
     def generate(self, tokens: Iterable[int] | None = None, *, max_tokens: int = 256,
                  sampling: Sampling | Mapping[str, Any] | None = None,
@@ -205,8 +210,7 @@ class Session(_NativeHandle):
                                                 stop=stop, variant=variant,
                                                 want_prompt_logits=want_prompt_logits)
         data, fmt = _request_bytes(request)
-        capi.session_generate(self._handle, data, fmt)
-        return ChatStream(self, fmt == capi.FORMAT_JSON)
+        return self._start(capi.session_generate, data, fmt)
 
     def cancel(self) -> None:
         """Asks the request in flight to stop (from any thread). It ends with
@@ -215,11 +219,45 @@ class Session(_NativeHandle):
 
     def transcript(self) -> Transcript:
         """The conversation so far and the number of tokens of history."""
+        self._end_dropped_stream()
         return _m.decode_transcript(capi.session_transcript(self._handle, capi.FORMAT_FLATBUFFERS))
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the session (transcript, history, KV) to ``path`` atomically."""
+        self._end_dropped_stream()
         capi.session_save(self._handle, _path(path))
+
+    def _start(self, call: Callable[[int, bytes, int], Any], data: bytes, fmt: int) -> "ChatStream":
+        self._end_dropped_stream()
+        call(self._handle, data, fmt)
+        stream = ChatStream(self, fmt == capi.FORMAT_JSON)
+        self._stream = weakref.ref(stream)
+        self._stream_json = fmt == capi.FORMAT_JSON
+        return stream
+
+    def _end_dropped_stream(self) -> None:
+        """A stream collected before its end left its request in flight:
+        cancels the request and pulls its events to the end, so the session
+        takes the next call. A stream still referenced is its owner's."""
+        ref, self._stream = self._stream, None
+        if ref is None:
+            return
+        if ref() is not None:
+            self._stream = ref
+            return
+        try:
+            capi.session_cancel(self._handle)
+            while True:
+                data = capi.session_next_event(self._handle, -1)
+                if data is None:
+                    continue
+                if self._stream_json:
+                    data = capi.message_convert(capi.MESSAGE_EVENT, data, capi.FORMAT_JSON,
+                                                capi.FORMAT_FLATBUFFERS)
+                if _m.decode_event(data)[0] in (_m.DONE, _m.ERROR):
+                    return
+        except Error:  # no request in flight (it had ended), or the session closed
+            return
 
     def _next_event(self, timeout_ms: int) -> bytes | None:
         return capi.session_next_event(self._handle, timeout_ms)
