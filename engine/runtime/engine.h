@@ -10,7 +10,10 @@
 // Threads: every method may be called from any thread. Requests execute one
 // at a time (the ring is shared); a session serves one request at a time
 // (another concurrent request on it gets kFailedPrecondition); cancel() may be
-// called from any thread while a request runs.
+// called from any thread while a request runs. An event callback runs on its
+// request's thread, which holds the ring: there, close_session, chat,
+// generate, save_session and restore_session of the same engine return
+// kFailedPrecondition (they would wait for the ring the callback holds).
 #pragma once
 
 #include <atomic>
@@ -126,6 +129,9 @@ class Engine {
   // sessions_mu_, so that close_session cannot slip in between: a session
   // leased is one not closed. FailedPrecondition when busy.
   Result<LeasedSession> lease(SessionId id) const;
+  // kFailedPrecondition on a thread that runs a turn of this engine (an event
+  // callback calling back in), where `what` would wait for the ring forever.
+  Status check_not_in_turn(const char* what) const;
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
                               const TurnEvents& events);
   Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,

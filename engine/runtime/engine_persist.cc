@@ -15,6 +15,7 @@ constexpr size_t kMaxSessionFileBytes = size_t(1) << 40;
 }  // namespace
 
 Status Engine::save_session(SessionId id, const std::string& path) {
+  RINGLM_RETURN_IF_ERROR(check_not_in_turn("save_session"));
   RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
   const std::shared_ptr<Session>& s = ls.session;
   SessionFile f;
@@ -37,6 +38,7 @@ Status Engine::save_session(SessionId id, const std::string& path) {
 }
 
 Result<SessionId> Engine::restore_session(const std::string& path) {
+  RINGLM_RETURN_IF_ERROR(check_not_in_turn("restore_session"));
   RINGLM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_whole_file(path, kMaxSessionFileBytes));
   RINGLM_ASSIGN_OR_RETURN(SessionFile f, decode_session_file(bytes));
   bytes.clear();

@@ -55,6 +55,7 @@ Result<SessionId> Engine::open_session(const SessionOptions& opts) {
 }
 
 Status Engine::close_session(SessionId id) {
+  RINGLM_RETURN_IF_ERROR(check_not_in_turn("close_session"));
   RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
   {
     std::lock_guard<std::mutex> run(run_mu_);
@@ -93,6 +94,7 @@ Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
 
 Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_messages,
                                 const GenerateOptions& opts, const TurnEvents& events) {
+  RINGLM_RETURN_IF_ERROR(check_not_in_turn("a request"));
   RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
   const std::shared_ptr<Session>& s = ls.session;
   RunningRequest running(*s);
@@ -123,6 +125,7 @@ Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_m
 
 Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_tokens,
                                     const GenerateOptions& opts, const TurnEvents& events) {
+  RINGLM_RETURN_IF_ERROR(check_not_in_turn("a request"));
   RINGLM_ASSIGN_OR_RETURN(LeasedSession ls, lease(id));
   const std::shared_ptr<Session>& s = ls.session;
   RunningRequest running(*s);

@@ -44,7 +44,23 @@ Status check_logits(std::span<const float> logits) {
   return Status::Ok();
 }
 
+// Engines whose turn runs on this thread (their event callbacks may call in).
+thread_local std::vector<const Engine*> t_turns;
+
+class TurnOnThread {
+ public:
+  explicit TurnOnThread(const Engine* e) { t_turns.push_back(e); }
+  ~TurnOnThread() { t_turns.pop_back(); }
+};
+
 }  // namespace
+
+Status Engine::check_not_in_turn(const char* what) const {
+  if (std::find(t_turns.begin(), t_turns.end(), this) == t_turns.end()) return Status::Ok();
+  return FailedPrecondition(std::string(what) +
+                            " called from an event callback of the same engine, whose request "
+                            "holds the ring until the callback returns");
+}
 
 Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, TurnStats* stats,
                                      bool* kv_full) {
@@ -117,6 +133,7 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
     return OutOfRange("prompt of " + std::to_string(prompt.size()) +
                       " tokens does not fit the context of " + std::to_string(ctx) + " tokens");
   std::lock_guard<std::mutex> run(run_mu_);
+  const TurnOnThread on_thread(this);
   // Before the cached suffix the prompt does not share is dropped.
   RINGLM_RETURN_IF_ERROR(check_kv_fits(int64_t(prompt.size())));
   s.last_used = ++clock_;

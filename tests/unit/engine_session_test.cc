@@ -398,6 +398,41 @@ TEST_CASE("an event callback that throws fails the turn, which is rolled back", 
   CHECK(next.stats.cached_tokens == int64_t(before.size()) - 1);  // the old KV, nothing more
 }
 
+TEST_CASE("an event callback that calls back into its engine is refused, not deadlocked",
+          "[session]") {
+  auto e = make_engine(2);
+  auto s = e->open_session(), other = e->open_session();
+  turn(*e, other.value(), ids(10, 1));
+  const std::string file = test::temp_dir("callback_reentry") + "/s.ringlm";
+  std::vector<Status> got;
+  TurnEvents ev;
+  ev.on_text = [&](std::string_view, std::span<const int32_t>) {
+    if (!got.empty()) return;
+    GenerateOptions one;
+    one.max_tokens = 1;
+    got.push_back(e->generate(other.value(), ids(2, 2), one).status());
+    got.push_back(e->close_session(other.value()));
+    got.push_back(e->save_session(other.value(), file));
+    got.push_back(e->restore_session(file).status());
+    got.push_back(e->cancel(other.value()));  // needs no ring: fine
+  };
+  GenerateOptions g;
+  g.max_tokens = 3;
+  auto r = e->generate(s.value(), ids(5, 3), g, ev);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  REQUIRE(got.size() == 5);
+  for (size_t i = 0; i < 4; ++i) {
+    INFO(i << ": " << got[i].ToString());
+    CHECK(got[i].code() == StatusCode::kFailedPrecondition);
+    CHECK_THAT(got[i].message(), Catch::Contains("event callback"));
+  }
+  CHECK(got[4].ok());
+  // Outside the callback all of them work.
+  CHECK(e->save_session(other.value(), file).ok());
+  CHECK(e->close_session(other.value()).ok());
+}
+
 TEST_CASE("readers of an idle session never see it busy", "[session]") {
   auto e = make_engine(1);
   auto s = e->open_session();
