@@ -68,9 +68,7 @@
 %{
 /* Raises ringlm.errors.error_from_status(status, message) (an instance of
  * the ringlm.Error hierarchy); RuntimeError if that module is unusable. */
-static void ringlm_py_raise(const ringlm_error* e) {
-  const ringlm_status status = ringlm_error_status(e);
-  const char* text = ringlm_error_message(e);
+static void ringlm_py_raise(ringlm_status status, const char* text) {
   PyObject* message = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
   PyObject* module = message ? PyImport_ImportModule("ringlm.errors") : NULL;
   PyObject* exc = module ? PyObject_CallMethod(module, "error_from_status", "iO", (int)status, message) : NULL;
@@ -91,8 +89,10 @@ static void ringlm_py_raise(const ringlm_error* e) {
 
 %typemap(in, numinputs=0) ringlm_error** ERROR (ringlm_error* e = NULL) "$1 = &e;"
 %typemap(argout) ringlm_error** ERROR {
-  if (e$argnum) {
-    ringlm_py_raise(e$argnum);
+  /* A failure without an error object (none could be allocated) raises too. */
+  if (e$argnum || result != RINGLM_STATUS_OK) {
+    ringlm_py_raise(e$argnum ? ringlm_error_status(e$argnum) : result,
+                    e$argnum ? ringlm_error_message(e$argnum) : "out of memory for the error's details");
     ringlm_error_free(e$argnum);
     e$argnum = NULL;
     Py_XDECREF($result);
@@ -236,9 +236,8 @@ RINGLM_PY_BYTES_OUT(char** OUT_TEXT, char)
 
 %{
 /* Throws org.ringlm.RingLmException.fromNative(status, utf8 message bytes). */
-static void ringlm_java_throw(JNIEnv* jenv, const ringlm_error* e) {
+static void ringlm_java_throw(JNIEnv* jenv, ringlm_status status, const char* text) {
   if ((*jenv)->ExceptionCheck(jenv)) return; /* one already pending */
-  const char* text = ringlm_error_message(e);
   jsize n = (jsize)strlen(text);
   jbyteArray bytes = (*jenv)->NewByteArray(jenv, n);
   if (!bytes) return;
@@ -247,7 +246,7 @@ static void ringlm_java_throw(JNIEnv* jenv, const ringlm_error* e) {
   if (!cls) return;
   jmethodID make = (*jenv)->GetStaticMethodID(jenv, cls, "fromNative", "(I[B)Lorg/ringlm/RingLmException;");
   if (!make) return;
-  jobject exc = (*jenv)->CallStaticObjectMethod(jenv, cls, make, (jint)ringlm_error_status(e), bytes);
+  jobject exc = (*jenv)->CallStaticObjectMethod(jenv, cls, make, (jint)status, bytes);
   if (exc && !(*jenv)->ExceptionCheck(jenv)) (*jenv)->Throw(jenv, (jthrowable)exc);
 }
 /* A holder array (T[1]) the caller passes for an output. Without one an
@@ -267,8 +266,10 @@ static int ringlm_java_check_holder(JNIEnv* jenv, jarray holder) {
 /* Status results stay ints (0 on return: a failure has thrown). */
 %typemap(in, numinputs=0) ringlm_error** ERROR (ringlm_error* e = NULL) "$1 = &e;"
 %typemap(argout, throws="org.ringlm.RingLmException") ringlm_error** ERROR {
-  if (e$argnum) {
-    ringlm_java_throw(jenv, e$argnum);
+  /* A failure without an error object (none could be allocated) throws too. */
+  if (e$argnum || result != RINGLM_STATUS_OK) {
+    ringlm_java_throw(jenv, e$argnum ? ringlm_error_status(e$argnum) : result,
+                      e$argnum ? ringlm_error_message(e$argnum) : "out of memory for the error's details");
     ringlm_error_free(e$argnum);
     e$argnum = NULL;
   }
