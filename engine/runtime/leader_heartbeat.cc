@@ -26,7 +26,12 @@ void LeaderHeartbeat::run() {
     // plan: the leader is never silent for much more than one interval.
     if (cv_.wait_for(l, interval_ / 2, [this] { return stop_; })) return;
     l.unlock();
-    Status st = leader_.heartbeat(interval_ / 2);
+    Status st;
+    try {
+      st = leader_.heartbeat(interval_ / 2);
+    } catch (...) {  // must not leave the thread
+      st = current_exception_status();
+    }
     l.lock();
     if (!st.ok()) {
       // The group is broken; the next step reports it. Nothing more to send.

@@ -187,8 +187,12 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   for (int i = 0; i < local; ++i) {
     const int rank = g->in_process_ ? i : opts.rank;
     starters.emplace_back([&, i, rank]() {
-      ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec);
-      if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
+      try {  // an exception must not leave a thread (std::terminate)
+        ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec);
+        if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
+      } catch (...) {
+        ranks[i] = current_exception_status();
+      }
     });
   }
   for (auto& t : starters) t.join();
@@ -205,7 +209,17 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
     // without a leader timeout, so that stopping the whole process (a
     // debugger, Ctrl-Z) for longer does not break the group.
     f.exec->config().leader_timeout = kNoLeaderTimeout;
-    g->followers_.emplace_back([&f]() { (void)f.exec->serve(); });
+    g->followers_.emplace_back([&f]() {
+      try {
+        (void)f.exec->serve();
+      } catch (...) {
+        // Out of memory inside a step, say: this rank cannot go on. Its
+        // peers fail at once instead of at the step deadline, and the
+        // process lives on (an exception leaving a thread terminates it).
+        f.comm->abort();
+        if (f.data_comm) f.data_comm->abort();
+      }
+    });
   }
   if (g->world_ > 1 && !g->in_process_) {
     g->heartbeat_ = std::make_unique<LeaderHeartbeat>(g->leader(), opts.leader_timeout / 4);

@@ -27,20 +27,34 @@ bool contains(std::string_view s, std::string_view what) {
 std::string find_default_system(std::string_view src) {
   constexpr std::string_view kHead = "<|im_start|>system";
   constexpr std::string_view kEnd = "<|im_end|>";
-  for (size_t pos = src.find(kHead); pos != std::string_view::npos;
-       pos = src.find(kHead, pos + 1)) {
-    std::string_view rest = src.substr(pos + kHead.size());
-    if (rest.starts_with("\n")) {
-      rest.remove_prefix(1);
-    } else if (rest.starts_with("\\n")) {
-      rest.remove_prefix(2);
+  constexpr std::string_view kJinja = "'\"{}+";
+  constexpr size_t npos = std::string_view::npos;
+  // The next end marker and the next Jinja character at or after a body's
+  // start only move forward as the heads do: linear in the template's size
+  // (a hostile template repeats the head many times).
+  size_t next_end = 0, next_jinja = 0;
+  bool end_known = false, jinja_known = false;
+  for (size_t pos = src.find(kHead); pos != npos; pos = src.find(kHead, pos + 1)) {
+    size_t start = pos + kHead.size();
+    if (src.substr(start).starts_with("\n")) {
+      start += 1;
+    } else if (src.substr(start).starts_with("\\n")) {
+      start += 2;
     } else {
       continue;
     }
-    const size_t end = rest.find(kEnd);
-    if (end == std::string_view::npos || end == 0) continue;
-    const std::string_view body = rest.substr(0, end);
-    if (body.find_first_of("'\"{}+") != std::string_view::npos) continue;
+    if (!end_known || next_end < start) {
+      next_end = src.find(kEnd, start);
+      end_known = true;
+    }
+    if (next_end == npos) break;  // no later head has an end either
+    if (next_end == start) continue;
+    if (!jinja_known || next_jinja < start) {
+      next_jinja = src.find_first_of(kJinja, start);
+      jinja_known = true;
+    }
+    if (next_jinja < next_end) continue;
+    const std::string_view body = src.substr(start, next_end - start);
     // Undo the Jinja string escapes a literal may use.
     std::string out;
     for (size_t i = 0; i < body.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/pre_tokenizer.h"
@@ -61,6 +62,11 @@ Status Tokenizer::init() {
   if (!d.scores.empty() && d.scores.size() != n) {
     return CorruptData("tokenizer has " + std::to_string(d.scores.size()) + " scores for " +
                        std::to_string(n) + " tokens");
+  }
+  for (size_t i = 0; i < d.scores.size(); ++i) {
+    // SPM merges order by score: a NaN would break that order's rules.
+    if (std::isnan(d.scores[i]))
+      return CorruptData("token " + std::to_string(i) + " has a score that is not a number");
   }
   for (size_t i = 0; i < d.token_types.size(); ++i) {
     if (d.token_types[i] < 0 || d.token_types[i] > static_cast<int32_t>(TokenType::kByte)) {

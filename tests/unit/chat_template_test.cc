@@ -148,6 +148,25 @@ TEST_CASE("ChatTemplate recognises each family and its default system prompt", "
   CHECK(make(sources.at("mistral")).name() == "mistral");
 }
 
+TEST_CASE("a template repeating the system head is read in linear time", "[chat_template]") {
+  std::map<std::string, Source> sources;
+  std::vector<Case> cases;
+  load(&sources, &cases);
+  // 100,000 heads before SmolLM2's own template: each one's body runs to
+  // the first end marker, 1.9 MB on (quadratic: hours of scanning before).
+  std::string heads;
+  for (int i = 0; i < 100000; ++i) heads += "<|im_start|>system\n";
+  Source s = sources.at("smollm2");
+  s.text = heads + s.text;
+  CHECK(make(s).default_system_prompt() ==
+        "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+  // With no end marker at all.
+  s.text = heads + "{{ messages }}";
+  auto t = ChatTemplate::Create(s.text, "chatml", s.bos, s.eos);
+  REQUIRE(t.ok());
+  CHECK(t->default_system_prompt().empty());
+}
+
 TEST_CASE("render(full) extends render(prefix) for every family", "[chat_template]") {
   std::map<std::string, Source> sources;
   std::vector<Case> cases;

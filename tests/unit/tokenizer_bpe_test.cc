@@ -1,6 +1,8 @@
 // Byte-level BPE: SmolLM2 against goldens from HF tokenizers
 // (tests/tools/make_tokenizer_goldens.py), pre-tokenizer regexes, validation.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
 #include <algorithm>
 #include <fstream>
 #include <thread>
@@ -273,6 +275,14 @@ TEST_CASE("Tokenizer::Create rejects bad data", "[tokenizer]") {
     TokenizerData d = tiny_bpe({}, {});
     d.tokens.clear();
     CHECK(code_of(d) == StatusCode::kCorruptData);
+  }
+  {
+    TokenizerData d = tiny_bpe({}, {});
+    d.scores.assign(256, 0.f);
+    d.scores[7] = std::nanf("");  // would break the strict order SPM merges need
+    CHECK(code_of(d) == StatusCode::kCorruptData);
+    d.scores[7] = -std::numeric_limits<float>::infinity();  // an order still
+    CHECK(code_of(d) == StatusCode::kOk);
   }
 }
 

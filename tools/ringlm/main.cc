@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.h"
+#include "engine_flags.h"
 
 namespace {
 
@@ -27,13 +28,7 @@ void usage() {
                "  leave a leader silent this long; the leader's value holds)\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    usage();
-    return argc < 2 ? 2 : 0;
-  }
+int run(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "info") return ringlm::cli::run_info(argc, argv);
   if (cmd == "devices") return ringlm::cli::run_devices(argc, argv);
@@ -45,4 +40,18 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "ringlm: unknown command '%s'\n", cmd.c_str());
   usage();
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  try {
+    return run(argc, argv);
+  } catch (...) {  // out of memory on a hostile file, say: a message, not an abort
+    return ringlm::cli::fail(ringlm::current_exception_status());
+  }
 }
