@@ -89,24 +89,19 @@ Status Tokenizer::init() {
   if (d.add_eos && d.eos_id < 0) return CorruptData("add_eos is set but there is no eos token");
 
   token_ids_.reserve(n);
-  specials_by_byte_.assign(256, {});
   for (size_t i = 0; i < n; ++i) {
     const auto id = static_cast<int32_t>(i);
     token_ids_.emplace(d.tokens[i], id);  // the first of duplicate texts wins
     const TokenType t = token_type(id);
     if ((t == TokenType::kControl || t == TokenType::kUnknown || t == TokenType::kUserDefined) &&
         !d.tokens[i].empty()) {
-      specials_by_byte_[static_cast<uint8_t>(d.tokens[i][0])].push_back(id);
+      specials_.add(d.tokens[i], id);
     }
     if (t == TokenType::kControl) {
       for (std::string_view eog : kEndOfGenerationTexts) {
         if (d.tokens[i] == eog) end_of_generation_.insert(id);
       }
     }
-  }
-  for (auto& bucket : specials_by_byte_) {
-    std::stable_sort(bucket.begin(), bucket.end(),
-                     [&](int32_t a, int32_t b) { return d.tokens[a].size() > d.tokens[b].size(); });
   }
   if (d.eos_id >= 0) end_of_generation_.insert(d.eos_id);
   if (d.eot_id >= 0) end_of_generation_.insert(d.eot_id);
@@ -145,19 +140,19 @@ void Tokenizer::partition(std::string_view text, bool parse_special,
                           std::vector<Fragment>* out) const {
   size_t raw_start = 0;
   size_t next_literal = 0;  // first range that does not end at or before i
+  std::vector<int32_t> starting;  // special tokens starting at i, longest first
   for (size_t i = 0; i < text.size();) {
     while (next_literal < literal.size() && literal[next_literal].second <= i) ++next_literal;
     int32_t hit = -1;
-    for (int32_t id : specials_by_byte_[static_cast<uint8_t>(text[i])]) {
+    specials_.prefixes_longest_first(text.substr(i), &starting);
+    for (int32_t id : starting) {
       if (token_type(id) != TokenType::kUserDefined) {
         if (!parse_special) continue;
         const size_t end = i + data_.tokens[id].size();
         if (next_literal < literal.size() && literal[next_literal].first < end) continue;
       }
-      if (text.substr(i).starts_with(data_.tokens[id])) {
-        hit = id;
-        break;
-      }
+      hit = id;
+      break;
     }
     if (hit < 0) {
       ++i;

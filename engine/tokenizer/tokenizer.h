@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tokenizer/special_trie.h"
 #include "tokenizer/tokenizer_data.h"
 
 namespace ringlm {
@@ -119,8 +120,7 @@ class Tokenizer {
 
   TokenizerData data_;
   std::unordered_map<std::string, int32_t> token_ids_;
-  // Special tokens by first byte, longest first.
-  std::vector<std::vector<int32_t>> specials_by_byte_;
+  SpecialTrie specials_;  // control, unknown and user-defined token texts
   std::unordered_set<int32_t> end_of_generation_;
   std::unique_ptr<PreTokenizer> pre_;  // "gpt2"
   std::unique_ptr<BpeEncoder> bpe_;    // "gpt2"

@@ -1,6 +1,7 @@
 // Byte-level BPE: SmolLM2 against goldens from HF tokenizers
 // (tests/tools/make_tokenizer_goldens.py), pre-tokenizer regexes, validation.
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <algorithm>
@@ -304,6 +305,38 @@ TEST_CASE("add_special adds BOS/EOS; user-defined tokens are always matched", "[
   CHECK(enc(t, "<s>", false, true) == std::vector<int32_t>{256});
   CHECK(enc(t, "<s>", false, false).size() == 3);
   CHECK(t.is_end_of_generation(257));
+}
+
+TEST_CASE("special tokens: longest match first, however many share a first byte",
+          "[tokenizer]") {
+  // 20,000 user-defined tokens "q00000" .. "q19999", plus "q1" and a control
+  // "q123" (matched only when special tokens are parsed) and a duplicate
+  // text "q7" twice (the first id wins).
+  std::vector<std::string> extra;
+  char buf[16];
+  for (int k = 0; k < 20000; ++k) {
+    std::snprintf(buf, sizeof buf, "q%05d", k);
+    extra.push_back(buf);
+  }
+  for (const char* e : {"q1", "q123", "q7", "q7"}) extra.push_back(e);
+  TokenizerData d = tiny_bpe(extra, {});
+  d.token_types.assign(d.tokens.size(), int32_t(TokenType::kUserDefined));
+  for (int b = 0; b < 256; ++b) d.token_types[size_t(b)] = int32_t(TokenType::kNormal);
+  const int32_t q1 = 256 + 20000, q123 = q1 + 1, q7 = q1 + 2;
+  d.token_types[size_t(q123)] = int32_t(TokenType::kControl);
+  auto tok = Tokenizer::Create(d);
+  REQUIRE(tok.ok());
+  const Tokenizer& t = **tok;
+  CHECK(enc(t, "q00042", false, false) == std::vector<int32_t>{256 + 42});
+  // Longest first: "q12345" over "q123" over "q1".
+  CHECK(enc(t, "q12345", false, true) == std::vector<int32_t>{256 + 12345});
+  CHECK(enc(t, "q1234", false, true) == std::vector<int32_t>{q123, '4'});
+  CHECK(enc(t, "q1234", false, false) == std::vector<int32_t>{q1, '2', '3', '4'});
+  CHECK(enc(t, "q7q7", false, false) == std::vector<int32_t>{q7, q7});
+  // A long text of the shared first byte finds nothing, and ends.
+  const std::string qs(200000, 'q');
+  CHECK(enc(t, qs, false, true).size() == qs.size());
+  CHECK(enc(t, qs + "q19999", false, true).back() == 256 + 19999);
 }
 
 }  // namespace ringlm
