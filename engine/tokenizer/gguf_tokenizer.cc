@@ -46,6 +46,15 @@ Result<TokenizerData> tokenizer_data_from_gguf(const GgufFile& file) {
     RINGLM_ASSIGN_OR_RETURN(d.pre, file.get_string("tokenizer.ggml.pre"));
   }
   RINGLM_ASSIGN_OR_RETURN(d.tokens, file.get_string_array("tokenizer.ggml.tokens"));
+  // The per-token arrays hold one item per token: checked before they are
+  // widened, so a hostile item count costs no memory first.
+  for (const char* key : {"tokenizer.ggml.token_type", "tokenizer.ggml.scores"}) {
+    const GgufValue* v = file.find(key);
+    if (v && v->type() == GgufValueType::kArray && v->size() != d.tokens.size()) {
+      return CorruptData("GGUF key '" + std::string(key) + "' has " + std::to_string(v->size()) +
+                         " items for " + std::to_string(d.tokens.size()) + " tokens");
+    }
+  }
   if (file.find("tokenizer.ggml.token_type") != nullptr) {
     RINGLM_ASSIGN_OR_RETURN(std::vector<int64_t> types,
                             file.get_int_array("tokenizer.ggml.token_type"));

@@ -69,6 +69,7 @@ void write_tiny_model(const std::string& path, const TinyModelSpec& sp) {
   w.add_string_array("tokenizer.ggml.tokens", tokens);
   w.add_i32_array("tokenizer.ggml.token_type", types);
   w.add_string_array("tokenizer.ggml.merges", {});
+  if (sp.scores >= 0) w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(size_t(sp.scores)));
   w.add_u32("tokenizer.ggml.bos_token_id", 256);
   w.add_u32("tokenizer.ggml.eos_token_id", 258);
   w.add_bool("tokenizer.ggml.add_bos_token", sp.add_bos);

@@ -25,6 +25,7 @@ struct TinyModelSpec {
   bool add_bos = false;       // tokenizer.ggml.add_bos_token (BOS: "<|endoftext|>")
   std::string chat_template;  // Jinja source; empty: ChatML
   bool nan_output_norm = false;  // a NaN in output_norm.weight: every logit is NaN
+  int scores = -1;  // items of tokenizer.ggml.scores (all 0); -1: no such key
 };
 
 // Writes the model to `path`; REQUIREs success.

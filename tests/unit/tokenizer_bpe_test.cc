@@ -1,16 +1,17 @@
 // Byte-level BPE: SmolLM2 against goldens from HF tokenizers
 // (tests/tools/make_tokenizer_goldens.py), pre-tokenizer regexes, validation.
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <cmath>
-#include <limits>
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "model/gguf.h"
 #include "golden_lines.h"
 #include "test_util.h"
+#include "tiny_model.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -284,6 +285,22 @@ TEST_CASE("Tokenizer::Create rejects bad data", "[tokenizer]") {
     CHECK(code_of(d) == StatusCode::kCorruptData);
     d.scores[7] = -std::numeric_limits<float>::infinity();  // an order still
     CHECK(code_of(d) == StatusCode::kOk);
+  }
+}
+
+TEST_CASE("per-token GGUF arrays of the wrong length are refused before they are read",
+          "[tokenizer]") {
+  const std::string dir = test::temp_dir("tokenizer_scores");
+  for (int n : {10, 100000}) {
+    test::TinyModelSpec spec;
+    spec.scores = n;  // the vocabulary has 300 tokens
+    const std::string path = dir + "/m" + std::to_string(n) + ".gguf";
+    test::write_tiny_model(path, spec);
+    auto file = GgufFile::Open(path);
+    REQUIRE(file.ok());
+    auto d = tokenizer_data_from_gguf(*file.value());
+    CHECK(d.status().code() == StatusCode::kCorruptData);
+    CHECK_THAT(d.status().message(), Catch::Contains("tokenizer.ggml.scores"));
   }
 }
 
