@@ -106,6 +106,18 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
                              .WithContext("kv capacity"));
   for (int64_t t : capacities)  // saturating: a huge budget on a tiny model
     r.kv_capacity = t > INT64_MAX - r.kv_capacity ? INT64_MAX : r.kv_capacity + t;
+  // A rank whose budget holds no page could take no token: every rank
+  // refuses the group alike (after the exchange, so none waits for another).
+  for (size_t k = 0; k < capacities.size(); ++k) {
+    if (capacities[k] > 0) continue;
+    return InvalidArgument(
+        "rank " + std::to_string(k) + "'s KV budget holds no KV page (" +
+        std::to_string(opts.kv_page_tokens) + " tokens: " +
+        std::to_string(r.kv->bytes_per_token()) + " bytes with this model" +
+        (int(k) == rank ? ", against a budget of " + std::to_string(opts.kv_budget_bytes) + " bytes"
+                        : std::string()) +
+        "): raise the budget or lower the page size");
+  }
   if (opts.nccl && opts.world_size > 1) {
     if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL

@@ -498,6 +498,24 @@ TEST_CASE("engine options out of range are refused before anything starts", "[se
   CHECK(Engine::Create(o).status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("a KV budget smaller than one page is refused when the group forms", "[session]") {
+  for (int n : {1, 2}) {
+    EngineOptions o;
+    o.model_path = tiny_path();
+    o.world_size = n;
+    o.threads_per_rank = 1;
+    o.kv_page_tokens = 16;
+    o.kv_budget_bytes = 8000;  // a page of the tiny model is 8,256 bytes
+    o.attn_flops = 1e9;
+    o.link_bytes_per_s = 1e9;
+    auto e = Engine::Create(o);
+    CHECK(e.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(e.status().message(), Catch::Contains("holds no KV page"));
+    o.kv_budget_bytes = 8256;  // one page: 16 tokens a rank
+    CHECK(Engine::Create(o).ok());
+  }
+}
+
 TEST_CASE("a model whose logits are not numbers fails the request with CORRUPT_DATA", "[session]") {
   test::TinyModelSpec spec;
   spec.nan_output_norm = true;

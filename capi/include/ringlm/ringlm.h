@@ -225,7 +225,8 @@ typedef struct ringlm_engine ringlm_engine;
  * calibrated. On success *out receives the handle (ringlm_engine_destroy).
  * INVALID_ARGUMENT: NULL config or out, bad format, wrong identifier, no
  *   model_path, world_size outside [1, 1024], rank != 0, a negative size or
- *   timeout, an unknown enum value;
+ *   timeout, an unknown enum value, a KV budget (of any rank) smaller than
+ *   one KV page of the model;
  * OUT_OF_RANGE / CORRUPT_DATA: as for every message;
  * NOT_FOUND: no model file; CORRUPT_DATA: a damaged model file;
  * UNSUPPORTED: model architecture or type, a device other than "cpu";
