@@ -1,6 +1,7 @@
 #include "model/model_config.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "model/gguf.h"
 
@@ -80,6 +81,8 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& f) {
   const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
   if (!emb || emb->ne.size() != 2 || emb->ne[0] != c.dim)
     return CorruptData("token_embd.weight missing or not [embedding_length, vocab]");
+  if (emb->ne[1] < 1 || emb->ne[1] > INT32_MAX)
+    return CorruptData("token_embd.weight has " + std::to_string(emb->ne[1]) + " rows");
   c.vocab = int(emb->ne[1]);
   return c;
 }

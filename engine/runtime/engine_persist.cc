@@ -112,7 +112,7 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
       TurnResult tr;
       Status st = prefill(*s, f.tokens, GenerateOptions{}, TurnEvents{}, &tr);
       if (!st.ok()) {
-        (void)drop_kv(*s);
+        roll_back_kv(*s, 0);  // also the empty sequence a failed first step leaves
         return st.WithContext("rebuilding the session's KV");
       }
     }

@@ -13,8 +13,9 @@ namespace {
 
 using namespace ringlm;
 
-// A minimal llama file; `edit` adds or replaces metadata before writing.
-Result<ModelConfig> config_of(const std::function<void(GgufWriter&)>& edit) {
+// A minimal llama file; `edit` adds or replaces metadata before writing;
+// `vocab` rows of token_embd.weight.
+Result<ModelConfig> config_of(const std::function<void(GgufWriter&)>& edit, int64_t vocab = 4) {
   GgufWriter w;
   w.add_string("general.architecture", "llama");
   w.add_u32("llama.block_count", 1);
@@ -23,7 +24,8 @@ Result<ModelConfig> config_of(const std::function<void(GgufWriter&)>& edit) {
   w.add_u32("llama.attention.head_count", 2);
   w.add_u32("llama.attention.head_count_kv", 1);
   edit(w);
-  REQUIRE(w.add_tensor_f32("token_embd.weight", DType::kF32, {8, 4}, std::vector<float>(32)).ok());
+  REQUIRE(w.add_tensor_f32("token_embd.weight", DType::kF32, {8, vocab},
+                           std::vector<float>(size_t(8 * vocab))).ok());
   auto f = GgufFile::FromBytes(w.to_bytes().value());
   REQUIRE(f.ok());
   return model_config_from_gguf(*f.value());
@@ -40,6 +42,12 @@ TEST_CASE("a minimal llama file gives the defaults", "[model_config]") {
   CHECK(c->vocab == 4);
   CHECK(c->rope.theta == 10000.f);
   CHECK(c->rms_eps > 0);
+}
+
+TEST_CASE("an embedding table without rows is refused", "[model_config]") {
+  auto c = config_of([](GgufWriter&) {}, 0);
+  CHECK(c.status().code() == StatusCode::kCorruptData);
+  CHECK_THAT(c.status().message(), Catch::Contains("token_embd.weight"));
 }
 
 TEST_CASE("RoPE and norm parameters must be finite and positive", "[model_config]") {
