@@ -83,8 +83,10 @@ Status CpPrefillAttention::attend(int layer, const float* q, const float* k, con
   a.q = q;
   a.q_pos_by_rank = positions_.q;
   a.k_pos_by_rank = positions_.k;
-  if (variant_ == CpVariant::kPassQ) return ring_pass_q(comm_, be_, a, out, &stats_);
-  return ring_pass_kv(comm_, be_, a, out, &stats_);
+  RINGLM_RETURN_IF_ERROR(variant_ == CpVariant::kPassQ ? ring_pass_q(comm_, be_, a, out, &stats_)
+                                                       : ring_pass_kv(comm_, be_, a, out, &stats_));
+  ++attended_;
+  return Status::Ok();
 }
 
 Status CpDecodeAttention::attend(int layer, const float* q, const float* k, const float* v,
@@ -95,12 +97,16 @@ Status CpDecodeAttention::attend(int layer, const float* q, const float* k, cons
     RingAttentionArgs a = query_args();
     a.q = q;
     const std::vector<KvSpan> spans = kv_.spans(seq_, layer);
-    return cp_decode_attention_blocks(comm_, be_, a, spans, out, &stats_);
+    RINGLM_RETURN_IF_ERROR(cp_decode_attention_blocks(comm_, be_, a, spans, out, &stats_));
+    ++attended_;
+    return Status::Ok();
   }
   RingAttentionArgs a;
   RINGLM_RETURN_IF_ERROR(store_and_gather(layer, k, v, &a));
   a.q = q;
-  return cp_decode_attention(comm_, be_, a, out, &stats_, variant_);
+  RINGLM_RETURN_IF_ERROR(cp_decode_attention(comm_, be_, a, out, &stats_, variant_));
+  ++attended_;
+  return Status::Ok();
 }
 
 }  // namespace ringlm

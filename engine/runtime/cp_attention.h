@@ -29,6 +29,8 @@ class CpAttentionBase : public LayerAttention {
   const RingStats& stats() const { return stats_; }
   // Takes from the workspace everything attend() will take over the layers.
   virtual Status reserve() = 0;
+  // Layers whose attention (and so whose exchanges with the peers) completed.
+  int layers_attended() const { return attended_; }
 
  protected:
   CpAttentionBase(Backend& be, KvStore& kv, Comm& comm, SeqId seq, const ModelConfig& cfg,
@@ -51,6 +53,7 @@ class CpAttentionBase : public LayerAttention {
   int64_t n_, first_slot_, n_store_, kv_cap_;
   RingWorkspace& ws_;  // kShard: k [cap, hkv, d], v [cap, hkv, d], pos [cap]
   RingStats stats_;
+  int attended_ = 0;
 };
 
 // Host copies of every rank's positions in a prefill step, indexed by rank:

@@ -189,17 +189,30 @@ void RankExecutor::agree_reservation(SeqId seq, int64_t len_before, int64_t len_
   }
 }
 
+void RankExecutor::abandon_if_midway(const Status& local, const CpAttentionBase& attn) {
+  if (local.ok() || attn.layers_attended() == model_.config().n_layers) return;
+  // This rank failed inside the layers: its peers wait in an exchange or a
+  // collective of a layer it will not reach, so no agreement can follow.
+  // Aborting now fails them at once (not at the step deadline) and keeps
+  // this rank from taking a peer's layer message for its report, which
+  // Gloo cannot survive. The group is lost either way.
+  comm_.abort();
+  if (&data_ != &comm_) data_.abort();
+}
+
 Result<RingPositions> RankExecutor::ring_positions(SeqId seq, const ShardPlan& shard,
                                                    int64_t kv_cap) {
   const int n = world_size();
   RingPositions rp;
   for (const RankShard& r : shard.ranks) rp.q.push_back(r.positions);
   std::vector<int32_t> mine = kv_.positions(seq);
-  if (int64_t(mine.size()) > kv_cap) return Internal("kv shard larger than the agreed capacity");
+  // Checked after the collective, which every rank must join.
+  const bool fits = int64_t(mine.size()) <= kv_cap;
   mine.resize(size_t(kv_cap), -1);
   std::vector<int32_t> all(size_t(n) * kv_cap);
   RINGLM_RETURN_IF_ERROR(comm_.all_gather(mine.data(), all.data(), sizeof(int32_t) * kv_cap)
                              .WithContext("kv positions"));
+  if (!fits) return Internal("kv shard larger than the agreed capacity");
   for (int r = 0; r < n; ++r)
     rp.k.emplace_back(all.begin() + r * kv_cap, all.begin() + (r + 1) * kv_cap);
   return rp;
@@ -287,6 +300,7 @@ StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {
     if (positions.ok()) attn->set_positions(std::move(positions).value());
     if (local.ok())
       local = model_.forward(be_, ids, pos, *attn, scratch_, logit_rows, logits.data());
+    abandon_if_midway(local, *attn);
     const RingStats& rs = attn->stats();
     b.compute_ms = rs.compute_ms;
     b.comm_exposed_ms = rs.comm_exposed_ms;
@@ -366,6 +380,7 @@ StepOutcome RankExecutor::decode(const fb::StepPlan& plan) {
   } else {
     if (local.ok())
       local = model_.forward(be_, {&id, 1}, {&p, 1}, *attn, scratch_, logit_rows, logits.data());
+    abandon_if_midway(local, *attn);
     b.compute_ms = attn->stats().compute_ms;
     b.comm_exposed_ms = attn->stats().comm_exposed_ms;
     b.comm_total_ms = attn->stats().comm_total_ms;

@@ -111,6 +111,9 @@ class RankExecutor {
   // (one all_gather of the shards' positions padded to kv_cap), so the ring
   // reads no position back from backend memory. Collective.
   Result<RingPositions> ring_positions(SeqId seq, const ShardPlan& shard, int64_t kv_cap);
+  // After the layers: a local failure before the last layer's attention
+  // left the peers inside the step's exchanges; the comms are aborted.
+  void abandon_if_midway(const Status& local, const CpAttentionBase& attn);
 
   Backend& be_;
   const LlamaModel& model_;
