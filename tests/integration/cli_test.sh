@@ -71,8 +71,27 @@ expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperatu
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
 expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
-expect_error "leader-timeout-ms must be in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100
-expect_error "timeout-ms must be in" generate --model "$MODEL" --prompt x --timeout-ms 9999999999
+expect_error "leader-timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100
+expect_error "timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --timeout-ms 9999999999
+# Numbers past their range, words that are no flag's value, a flag taken for
+# a value: refused, not read as something else.
+expect_error "max-tokens must be an integer in" generate --model "$MODEL" --prompt x --max-tokens 4294967296
+expect_error "rank must be an integer in" generate --model "$MODEL" --prompt x --rank 4294967296
+expect_error "kv-budget-mb must be an integer in" generate --model "$MODEL" --prompt x --kv-budget-mb 0
+RANK=abc expect_error "RANK must be an integer" generate --model "$MODEL" --prompt x
+expect_error "unexpected argument 'extra'" generate --model "$MODEL" --prompt x extra
+expect_error "unexpected argument '-cp'" chat --model "$MODEL" -cp 2
+expect_error "needs a value, not the flag '--json'" generate --model "$MODEL" --prompt --json
+# The last of a repeated flag wins.
+"$RINGLM" generate --model "$MODEL" --prompt Hi --max-tokens 1 --max-tokens 2 --json > "$WORK/last.json"
+grep -q '"generated_tokens": *2' "$WORK/last.json" || fail "the last --max-tokens did not win: $(cat "$WORK/last.json")"
+# chat fails (exit 1) when a turn fails, and goes on with the next line.
+if printf '%s\nHi\n' "$(python3 -c "print('word ' * 20000)")" |
+    "$RINGLM" chat --model "$MODEL" --max-tokens 2 --quiet > "$WORK/chat_fail.out" 2> "$WORK/chat_fail.err"; then
+  fail "chat exited 0 after a failed turn"
+fi
+grep -q "OUT_OF_RANGE" "$WORK/chat_fail.err" || fail "chat did not report the failed turn"
+[ -s "$WORK/chat_fail.out" ] || fail "chat did not answer the turn after the failed one"
 expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
 expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 expect_error "ranks: 2 to" bench cp --model "$MODEL" --ranks 0

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <iterator>
+#include <string>
 
 namespace ringlm::cli {
 
@@ -11,10 +13,7 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const std::set<std::s
   Args a;
   for (int i = first; i < argc; ++i) {
     std::string s = argv[i];
-    if (s.rfind("--", 0) != 0) {
-      a.positional_.push_back(s);
-      continue;
-    }
+    if (s.rfind("--", 0) != 0) return InvalidArgument("unexpected argument '" + s + "'");
     std::string name = s.substr(2), value;
     const size_t eq = name.find('=');
     const bool inline_value = eq != std::string::npos;
@@ -29,6 +28,10 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const std::set<std::s
       if (!inline_value) {
         if (i + 1 >= argc) return InvalidArgument("flag --" + name + " needs a value");
         value = argv[++i];
+        if (value.rfind("--", 0) == 0)
+          return InvalidArgument("flag --" + name + " needs a value, not the flag '" + value +
+                                 "' (a value starting with -- is written --" + name + "=" +
+                                 value + ")");
       }
       a.values_.emplace(name, value);
     } else {
@@ -39,8 +42,8 @@ Result<Args> Args::Parse(int argc, char** argv, int first, const std::set<std::s
 }
 
 std::string Args::get(const std::string& name, const std::string& def) const {
-  auto it = values_.find(name);
-  return it == values_.end() ? def : it->second;
+  auto [b, e] = values_.equal_range(name);
+  return b == e ? def : std::prev(e)->second;  // the last one given
 }
 
 std::vector<std::string> Args::all(const std::string& name) const {
@@ -50,15 +53,22 @@ std::vector<std::string> Args::all(const std::string& name) const {
   return out;
 }
 
-Result<int64_t> Args::get_int(const std::string& name, int64_t def) const {
-  if (!has(name)) return def;
-  const std::string v = get(name);
+Result<int64_t> parse_int(const std::string& v, const std::string& what, int64_t lo,
+                          int64_t hi) {
   char* end = nullptr;
   errno = 0;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno)
-    return InvalidArgument("--" + name + ": not an integer: '" + v + "'");
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno == ERANGE || x < lo || x > hi) {
+    return InvalidArgument(what + " must be an integer in [" + std::to_string(lo) + ", " +
+                           std::to_string(hi) + "] (got '" + v + "')");
+  }
   return int64_t(x);
+}
+
+Result<int64_t> Args::get_int(const std::string& name, int64_t def, int64_t lo,
+                              int64_t hi) const {
+  if (!has(name)) return def;
+  return parse_int(get(name), "--" + name, lo, hi);
 }
 
 Result<double> Args::get_double(const std::string& name, double def) const {

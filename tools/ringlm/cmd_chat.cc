@@ -39,20 +39,26 @@ int run_chat(int argc, char** argv) {
     std::fflush(stdout);
   };
   std::string line;
+  int failed = 0;
   while (std::getline(std::cin, line)) {
-    if (line.empty()) continue;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (args->has("echo")) std::printf("> %s\n", line.c_str());
     std::vector<ChatMessage> msgs{{"user", line}};
     auto r = e.chat(sid.value(), msgs, go.value(), ev);
     if (!r.ok()) {
+      std::fflush(stdout);
       fail(r.status());
+      ++failed;
+      // A lost rank group fails every later turn too: stop here.
+      if (r.status().code() == StatusCode::kUnavailable) break;
       continue;  // the session is unchanged; the next line is a fresh turn
     }
     std::printf("\n");
     if (!quiet) std::printf("%s\n", stats_line(r->stats).c_str());
     std::fflush(stdout);
   }
-  return 0;
+  return failed == 0 ? 0 : 1;  // a turn that failed fails the command
 }
 
 }  // namespace ringlm::cli

@@ -33,9 +33,10 @@ Result<CpVariant> parse_variant(const std::string& v) {
   return InvalidArgument("--variant must be auto, pass-kv or pass-q (got '" + v + "')");
 }
 
-int env_int(const char* name, int def) {
+Result<int64_t> env_int(const char* name, int64_t def, int64_t lo, int64_t hi) {
   const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : def;
+  if (!v || !*v) return def;
+  return parse_int(v, std::string("$") + name, lo, hi);
 }
 
 }  // namespace
@@ -43,11 +44,11 @@ int env_int(const char* name, int def) {
 Result<EngineOptions> engine_options(const Args& a) {
   EngineOptions o;
   o.model_path = a.get("model", default_model_path());
-  const int env_world = env_int("WORLD_SIZE", 1);
-  RINGLM_ASSIGN_OR_RETURN(int64_t cp, a.get_int("cp", env_world));
-  RINGLM_ASSIGN_OR_RETURN(int64_t world, a.get_int("world", cp));
-  RINGLM_ASSIGN_OR_RETURN(int64_t rank, a.get_int("rank", env_int("RANK", 0)));
-  if (world < 1 || world > 1024) return InvalidArgument("--cp/--world must be in [1, 1024]");
+  RINGLM_ASSIGN_OR_RETURN(int64_t env_world, env_int("WORLD_SIZE", 1, 1, 1024));
+  RINGLM_ASSIGN_OR_RETURN(int64_t cp, a.get_int("cp", env_world, 1, 1024));
+  RINGLM_ASSIGN_OR_RETURN(int64_t world, a.get_int("world", cp, 1, 1024));
+  RINGLM_ASSIGN_OR_RETURN(int64_t env_rank, env_int("RANK", 0, 0, 1023));
+  RINGLM_ASSIGN_OR_RETURN(int64_t rank, a.get_int("rank", env_rank, 0, 1023));
   o.world_size = int(world);
   o.rank = int(rank);
   o.store = a.get("store");
@@ -65,22 +66,18 @@ Result<EngineOptions> engine_options(const Args& a) {
     return InvalidArgument("--threads must be in [0, " + std::to_string(kMaxThreadsPerRank) +
                            "] (0: the cores / ranks)");
   o.threads_per_rank = int(threads);
-  RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096));
-  if (kv_mb < 1) return InvalidArgument("--kv-budget-mb must be positive");
+  RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096, 1));
   o.kv_budget_bytes = size_t(kv_mb) << 20;
-  RINGLM_ASSIGN_OR_RETURN(o.prefill_chunk, a.get_int("prefill-chunk", 4096));
-  RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000));
-  if (timeout < 1 || timeout > kMaxTimeout.count())
-    return InvalidArgument("--timeout-ms must be in [1, 30 days]");
+  RINGLM_ASSIGN_OR_RETURN(o.prefill_chunk, a.get_int("prefill-chunk", 4096, 1));
+  RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000, 1, kMaxTimeout.count()));
   o.comm_timeout = std::chrono::milliseconds(timeout);
-  RINGLM_ASSIGN_OR_RETURN(int64_t leader_timeout, a.get_int("leader-timeout-ms", 60000));
-  if (leader_timeout < kMinLeaderTimeout.count() || leader_timeout > kMaxTimeout.count())
-    return InvalidArgument("--leader-timeout-ms must be in [" +
-                           std::to_string(kMinLeaderTimeout.count()) + ", 30 days]");
+  RINGLM_ASSIGN_OR_RETURN(int64_t leader_timeout,
+                          a.get_int("leader-timeout-ms", 60000, kMinLeaderTimeout.count(),
+                                    kMaxTimeout.count()));
   o.leader_timeout = std::chrono::milliseconds(leader_timeout);
   o.chat_template = a.get("template");
   o.backend = a.get("backend", "cpu");
-  RINGLM_ASSIGN_OR_RETURN(int64_t device, a.get_int("device", 0));
+  RINGLM_ASSIGN_OR_RETURN(int64_t device, a.get_int("device", 0, 0, 1023));
   o.device = int(device);
   const std::string comm = a.get("comm", "gloo");
   if (comm != "gloo" && comm != "nccl") return InvalidArgument("--comm must be gloo or nccl");
@@ -113,7 +110,7 @@ Result<GenerateOptions> generate_options(const Args& a) {
   g.sampling.min_p = float(mp);
   RINGLM_ASSIGN_OR_RETURN(double rp, a.get_double("repeat-penalty", 1));
   g.sampling.repetition_penalty = float(rp);
-  RINGLM_ASSIGN_OR_RETURN(int64_t seed, a.get_int("seed", 0));
+  RINGLM_ASSIGN_OR_RETURN(int64_t seed, a.get_int("seed", 0, 0, INT64_MAX));
   g.sampling.seed = uint64_t(seed);
   g.stop = a.all("stop");
   RINGLM_ASSIGN_OR_RETURN(g.variant, parse_variant(a.get("variant")));
