@@ -82,6 +82,9 @@ RANK=abc expect_error "RANK must be an integer" generate --model "$MODEL" --prom
 expect_error "unexpected argument 'extra'" generate --model "$MODEL" --prompt x extra
 expect_error "unexpected argument '-cp'" chat --model "$MODEL" -cp 2
 expect_error "needs a value, not the flag '--json'" generate --model "$MODEL" --prompt --json
+expect_error "only must be scaling, sweep or decode" bench cp --model "$MODEL" --only foo
+HOME="$WORK/nohome" RINGLM_MODEL= expect_error "scripts/fetch_model.sh" generate --prompt x
+"$RINGLM" chat --help > /dev/null 2>&1 || fail "chat --help did not exit 0"
 # The last of a repeated flag wins.
 "$RINGLM" generate --model "$MODEL" --prompt Hi --max-tokens 1 --max-tokens 2 --json > "$WORK/last.json"
 grep -q '"generated_tokens": *2' "$WORK/last.json" || fail "the last --max-tokens did not win: $(cat "$WORK/last.json")"

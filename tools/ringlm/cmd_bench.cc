@@ -133,18 +133,21 @@ int run_bench(int argc, char** argv) {
   vf.insert({"tokens", "ranks", "miss-rates", "total", "decode-tokens", "only"});
   auto args = Args::Parse(argc, argv, 3, vf, {});
   if (!args.ok()) return fail(args.status());
-  auto eo = engine_options(*args);
+  auto eo = engine_options_with_model(*args);
   if (!eo.ok()) return fail(eo.status());
   if (eo->threads_per_rank == 0) eo->threads_per_rank = 1;
   auto n = args->get_int("ranks", 2);
   auto total = args->get_int("total", 4096);
   auto dec = args->get_int("decode-tokens", 32);
-  if (!n.ok() || !total.ok() || !dec.ok()) return fail(InvalidArgument("bad numeric flag"));
+  for (const auto* r : {&n, &total, &dec})
+    if (!r->ok()) return fail(r->status());
   if (n.value() < 2 || n.value() > kMaxWorldSize)
     return fail(InvalidArgument("--ranks: 2 to " + std::to_string(kMaxWorldSize)));
   if (total.value() < 1 || dec.value() < 0)
     return fail(InvalidArgument("--total must be positive and --decode-tokens >= 0"));
   const std::string only = args->get("only");
+  if (!only.empty() && only != "scaling" && only != "sweep" && only != "decode")
+    return fail(InvalidArgument("--only must be scaling, sweep or decode (got '" + only + "')"));
   auto tokens = args->get_double_list("tokens", "4096,8000");
   auto miss = args->get_double_list("miss-rates", "0.01,0.02,0.05,0.1,0.25,0.5,1");
   if (!tokens.ok()) return fail(tokens.status());

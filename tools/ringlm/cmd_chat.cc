@@ -15,7 +15,7 @@ int run_chat(int argc, char** argv) {
   vf.insert("system");
   auto args = Args::Parse(argc, argv, 2, vf, {"quiet", "echo"});
   if (!args.ok()) return fail(args.status());
-  auto eo = engine_options(*args);
+  auto eo = engine_options_with_model(*args);
   if (!eo.ok()) return fail(eo.status());
   auto go = generate_options(*args);
   if (!go.ok()) return fail(go.status());

@@ -14,7 +14,7 @@ int run_generate(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, 2, vf, {"json", "chat", "no-stream"});
   if (!args.ok()) return fail(args.status());
   if (!args->has("prompt")) return fail(InvalidArgument("generate needs --prompt"));
-  auto eo = engine_options(*args);
+  auto eo = engine_options_with_model(*args);
   if (!eo.ok()) return fail(eo.status());
   auto go = generate_options(*args);
   if (!go.ok()) return fail(go.status());
@@ -69,7 +69,7 @@ int run_generate(int argc, char** argv) {
 int run_worker(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, 2, engine_value_flags(), {});
   if (!args.ok()) return fail(args.status());
-  auto eo = engine_options(*args);
+  auto eo = engine_options_with_model(*args);
   if (!eo.ok()) return fail(eo.status());
   Status st = serve_worker(eo.value());
   if (!st.ok()) return fail(st);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "json_writer.h"
 
@@ -93,6 +94,16 @@ Result<EngineOptions> engine_options(const Args& a) {
     return InvalidArgument("--kv-type must be auto, f32 or bf16 (got '" + kv + "')");
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
+  return o;
+}
+
+Result<EngineOptions> engine_options_with_model(const Args& a) {
+  RINGLM_ASSIGN_OR_RETURN(EngineOptions o, engine_options(a));
+  const char* env = std::getenv("RINGLM_MODEL");
+  if (!a.has("model") && !(env && *env) && !std::ifstream(o.model_path).good()) {
+    return NotFound("no model at " + o.model_path +
+                    ": fetch the default model with scripts/fetch_model.sh, or pass --model");
+  }
   return o;
 }
 

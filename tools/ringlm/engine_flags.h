@@ -21,6 +21,9 @@ std::set<std::string> generate_value_flags();
 std::string default_model_path();
 
 Result<EngineOptions> engine_options(const Args& a);
+// engine_options, and the default model (no --model, no $RINGLM_MODEL) must
+// be there: NOT_FOUND says how to fetch it. For commands that load a model.
+Result<EngineOptions> engine_options_with_model(const Args& a);
 Result<GenerateOptions> generate_options(const Args& a);
 
 std::string stats_json(const TurnStats& s);

@@ -30,6 +30,12 @@ void usage() {
 
 int run(int argc, char** argv) {
   const std::string cmd = argv[1];
+  for (int i = 2; i < argc; ++i) {  // "ringlm chat --help": the usage, not a flag error
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      usage();
+      return 0;
+    }
+  }
   if (cmd == "info") return ringlm::cli::run_info(argc, argv);
   if (cmd == "devices") return ringlm::cli::run_devices(argc, argv);
   if (cmd == "tokenize") return ringlm::cli::run_tokenize(argc, argv);
