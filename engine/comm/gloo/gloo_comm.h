@@ -16,8 +16,9 @@
 // Errors. kDeadlineExceeded: the deadline passed; kUnavailable: a peer's
 // connection closed or reset (process died, peer aborted, peer failed or
 // destroyed its GlooComm); kCancelled: this endpoint was aborted;
-// kInvalidArgument: bad arguments (nothing was sent, and the group is still
-// usable). Any other error is sticky: Gloo closes all of a context's
+// kInvalidArgument: bad arguments (nothing was sent, and this endpoint is
+// still usable; peers already inside the same collective wait for it until
+// their deadline). Any other error is sticky: Gloo closes all of a context's
 // connections when a wait times out, so after an error every later call
 // returns kUnavailable (kCancelled after abort()). Rebuild the group with a
 // new Connect. A dead peer process (its sockets reset or close) fails every
