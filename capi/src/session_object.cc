@@ -202,18 +202,21 @@ Status SessionObject::run_inline(Request req,
   return final_status;
 }
 
-Status SessionObject::check_idle() {
-  std::lock_guard<std::mutex> l(mu_);
+Status SessionObject::idle_locked() const {
   if (closed_) return NotFound("session is closed");
   if (in_flight_) return FailedPrecondition("a request is in flight on this session");
   return Status::Ok();
 }
 
+Status SessionObject::check_idle() {
+  std::lock_guard<std::mutex> l(mu_);
+  return idle_locked();
+}
+
 Status SessionObject::save(const std::string& path) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (closed_) return NotFound("session is closed");
-    if (in_flight_) return FailedPrecondition("a request is in flight on this session");
+    RINGLM_RETURN_IF_ERROR(idle_locked());
     ++saving_;
   }
   Status st = engine().save_session(id_, path);

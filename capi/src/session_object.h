@@ -68,7 +68,7 @@ class SessionObject {
   // terminal event's status (Ok after Done).
   Status run_inline(Request req, const std::function<bool(const EncodedEvent&)>& sink);
   void cancel();
-  // Fails the checks for calls that need an idle session (transcript, save).
+  // Fails the checks for calls that need an idle session (transcript).
   Status check_idle();
   // Saves the idle session to `path`; close() waits for it, and no request
   // starts meanwhile (kFailedPrecondition).
@@ -82,6 +82,8 @@ class SessionObject {
   // otherwise joins the previous request's exited worker (unlocking `l`
   // meanwhile) and marks a request in flight, inline or not.
   Status begin_request_locked(std::unique_lock<std::mutex>& l, bool inline_mode);
+  // check_idle with mu_ held.
+  Status idle_locked() const;
   // Executes the request, delivering every event (the terminal one last).
   void execute(const Request& req, const std::function<void(EncodedEvent)>& deliver);
   void push(EncodedEvent ev);

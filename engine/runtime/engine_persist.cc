@@ -88,12 +88,8 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
       for (;;) {
         o = group_->leader().lead_import(s->id, f.shards);
         if (o.status.code() != StatusCode::kResourceExhausted) break;
-        if (const int r = rank_beyond_kv_budget(o.reports); r >= 0) {
-          o.status = ResourceExhausted(
-              "rank " + std::to_string(r) + "'s KV shard of " +
-              std::to_string(o.reports[size_t(r)].kv_needed) + " tokens is more than its KV " +
-              "budget holds (" + std::to_string(o.reports[size_t(r)].kv_capacity) +
-              " tokens): no eviction can make room");
+        if (Status beyond = kv_beyond_budget_status(o.reports); !beyond.ok()) {
+          o.status = beyond;
           break;
         }
         if (!evict_one(*s).ok()) break;

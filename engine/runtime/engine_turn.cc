@@ -71,15 +71,11 @@ Result<StepOutcome> Engine::run_step(Session& s, std::vector<uint8_t> plan, Turn
       return o;
     }
     if (o.status.code() != StatusCode::kResourceExhausted) return o.status;
-    if (const int r = rank_beyond_kv_budget(o.reports); r >= 0) {
-      // The session alone would outgrow that rank's budget: evicting others
+    if (Status beyond = kv_beyond_budget_status(o.reports); !beyond.ok()) {
+      // The session alone would outgrow a rank's budget: evicting others
       // cannot help, so nothing is evicted.
       if (kv_full) *kv_full = true;
-      const StepReport& rep = o.reports[size_t(r)];
-      return ResourceExhausted("the session's KV on rank " + std::to_string(r) + " would hold " +
-                               std::to_string(rep.kv_needed) + " tokens, more than its KV budget " +
-                               "holds (" + std::to_string(rep.kv_capacity) +
-                               " tokens): no eviction can make room");
+      return beyond;
     }
     // KV budget short on some rank: evict the least recently used idle session.
     Status ev = evict_one(s);

@@ -62,6 +62,16 @@ int rank_beyond_kv_budget(const std::vector<StepReport>& reports) {
   return -1;
 }
 
+Status kv_beyond_budget_status(const std::vector<StepReport>& reports) {
+  const int r = rank_beyond_kv_budget(reports);
+  if (r < 0) return Status::Ok();
+  const StepReport& rep = reports[size_t(r)];
+  return ResourceExhausted("the session's KV on rank " + std::to_string(r) + " would hold " +
+                           std::to_string(rep.kv_needed) + " tokens, more than its KV budget " +
+                           "holds (" + std::to_string(rep.kv_capacity) +
+                           " tokens): no eviction can make room");
+}
+
 RankExecutor::RankExecutor(Backend& backend, const LlamaModel& model, KvStore& kv, Comm& comm,
                            Comm& data, RankConfig cfg)
     : be_(backend), model_(model), kv_(kv), comm_(comm), data_(data), cfg_(cfg) {}
@@ -178,15 +188,18 @@ void RankExecutor::agree_reservation(SeqId seq, int64_t len_before, int64_t len_
                                      const Status& local, StepOutcome* out) {
   StepReport a;
   a.kv_tokens = kv_.length(seq);
-  if (len_after > kv_.capacity_tokens()) {
-    a.kv_needed = len_after;
-    a.kv_capacity = kv_.capacity_tokens();
-  }
+  report_beyond_budget(len_after, &a);
   out->status = agree(a, &out->reports, local);
   if (!out->status.ok() && kv_.length(seq) > len_before) {
     // Some rank could not reserve: every rank gives back what it took.
     (void)kv_.truncate(seq, len_before);
   }
+}
+
+void RankExecutor::report_beyond_budget(int64_t tokens, StepReport* r) const {
+  if (tokens <= kv_.capacity_tokens()) return;
+  r->kv_needed = tokens;
+  r->kv_capacity = kv_.capacity_tokens();
 }
 
 void RankExecutor::abandon_if_midway(const Status& local, const CpAttentionBase& attn) {

@@ -49,6 +49,9 @@ struct StepReport {
 // The first rank whose report says the step needs more KV than its whole
 // budget holds (StepReport::kv_needed), or -1.
 int rank_beyond_kv_budget(const std::vector<StepReport>& reports);
+// kResourceExhausted naming that rank, its need and its budget ("no eviction
+// can make room"); Ok when no rank reports one.
+Status kv_beyond_budget_status(const std::vector<StepReport>& reports);
 
 struct StepOutcome {
   Status status;
@@ -114,6 +117,9 @@ class RankExecutor {
   // After the layers: a local failure before the last layer's attention
   // left the peers inside the step's exchanges; the comms are aborted.
   void abandon_if_midway(const Status& local, const CpAttentionBase& attn);
+  // Fills r's kv_needed / kv_capacity when the sequence would hold `tokens`,
+  // more than this rank's whole KV budget.
+  void report_beyond_budget(int64_t tokens, StepReport* r) const;
 
   Backend& be_;
   const LlamaModel& model_;

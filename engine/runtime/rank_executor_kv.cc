@@ -95,10 +95,7 @@ StepOutcome RankExecutor::import_kv(const fb::StepPlan& plan, const std::vector<
   if (local.code() == StatusCode::kResourceExhausted) {
     // A shard larger than this rank's whole budget: no eviction makes room.
     auto pos = paged_kv_state_positions(*mine);
-    if (pos.ok() && int64_t(pos->size()) > kv_.capacity_tokens()) {
-      r.kv_needed = int64_t(pos->size());
-      r.kv_capacity = kv_.capacity_tokens();
-    }
+    if (pos.ok()) report_beyond_budget(int64_t(pos->size()), &r);
   }
   out.status = agree(r, &out.reports, local);
   if (!out.status.ok() && local.ok()) (void)kv_.drop(plan.seq());
