@@ -88,7 +88,8 @@ class Backend {
   virtual Result<Buffer> alloc(size_t bytes) = 0;
   virtual Status copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual Status copy_to_host(void* dst, const void* src, size_t bytes) = 0;
-  virtual Status copy(void* dst, const void* src, size_t bytes) = 0;  // within backend memory
+  // Within backend memory; the two ranges must not overlap.
+  virtual Status copy(void* dst, const void* src, size_t bytes) = 0;
   virtual Status fill(float* dst, float value, int64_t n) = 0;
   virtual Status zero(void* dst, size_t bytes) = 0;
   virtual Status synchronize() = 0;

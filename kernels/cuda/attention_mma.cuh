@@ -339,7 +339,7 @@ __global__ void __launch_bounds__(kThreads, D <= 64 ? 2 : 1)
     const int row_in_cta = warp * 16 + (lane >> 2) + 8 * r;
     if (row_in_cta >= nq) continue;
     const int64_t row = q0 + row_in_cta;
-    const bool live = lt > 0.f;
+    const bool live = !(lt <= 0.f);  // a NaN score poisons the row, as in kernels/cpu
     const float inv = live ? 1.f / lt : 0.f;
     float* out = p.out + (row * p.hq + h) * D;  // [D]
 #pragma unroll

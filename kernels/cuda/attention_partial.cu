@@ -147,6 +147,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
           if (c < d) dot += q[j] * kv_load(kr, c);
         }
         const float sv = warp_sum(dot) * scale_log2;  // identical in every lane
+        if (sv == -CUDART_INF_F) continue;  // weighs exp(-inf) = 0, as on the CPU (and
+                                            // exp2(-inf - -inf) would be NaN)
         if (sv > m) {
           const float corr = exp2f(m - sv);
           l *= corr;
@@ -164,7 +166,7 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
       }
     }
   }
-  const bool live = l > 0.f;
+  const bool live = !(l <= 0.f);  // a NaN score poisons the row, as in kernels/cpu
   const float inv = live ? 1.f / l : 0.f;
   float* o = splits == 1 ? p.out + rh * d : part_out + item * d;  // [d]
 #pragma unroll
@@ -181,7 +183,9 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
   }
 }
 
-// One warp per (row, head): out = sum_s out_s exp(lse_s - L), L = log sum_s exp(lse_s).
+// One warp per (row, head): out = sum_s out_s exp(lse_s - L), L = log sum_s exp(lse_s),
+// with the weights taken against the largest LSE (exp(lse_s - mx) / sum), so no
+// float rounding of a large L enters them. A NaN split makes the row NaN.
 __global__ void combine_splits_kernel(const float* __restrict__ part_out,
                                       const float* __restrict__ part_lse, int splits, int64_t rows,
                                       int d, float* __restrict__ out, float* __restrict__ lse) {
@@ -191,8 +195,13 @@ __global__ void combine_splits_kernel(const float* __restrict__ part_out,
   const float* pl = part_lse + rh * splits;      // [splits]
   const float* po = part_out + rh * splits * d;  // [splits, d]
   float mx = -CUDART_INF_F;
-  for (int s = lane; s < splits; s += 32) mx = fmaxf(mx, pl[s]);
+  bool nan = false;
+  for (int s = lane; s < splits; s += 32) {
+    mx = fmaxf(mx, pl[s]);  // fmaxf skips NaN: counted apart
+    nan |= pl[s] != pl[s];
+  }
   mx = warp_max(mx);
+  if (__any_sync(kFullMask, nan)) mx = CUDART_NAN_F;  // L, out and lse become NaN below
   float* o = out + rh * d;  // [d]
   if (mx == -CUDART_INF_F) {
     for (int c = lane; c < d; c += 32) o[c] = 0.f;
@@ -201,14 +210,15 @@ __global__ void combine_splits_kernel(const float* __restrict__ part_out,
   }
   float sum = 0.f;
   for (int s = lane; s < splits; s += 32) sum += expf(pl[s] - mx);
-  const float L = mx + logf(warp_sum(sum));
+  const float total = warp_sum(sum);
+  const float L = mx + logf(total), inv = 1.f / total;
   for (int c = lane; c < d; c += 32) {
     float acc = 0.f;
     for (int s = 0; s < splits; ++s) {
       const float ls = pl[s];
-      if (ls != -CUDART_INF_F) acc += po[int64_t(s) * d + c] * expf(ls - L);
+      if (ls != -CUDART_INF_F) acc += po[int64_t(s) * d + c] * expf(ls - mx);
     }
-    o[c] = acc;
+    o[c] = acc * inv;
   }
   if (lane == 0) lse[rh] = L;
 }

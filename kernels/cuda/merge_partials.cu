@@ -10,8 +10,13 @@ namespace {
 constexpr int kWarpsPerBlock = 8;
 
 // One warp per row of d values; lanes stride the row.
-//   L = log(exp(a) + exp(b)) computed as m + log1p(exp(min - m)), m = max(a, b)
+//   t = exp(-|a - b|), L = log(exp(a) + exp(b)) = max(a, b) + log1p(t)
 //   acc_out = acc_out * exp(a - L) + out * exp(b - L)
+// with the weights exp(a - L), exp(b - L) taken as 1 / (1 + t) for the larger
+// side and t / (1 + t) for the other: equal in exact arithmetic, and free of
+// the float rounding of a large L that a - L would carry (the CPU reference
+// computes them in double for the same reason). A NaN LSE makes t, L and both
+// weights NaN.
 // A side whose LSE is -inf contributes nothing (its values are never read, so
 // an accumulator that was never written may hold anything); both -inf gives
 // out = 0, lse = -inf.
@@ -35,9 +40,11 @@ __global__ void merge_partials_kernel(float* __restrict__ acc_out, float* __rest
     if (lane == 0) acc_lse[row] = b;
     return;
   }
-  const float m = fmaxf(a, b), mn = fminf(a, b);
-  const float L = m + log1pf(expf(mn - m));
-  const float wa = expf(a - L), wb = expf(b - L);
+  const float t = expf(-fabsf(a - b));
+  const float L = fmaxf(a, b) + log1pf(t);
+  const float hi = 1.f / (1.f + t), lo = t * hi;
+  const bool a_larger = a >= b;
+  const float wa = a_larger ? hi : lo, wb = a_larger ? lo : hi;
   for (int i = lane; i < d; i += 32) ao[i] = ao[i] * wa + bo[i] * wb;
   if (lane == 0) acc_lse[row] = L;
 }

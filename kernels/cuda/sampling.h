@@ -1,6 +1,9 @@
 // Sampling helpers over logits rows: greedy argmax and a temperature softmax,
 // so a sampler can avoid copying a whole vocabulary row to the host.
-// Reference: tests/gpu/gpu_backend_ops_test.cc (a plain loop per row).
+// Reference: tests/gpu/gpu_sampling_test.cc (a plain loop per row). These
+// are building blocks, not the engine's Sampler: Sampler::sample refuses a
+// NaN or +inf logit and a row of only -inf, where argmax below skips NaN and
+// returns an index for the others.
 #pragma once
 
 #include <cuda_runtime_api.h>

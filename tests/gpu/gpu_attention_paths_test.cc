@@ -1,7 +1,7 @@
 // Each CUDA attention path forced over shapes the automatic choice would not
 // give it (the tensor-core kernel on 1..63 query rows, the f32 path on long
 // query blocks), the visible-tile list across its 256-tile chunks, the
-// decode key split, and the bf16 entry point.
+// decode key split, the bf16 entry point, and NaN propagation on each path.
 #include <cuda_runtime_api.h>
 
 #include "attention_cases.h"
@@ -124,6 +124,54 @@ TEST_CASE("bf16 entry point matches the f32 entry point's tensor-core path", "[g
   const AttnResult got = dev.fetch(g, c);
   CHECK(got.out == want.out);
   CHECK(got.lse == want.lse);
+}
+
+// Rows that see a NaN key (KV head 0) are NaN in out and lse, as on the CPU
+// (kernels/cpu attention_partial): never 0 / -inf, which a merge would read
+// as "saw no key" and drop. Every other row stays finite.
+void check_nan_rows(const AttnResult& r, const AttnCase& c, int64_t first_poisoned,
+                    const std::string& what) {
+  const int group = c.hq / c.hkv;
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < c.tq; ++i)
+    for (int h = 0; h < c.hq; ++h) {
+      const bool poisoned = i >= first_poisoned && h < group;
+      const float l = r.lse[size_t(i * c.hq + h)];
+      const float o = r.out[size_t((i * c.hq + h) * c.d)];
+      if (poisoned != std::isnan(l) || poisoned != std::isnan(o)) ++wrong;
+    }
+  INFO(what);
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("a NaN key poisons the rows that see it, on every path", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = 96;
+  c.tk = 96;
+  c.hq = 4;
+  c.hkv = 2;
+  c.d = GENERATE(64, 128);
+  c.mask = Mask::kCausalSuffix;  // row i sees keys 0..i
+  CAPTURE(c.d);
+  AttnData a = make_attention_data(c);
+  const int64_t bad = 40;
+  a.k[size_t(bad * c.hkv * c.d)] = std::nanf("");
+  check_nan_rows(run_cuda_path(c, a, AttentionPath::kMma), c, bad, "mma");
+  check_nan_rows(run_cuda_path(c, a, AttentionPath::kGeneric), c, bad, "generic");
+
+  // Decode: one query over keys split across warps; the NaN split must not
+  // vanish in the combine.
+  AttnCase dc = c;
+  dc.tq = 1;
+  dc.tk = 9000;
+  dc.hq = 8;
+  dc.hkv = 2;
+  AttnData da = make_attention_data(dc);
+  da.k[size_t(bad * dc.hkv * dc.d)] = std::nanf("");
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  REQUIRE(kernels::cuda::plan_attention(da.host_params(dc), sms).splits > 1);
+  check_nan_rows(run_backend(cuda_backend(), dc, da), dc, 0, "split");
 }
 
 }  // namespace

@@ -352,6 +352,34 @@ TEST_CASE("merge_partials", "[gpu][merge]") {
   expect_close(download<float>(b.gpu, gal.data(), want_lse.size()), want_lse, {1e-6, 1e-6}, "merged lse");
 }
 
+// A NaN LSE on a live side makes the row NaN, as on the CPU; a dead side
+// (-inf) is not read, NaN or not.
+TEST_CASE("merge_partials: NaN propagates", "[gpu][merge]") {
+  Both b;
+  const int d = 64;
+  const float nan = std::nanf(""), ninf = -std::numeric_limits<float>::infinity();
+  const std::vector<float> acc_lse = {nan, 1.f, nan, ninf}, lse = {1.f, nan, ninf, nan};
+  const int64_t rows = int64_t(acc_lse.size());
+  const auto acc = random_floats(size_t(rows * d), 19), o = random_floats(size_t(rows * d), 20);
+  Buffer ga = upload(b.gpu, acc), gal = upload(b.gpu, acc_lse), go = upload(b.gpu, o), gl = upload(b.gpu, lse);
+  kernels::MergeParams gp{ga.as<float>(), gal.as<float>(), go.as<float>(), gl.as<float>(), rows, d};
+  require_ok(b.gpu.merge_partials(gp));
+  const auto out = download<float>(b.gpu, ga.data(), acc.size());
+  const auto out_lse = download<float>(b.gpu, gal.data(), size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    CAPTURE(r);
+    CHECK(std::isnan(out_lse[size_t(r)]));
+    // Row 2: the partial is dead, the accumulator is left as it was; row 3:
+    // the accumulator is dead, the partial is copied in with its LSE.
+    if (r == 2)
+      CHECK(out[size_t(r * d)] == acc[size_t(r * d)]);
+    else if (r == 3)
+      CHECK(out[size_t(r * d)] == o[size_t(r * d)]);
+    else
+      CHECK(std::isnan(out[size_t(r * d)]));
+  }
+}
+
 // The attention grid: shapes x (head dim, GQA) x masks x (random | q = 0).
 // CUDA backend and CPU backend both against the float64 reference.
 TEST_CASE("attention_partial", "[gpu][attention]") {

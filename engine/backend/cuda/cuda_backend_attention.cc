@@ -2,6 +2,7 @@
 // expresses, else ringlm's kernels; attention over key blocks (KV pages); the
 // page gather; the LSE merge.
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -120,6 +121,8 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
     return true;
   };
   if (!contiguous(qp, p.tq) || !contiguous(kp, p.tk)) return false;
+  // cuDNN takes a positive finite scale only; our kernel takes any.
+  if (!(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
   CudnnAttentionShape s;
   s.tq = p.tq;
   s.tk = p.tk;
@@ -148,6 +151,7 @@ Result<bool> CudaBackend::cudnn_attention(const kernels::AttentionParams& p) {
   }
   Result<size_t> ws_bytes = cudnn_->prepare(s);
   if (!ws_bytes.ok()) {
+    (void)cudaGetLastError();  // nothing the frontend left may fail the fallback's launch
     if (ws_bytes.status().code() == StatusCode::kUnsupported) return false;
     return ws_bytes.status();
   }

@@ -32,11 +32,17 @@ std::once_flag g_load_once;
 Status g_load_status = Status::Ok();
 int64_t g_version = 0;
 
-Status load_library() {
-  // In this mode the frontend also opens the CUDA runtime by name, trying
-  // CUDA 12's first: point it at the runtime this build links.
+// In this mode the frontend also opens the CUDA runtime by name, trying
+// CUDA 12's first: point it at the runtime this build links. Set when the
+// library loads, before any thread of ours exists: setenv beside another
+// thread's getenv (NCCL's, the CUDA runtime's, on other rank threads) is a
+// data race.
+[[maybe_unused]] const bool g_cudart_name_set = [] {
   const std::string cudart = "libcudart.so." + std::to_string(CUDART_VERSION / 1000);
-  setenv("CUDNN_FRONTEND_CUDART_LIB_NAME", cudart.c_str(), /*overwrite=*/0);
+  return setenv("CUDNN_FRONTEND_CUDART_LIB_NAME", cudart.c_str(), /*overwrite=*/0) == 0;
+}();
+
+Status load_library() {
   std::vector<std::string> names;
   if (const char* env = std::getenv("RINGLM_CUDNN_LIBRARY"); env && *env) {
     names.emplace_back(env);
