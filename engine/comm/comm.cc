@@ -5,6 +5,9 @@
 namespace ringlm {
 
 Status Comm::broadcast_bytes(std::vector<uint8_t>& data, int root) {
+  // The length and the vector live in host memory: a device Comm would hand
+  // host pointers to its kernels.
+  if (device_memory()) return InvalidArgument("broadcast_bytes needs a host-memory Comm");
   // Larger than any message of the step protocol: a size beyond it is damage.
   constexpr uint64_t kMaxBytes = uint64_t(1) << 32;
   uint64_t n = data.size();

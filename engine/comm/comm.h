@@ -92,6 +92,13 @@ class Comm {
   // (peers observe kUnavailable). Callable from any thread. Irreversible.
   virtual void abort() = 0;
 
+  // True once this endpoint can no longer be used: an operation failed (a
+  // lost peer, a missed deadline) or abort() ran here. For a GlooComm also
+  // when the watchdog saw a peer's connection drop, before any operation of
+  // this rank failed: another transport over the same ranks (NcclComm) polls
+  // it to learn that a peer left. Callable from any thread; cheap.
+  virtual bool failed() const { return false; }
+
   // Total payload bytes this endpoint has sent since creation.
   virtual uint64_t bytes_sent() const = 0;
 

@@ -20,4 +20,13 @@ namespace ringlm {
 // Comm; kResourceExhausted: the buffers cannot be allocated; any Comm error.
 Result<double> measure_ring_bandwidth(Comm& comm, size_t bytes, int iters);
 
+// The same over caller-owned buffers of `bytes` each, in the link's memory
+// (device memory for a device Comm such as NcclComm), ready to be read; the
+// result is broadcast over `control`, a host-memory Comm over the same ranks
+// (it may be `link` itself when that is one). The warm-up step also sets up
+// the link's connections (NCCL connects peers on their first transfer), so
+// that cost does not land in the first request.
+Result<double> measure_ring_bandwidth(Comm& link, Comm& control, const void* send, void* recv,
+                                      size_t bytes, int iters);
+
 }  // namespace ringlm

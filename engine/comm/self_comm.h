@@ -43,6 +43,7 @@ class SelfComm final : public Comm {
   Status barrier() override;
 
   void abort() override { aborted_ = true; }
+  bool failed() const override { return aborted_; }
   uint64_t bytes_sent() const override { return 0; }
 
  private:

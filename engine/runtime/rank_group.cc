@@ -1,7 +1,12 @@
 #include "runtime/rank_group.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "comm/gloo/gloo_comm.h"
@@ -19,12 +24,15 @@ namespace ringlm {
 namespace {
 
 constexpr size_t kCalibrationBytes = size_t(4) << 20;
+// GPU links (NVLink: hundreds of GB/s) need larger messages than 4 MiB for
+// the launch and poll latency not to dominate the measurement.
+constexpr size_t kDeviceCalibrationBytes = size_t(32) << 20;
 
 // What every rank of a group must share, compared once they connect: a rank
 // of another build (another step protocol) or with another model file would
 // otherwise compute garbage, or fail only at a step's deadline.
 // Bump kRankProtocol whenever StepPlan or the collectives of a step change.
-constexpr uint32_t kRankProtocol = 6;
+constexpr uint32_t kRankProtocol = 7;
 struct RankHello {
   uint32_t protocol = kRankProtocol;
   uint32_t report_bytes = sizeof(StepReport);
@@ -51,6 +59,69 @@ Status check_group(Comm& comm, const LlamaModel& model) {
                                 std::to_string(all[0].model) + "): every rank needs the same file");
   }
   return Status::Ok();
+}
+
+// What names one GPU across hosts: the host (name and boot id) and the
+// device's PCI bus id; `usable` is 0 on a rank that cannot run NCCL.
+struct GpuIdentity {
+  uint8_t usable = 0;
+  char host[95] = {};
+  char bus[32] = {};
+};
+
+GpuIdentity gpu_identity(const EngineOptions& opts, int device) {
+  GpuIdentity id;
+#if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL
+  if (opts.backend != "cuda") return id;
+  if (cudaDeviceGetPCIBusId(id.bus, int(sizeof(id.bus)), device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return id;
+  }
+  id.usable = 1;
+  (void)gethostname(id.host, sizeof(id.host) - 40);
+  if (std::FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    const size_t used = std::strlen(id.host);
+    id.host[used] = '/';
+    (void)!std::fgets(id.host + used + 1, int(sizeof(id.host) - used - 2), f);
+    std::fclose(f);
+  }
+#else
+  (void)opts;
+  (void)device;
+#endif
+  return id;
+}
+
+// Whether the group's ring goes over NCCL: the leader's choice, like the KV
+// type (a worker started without it follows). With NCCL every rank must be
+// able to run it, each on its own GPU: NCCL refuses two ranks of one
+// communicator on one device, and a rank whose GPU is not shared would go on
+// into the initialisation and wait out its deadline. So the ranks compare
+// their GPUs first and all refuse alike.
+Result<bool> agree_on_nccl(Comm& comm, const EngineOptions& opts, int device) {
+  uint8_t nccl = opts.nccl ? 1 : 0;
+  RINGLM_RETURN_IF_ERROR(comm.broadcast(&nccl, sizeof(nccl), 0).WithContext("nccl choice"));
+  if (!nccl) return false;
+  const GpuIdentity mine = gpu_identity(opts, device);
+  std::vector<GpuIdentity> all(size_t(comm.size()));
+  RINGLM_RETURN_IF_ERROR(
+      comm.all_gather(&mine, all.data(), sizeof(GpuIdentity)).WithContext("nccl devices"));
+  for (size_t r = 0; r < all.size(); ++r) {
+    if (!all[r].usable)
+      return InvalidArgument("rank " + std::to_string(r) +
+                             " cannot use NCCL: every rank needs the cuda backend in a build "
+                             "with NCCL (or turn NCCL off: the ring then goes over Gloo)");
+  }
+  for (size_t a = 0; a < all.size(); ++a) {
+    for (size_t b = a + 1; b < all.size(); ++b) {
+      if (std::memcmp(&all[a], &all[b], sizeof(GpuIdentity)) != 0) continue;
+      return InvalidArgument("ranks " + std::to_string(a) + " and " + std::to_string(b) +
+                             " share the GPU " + std::string(all[a].bus, strnlen(all[a].bus, sizeof(all[a].bus))) +
+                             ", and NCCL needs one GPU per rank: give each rank its own device, "
+                             "or turn NCCL off (the ring then goes over Gloo through host memory)");
+    }
+  }
+  return true;
 }
 
 int threads_for(const EngineOptions& o, int local_ranks) {
@@ -118,16 +189,23 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
                         : std::string()) +
         "): raise the budget or lower the page size");
   }
-  if (opts.nccl && opts.world_size > 1) {
-    if (opts.backend != "cuda") return InvalidArgument("nccl needs the cuda backend");
+  bool nccl = false;  // one rank has no ring
+  if (opts.world_size > 1) {
+    RINGLM_ASSIGN_OR_RETURN(nccl, agree_on_nccl(*r.comm, opts, rank_device(opts, local_index)));
+  }
+  if (nccl) {
 #if RINGLM_HAVE_CUDA && RINGLM_HAVE_NCCL
-    // The NCCL unique id travels over the Gloo group (same store).
-    RINGLM_ASSIGN_OR_RETURN(
-        r.data_comm, NcclComm::Create(*r.comm, rank_device(opts, local_index), opts.comm_timeout));
+    // The NCCL unique id travels over the Gloo group (same store). A peer
+    // that fails tells the Gloo group, not NCCL: the NcclComm watches it.
+    const Comm* control = r.comm.get();
+    RINGLM_ASSIGN_OR_RETURN(r.data_comm,
+                            NcclComm::Create(*r.comm, rank_device(opts, local_index),
+                                             opts.comm_timeout,
+                                             [control] { return control->failed(); }));
     static_cast<NcclComm&>(*r.data_comm)
         .set_compute_stream(static_cast<cudaStream_t>(cuda_backend_stream(*r.backend)));
 #else
-    return Unsupported("this build of ringlm has no NCCL");
+    return Internal("agreed on NCCL in a build without it");
 #endif
   }
   RankConfig rc;
@@ -149,8 +227,20 @@ Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts) {
     }
   }
   RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&c.attn_flops, sizeof(double), 0));
-  RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s,
-                          measure_ring_bandwidth(*r.comm, kCalibrationBytes, 3));
+  if (r.data_comm) {
+    // The ring runs on the data Comm (NCCL): measure that link, between
+    // device buffers, not the control plane's TCP.
+    RINGLM_ASSIGN_OR_RETURN(Buffer send, r.backend->alloc(kDeviceCalibrationBytes));
+    RINGLM_ASSIGN_OR_RETURN(Buffer recv, r.backend->alloc(kDeviceCalibrationBytes));
+    RINGLM_RETURN_IF_ERROR(r.backend->zero(send.data(), kDeviceCalibrationBytes));
+    RINGLM_RETURN_IF_ERROR(r.backend->synchronize());
+    RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s,
+                            measure_ring_bandwidth(*r.data_comm, *r.comm, send.data(),
+                                                   recv.data(), kDeviceCalibrationBytes, 5));
+  } else {
+    RINGLM_ASSIGN_OR_RETURN(c.link_bytes_per_s,
+                            measure_ring_bandwidth(*r.comm, kCalibrationBytes, 3));
+  }
   if (opts.link_bytes_per_s > 0) c.link_bytes_per_s = opts.link_bytes_per_s;
   return c;
 }
@@ -259,6 +349,21 @@ RankGroup::~RankGroup() {
     if (!o.status.ok()) abort();
   }
   for (auto& t : followers_) t.join();
+  // The NCCL communicators of this process end together: a finalize may
+  // wait for its peers' (newer NCCL versions do), which one after the other
+  // on this thread would each wait out their timeout.
+  std::vector<std::thread> enders;
+  for (auto& f : follower_ranks_) {
+    if (!f.data_comm) continue;
+    try {
+      enders.emplace_back([&f] { f.data_comm.reset(); });
+    } catch (const std::system_error&) {
+      f.data_comm->abort();  // no thread: end it here, without waiting for peers
+      f.data_comm.reset();
+    }
+  }
+  leader_.data_comm.reset();
+  for (auto& t : enders) t.join();
 }
 
 Status serve_worker(const EngineOptions& opts) {

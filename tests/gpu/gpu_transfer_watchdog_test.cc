@@ -1,6 +1,7 @@
 // TransferWatchdog on a real CUDA stream: a transfer's deadline counts from
 // its start event, failures are reported once from the watchdog's thread,
-// unwatch() withdraws a transfer, post() runs on the watchdog's thread.
+// unwatch() withdraws a transfer, post() runs on the watchdog's thread, a
+// give-up test (a peer lost on the control plane) ends a watched transfer.
 // "Transfers" here are host functions holding a stream between two events.
 #include <cuda_runtime_api.h>
 
@@ -8,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -48,7 +50,8 @@ struct Fixture {
     (void)cudaEventDestroy(end);
     (void)cudaStreamDestroy(stream);
   }
-  std::unique_ptr<TransferWatchdog> watchdog(std::chrono::milliseconds timeout) {
+  std::unique_ptr<TransferWatchdog> watchdog(std::chrono::milliseconds timeout,
+                                             std::function<bool()> give_up = {}) {
     return std::make_unique<TransferWatchdog>(
         0, [timeout] { return timeout; },
         [this](cudaError_t e) {
@@ -56,7 +59,8 @@ struct Fixture {
           error = int(e);
           failed_on = std::this_thread::get_id();
           ++failures;
-        });
+        },
+        std::move(give_up));
   }
   bool wait_for_failure(std::chrono::milliseconds limit) {
     const auto until = Clock::now() + limit;
@@ -130,4 +134,23 @@ TEST_CASE("post() runs a function on the watchdog's thread", "[gpu][watchdog]") 
   while (!ran && Clock::now() < until) std::this_thread::sleep_for(1ms);
   REQUIRE(ran);
   CHECK(on.load() != std::this_thread::get_id());
+}
+
+TEST_CASE("give_up() fails a watched transfer long before its deadline", "[gpu][watchdog]") {
+  Fixture f;
+  std::atomic<bool> lost{false};
+  auto wd = f.watchdog(10s, [&lost] { return lost.load(); });
+  REQUIRE(cudaEventRecord(f.start, f.stream) == cudaSuccess);
+  hold_stream(f.stream, 1000);
+  REQUIRE(cudaEventRecord(f.end, f.stream) == cudaSuccess);
+  REQUIRE(wd->watch(f.start, f.end));
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.failures == 0);  // not before give_up() says so
+  const auto t0 = Clock::now();
+  lost = true;
+  REQUIRE(f.wait_for_failure(500ms));
+  CHECK(std::chrono::duration<double, std::milli>(f.failed_at - t0).count() < 200);
+  CHECK(f.error == int(cudaSuccess));
+  REQUIRE(cudaStreamSynchronize(f.stream) == cudaSuccess);
+  CHECK(f.failures == 1);
 }

@@ -482,6 +482,22 @@ TEST_CASE("GlooComm: a peer whose comm is destroyed fails a blocked rank promptl
   CHECK(took < 3.0);
 }
 
+TEST_CASE("GlooComm::failed() turns true when a peer aborts, with no call of this rank",
+          "[comm][gloo]") {
+  // Another transport over the same ranks (NcclComm) polls failed() to learn
+  // that a peer left: it must turn true from the watchdog alone.
+  auto comms = connect_group(2, StoreSpec::InProcess(std::make_shared<InProcessStore>()), "f",
+                             milliseconds(30000));
+  CHECK_FALSE(comms[0]->failed());
+  CHECK_FALSE(comms[1]->failed());
+  comms[1]->abort();
+  CHECK(comms[1]->failed());
+  const auto t0 = Clock::now();
+  while (!comms[0]->failed() && seconds_since(t0) < 5.0) std::this_thread::sleep_for(milliseconds(5));
+  CHECK(comms[0]->failed());
+  CHECK(seconds_since(t0) < 3.0);
+}
+
 TEST_CASE("GlooComm: ranks that leave right after a last collective fail no one", "[comm][gloo]") {
   // A rank whose last barrier completed may destroy its comm while a peer's
   // copy of the barrier is still finishing; the peer must see success.

@@ -516,6 +516,28 @@ TEST_CASE("a KV budget smaller than one page is refused when the group forms", "
   }
 }
 
+TEST_CASE("NCCL asked of ranks that cannot run it is refused by every rank alike", "[session]") {
+  // Every rank states whether it can run NCCL (and on which GPU) before any
+  // NCCL call, so the group fails at once with a reason instead of one rank
+  // failing and the others waiting in NCCL's initialisation.
+  EngineOptions o;
+  o.model_path = tiny_path();
+  o.world_size = 2;
+  o.threads_per_rank = 1;
+  o.kv_page_tokens = 16;
+  o.attn_flops = 1e9;
+  o.link_bytes_per_s = 1e9;
+  o.comm_timeout = std::chrono::seconds(30);
+  o.nccl = true;  // on CPU ranks
+  const auto t0 = std::chrono::steady_clock::now();
+  auto e = Engine::Create(o);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(e.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(e.status().message(), Catch::Contains("cannot use NCCL"));
+  o.nccl = false;
+  CHECK(Engine::Create(o).ok());
+}
+
 TEST_CASE("a model whose logits are not numbers fails the request with CORRUPT_DATA", "[session]") {
   test::TinyModelSpec spec;
   spec.nan_output_norm = true;

@@ -137,6 +137,8 @@ uint64_t GlooComm::next_collective_slot() {
 
 void GlooComm::abort() { group_->abort(); }
 
+bool GlooComm::failed() const { return !group_->failure().ok(); }
+
 uint64_t GlooComm::bytes_sent() const { return group_->bytes_sent(); }
 
 Result<std::unique_ptr<CommRequest>> GlooComm::ring_exchange(const void* send, void* recv,

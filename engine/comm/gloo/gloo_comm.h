@@ -108,6 +108,7 @@ class GlooComm final : public Comm {
   Status barrier() override;
 
   void abort() override;
+  bool failed() const override;
   // Payload bytes of completed sends to other ranks (self copies not counted).
   uint64_t bytes_sent() const override;
 

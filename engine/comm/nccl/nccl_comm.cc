@@ -107,15 +107,28 @@ class NcclComm::Request final : public CommRequest {
   Status status_;
 };
 
-NcclComm::NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout)
-    : rank_(rank), size_(size), device_(device), timeout_ms_(timeout.count()) {
+NcclComm::NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout,
+                   std::function<bool()> peer_lost)
+    : rank_(rank),
+      size_(size),
+      device_(device),
+      timeout_ms_(timeout.count()),
+      peer_lost_(std::move(peer_lost)) {
   watchdog_ = std::make_unique<TransferWatchdog>(
       device, [this] { return this->timeout(); },
-      [this](cudaError_t error) { abort_from_watchdog(error); });
+      [this](cudaError_t error) { abort_from_watchdog(error); }, [this] { return peer_lost_now(); });
+}
+
+bool NcclComm::peer_lost_now() {
+  if (peer_lost_seen_) return true;
+  if (!peer_lost_ || !peer_lost_()) return false;
+  peer_lost_seen_ = true;
+  return true;
 }
 
 Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
-                                               std::chrono::milliseconds timeout) {
+                                               std::chrono::milliseconds timeout,
+                                               std::function<bool()> peer_lost) {
   const int rank = bootstrap.rank(), size = bootstrap.size();
   if (bootstrap.device_memory())
     return InvalidArgument("nccl comm: the bootstrap Comm must use host memory");
@@ -128,7 +141,7 @@ Result<std::unique_ptr<Comm>> NcclComm::Create(Comm& bootstrap, int cuda_device,
   RINGLM_RETURN_IF_ERROR(bootstrap.broadcast(&hello, sizeof(hello), 0).WithContext("nccl comm: id broadcast"));
   if (!hello.ok) return Unavailable("nccl comm: rank 0 could not create an NCCL id");
 
-  std::unique_ptr<NcclComm> c(new NcclComm(rank, size, cuda_device, timeout));
+  std::unique_ptr<NcclComm> c(new NcclComm(rank, size, cuda_device, timeout, std::move(peer_lost)));
   std::lock_guard<std::mutex> lock(c->mu_);
   cudaError_t ce = cudaSetDevice(cuda_device);
   if (ce == cudaSuccess) ce = cudaStreamCreateWithFlags(&c->stream_, cudaStreamNonBlocking);
@@ -200,7 +213,9 @@ NcclComm::~NcclComm() {
 
 void NcclComm::abort() {
   abort_requested_ = true;
-  // No operation in progress: abort now so peers notice promptly. Otherwise
+  // No operation in progress: abort now, which stops this rank's kernels
+  // (peers learn that this rank left from their peer_lost test, the control
+  // plane: NCCL does not tell them). Otherwise
   // the operation's poll loop sees the flag and aborts; an operation that
   // returns without polling (ring_exchange, wait_on_device) leaves it to the
   // watchdog, which retries until it holds mu_.
@@ -229,7 +244,7 @@ void NcclComm::abort_when_free() {
 void NcclComm::abort_from_watchdog(cudaError_t error) {
   if (error != cudaSuccess) {
     device_error_ = int(error);
-  } else {
+  } else if (!peer_lost_seen_) {  // else the watchdog gave up: a peer left
     timed_out_ = true;
   }
   abort_requested_ = true;
@@ -255,6 +270,10 @@ Status NcclComm::dead_status_locked() const {
     return Unavailable(std::string("nccl comm: the device failed during a transfer: ") +
                        cudaGetErrorName(cudaError_t(e)) + ": " + cudaGetErrorString(cudaError_t(e)) +
                        "; the communicator was aborted");
+  if (peer_lost_seen_)
+    return Unavailable(
+        "nccl comm: a peer left the group (its control connection failed); the communicator "
+        "was aborted");
   return Unavailable("nccl comm: the communicator was aborted after an earlier failure");
 }
 
@@ -284,6 +303,7 @@ Status NcclComm::wait_ready_locked(Clock::time_point deadline, const char* what)
     if (abort_requested_)
       return fail_locked(watchdog_failed() ? dead_status_locked()
                                     : Cancelled(std::string("nccl comm: aborted during ") + what));
+    if (peer_lost_now()) return fail_locked(dead_status_locked());
     ncclResult_t ar = ncclSuccess;
     const ncclResult_t r = ncclCommGetAsyncError(comm_, &ar);
     if (r != ncclSuccess) return fail_locked(Unavailable(nccl_message(comm_, r, what)));
@@ -309,6 +329,7 @@ Status NcclComm::wait_locked(cudaEvent_t event, Clock::time_point deadline) {
   for (;;) {
     if (abort_requested_)
       return fail_locked(watchdog_failed() ? dead_status_locked() : Cancelled("nccl comm: aborted while waiting"));
+    if (peer_lost_now()) return fail_locked(dead_status_locked());
     const cudaError_t e = cudaEventQuery(event);
     if (e == cudaSuccess) return Status::Ok();
     if (e != cudaErrorNotReady) return fail_locked(Unavailable(cuda_message(e, "waiting for a transfer")));
@@ -389,6 +410,14 @@ Status NcclComm::all_to_allv(const void* send, const std::vector<size_t>& send_b
     return InvalidArgument("nccl comm: all_to_allv needs one size per rank");
   if (send_bytes[size_t(rank_)] != recv_bytes[size_t(rank_)])
     return InvalidArgument("nccl comm: all_to_allv sends a different size to itself than it receives");
+  size_t send_total = 0, recv_total = 0;
+  for (int p = 0; p < size_; ++p) {
+    send_total += send_bytes[size_t(p)];
+    recv_total += recv_bytes[size_t(p)];
+  }
+  // Refused here, the communicator stays usable; NCCL would fail (and abort) it.
+  if ((send_total > 0 && !send) || (recv_total > 0 && !recv))
+    return InvalidArgument("nccl comm: all_to_allv with a null buffer");
   std::lock_guard<std::mutex> lock(mu_);
   RINGLM_RETURN_IF_ERROR(begin_locked());
   const auto dl = deadline();
@@ -426,6 +455,7 @@ Status NcclComm::all_to_allv(const void* send, const std::vector<size_t>& send_b
 
 Status NcclComm::all_gather(const void* send, void* recv, size_t bytes_per_rank) {
   if (bytes_per_rank == 0) return barrier();
+  if (!send || !recv) return InvalidArgument("nccl comm: all_gather with a null buffer");
   std::lock_guard<std::mutex> lock(mu_);
   RINGLM_RETURN_IF_ERROR(begin_locked());
   const auto dl = deadline();
@@ -439,6 +469,7 @@ Status NcclComm::all_gather(const void* send, void* recv, size_t bytes_per_rank)
 Status NcclComm::broadcast(void* buf, size_t bytes, int root) {
   if (root < 0 || root >= size_) return InvalidArgument("nccl comm: broadcast root out of range");
   if (bytes == 0) return barrier();
+  if (!buf) return InvalidArgument("nccl comm: broadcast with a null buffer");
   std::lock_guard<std::mutex> lock(mu_);
   RINGLM_RETURN_IF_ERROR(begin_locked());
   const auto dl = deadline();

@@ -54,7 +54,16 @@
 // NCCL error (a peer lost, a network failure) or a CUDA error gives
 // kUnavailable; either way the communicator is aborted (ncclCommAbort) and
 // every later call returns kUnavailable (kDeadlineExceeded after the
-// watchdog's abort for a deadline). abort() from another thread makes the
+// watchdog's abort for a deadline).
+// A peer that fails or aborts does not tell NCCL: ncclCommAbort only stops
+// this rank's own kernels, and its peers' transfers would wait for their
+// deadlines. So Create takes `peer_lost`, a test of the control plane over
+// the same ranks (the bootstrap GlooComm's failed(), which turns true as soon
+// as a peer's connection drops or this rank's own control operation fails):
+// host waits poll it, and the watchdog polls it while exchanges are in
+// flight (also when the rank thread is blocked on the device behind one);
+// once it is true the communicator is aborted and calls return kUnavailable
+// ("a peer left"). abort() from another thread makes the
 // operation in progress, if any, return kCancelled within a poll interval
 // (about 100 us), and later calls return kUnavailable; when an operation
 // that does not poll holds the communicator at that moment, the watchdog's
@@ -71,6 +80,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -86,8 +96,11 @@ class NcclComm final : public Comm {
   // kUnsupported when NCCL refuses the layout (e.g. two ranks of one
   // communicator on the same GPU); bootstrap errors are passed through.
   // The result is an NcclComm (static_cast it to reach set_compute_stream()).
+  // `peer_lost` (optional, see Failure above) must stay callable for the
+  // NcclComm's lifetime, from any thread.
   static Result<std::unique_ptr<Comm>> Create(Comm& bootstrap, int cuda_device,
-                                              std::chrono::milliseconds timeout);
+                                              std::chrono::milliseconds timeout,
+                                              std::function<bool()> peer_lost = {});
 
   ~NcclComm() override;
   NcclComm(const NcclComm&) = delete;
@@ -132,7 +145,8 @@ class NcclComm final : public Comm {
   // never started.
   static constexpr int kWatchedWaitLimit = 4;
 
-  NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout);
+  NcclComm(int rank, int size, int device, std::chrono::milliseconds timeout,
+           std::function<bool()> peer_lost);
 
   Clock::time_point deadline() const { return Clock::now() + timeout(); }
   // With mu_ held: fails if aborted, makes the device current and orders the
@@ -157,7 +171,9 @@ class NcclComm final : public Comm {
   // The watchdog's failure: a transfer past its deadline (cudaSuccess) or a
   // device error; aborts the communicator.
   void abort_from_watchdog(cudaError_t error);
-  bool watchdog_failed() const { return timed_out_ || device_error_ != 0; }
+  bool watchdog_failed() const { return timed_out_ || device_error_ != 0 || peer_lost_seen_; }
+  // True once peer_lost_ said so (then for good). Any thread.
+  bool peer_lost_now();
   // Aborts the communicator (idempotent) and returns `st`.
   Status fail_locked(Status st);
   void abort_locked();
@@ -168,6 +184,8 @@ class NcclComm final : public Comm {
   std::atomic<bool> abort_requested_{false};
   std::atomic<bool> timed_out_{false};  // the watchdog aborted for a missed deadline
   std::atomic<int> device_error_{0};     // the watchdog aborted for this cudaError_t
+  const std::function<bool()> peer_lost_;
+  std::atomic<bool> peer_lost_seen_{false};  // peer_lost_ returned true
   // Watches every exchange (see above); made in the constructor, reset first
   // in the destructor.
   std::unique_ptr<TransferWatchdog> watchdog_;

@@ -6,8 +6,12 @@
 namespace ringlm {
 
 TransferWatchdog::TransferWatchdog(int device, std::function<std::chrono::milliseconds()> timeout,
-                                   std::function<void(cudaError_t)> on_failure)
-    : device_(device), timeout_(std::move(timeout)), on_failure_(std::move(on_failure)) {}
+                                   std::function<void(cudaError_t)> on_failure,
+                                   std::function<bool()> give_up)
+    : device_(device),
+      timeout_(std::move(timeout)),
+      on_failure_(std::move(on_failure)),
+      give_up_(std::move(give_up)) {}
 
 TransferWatchdog::~TransferWatchdog() {
   {
@@ -104,7 +108,7 @@ void TransferWatchdog::loop() {
       continue;
     }
     cudaError_t error = cudaSuccess;
-    if (!poll_locked(Clock::now(), &error)) {
+    if ((give_up_ && give_up_()) || !poll_locked(Clock::now(), &error)) {
       watched_.clear();
       failed_ = true;
       lock.unlock();

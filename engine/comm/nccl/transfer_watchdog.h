@@ -10,10 +10,12 @@
 // when it has run for timeout() without `end` completing.
 //
 // When a watched transfer expires, or a query of its events fails (a device
-// error), the watchdog forgets every watched transfer and calls
-// on_failure(error) once on its own thread: error is cudaSuccess for an
-// expiry, the CUDA error otherwise. on_failure must not call back into the
-// watchdog.
+// error), or give_up() (optional) returns true while transfers are watched,
+// the watchdog forgets every watched transfer and calls on_failure(error)
+// once on its own thread: error is cudaSuccess for an expiry or a give-up,
+// the CUDA error otherwise. on_failure and give_up must not call back into
+// the watchdog; give_up runs on the watchdog's thread with its mutex held,
+// every kPoll while transfers are watched.
 //
 // Cost: the thread starts with the first watch() or post(); it polls the
 // events of unfinished transfers every kPoll and sleeps while there are none.
@@ -39,7 +41,8 @@ class TransferWatchdog {
   static constexpr std::chrono::milliseconds kPoll{5};
 
   TransferWatchdog(int device, std::function<std::chrono::milliseconds()> timeout,
-                   std::function<void(cudaError_t)> on_failure);
+                   std::function<void(cudaError_t)> on_failure,
+                   std::function<bool()> give_up = {});
   ~TransferWatchdog();
   TransferWatchdog(const TransferWatchdog&) = delete;
   TransferWatchdog& operator=(const TransferWatchdog&) = delete;
@@ -70,6 +73,7 @@ class TransferWatchdog {
   const int device_;
   const std::function<std::chrono::milliseconds()> timeout_;
   const std::function<void(cudaError_t)> on_failure_;
+  const std::function<bool()> give_up_;
 
   std::mutex mu_;
   std::condition_variable cv_;
