@@ -63,6 +63,10 @@ Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in) {
   d.q_block_bytes = t * big_d * e / n;
   d.kv_block_bytes = 2 * (t + p) * big_d * (hkv / hq) * e_kv / n;
   d.q_smaller = d.miss_rate <= 2 * (hkv / hq) * (e_kv / e);
+  if (in.head_dim > 0) {
+    d.pass_q_partial_bytes = 2 * t * hq * (in.head_dim + 1) * 4;
+    d.pass_kv_ring_bytes = 3 * d.kv_block_bytes;
+  }
   if (c > 0 && bw > 0) {
     d.kv_hidden_min_t = n * c * hkv * e_kv / (2 * hq * bw);
     d.q_hidden_min_tp = n * e * c / (4 * bw);
@@ -88,6 +92,14 @@ Result<PolicyDecision> choose_cp_variant(const PolicyInputs& in) {
     d.variant = CpVariant::kPassKV;
     std::snprintf(buf, sizeof(buf), "pass-kv: miss rate %.4g >= threshold %.4g", d.miss_rate,
                   d.miss_threshold);
+    d.reason = buf;
+  } else if (d.pass_q_partial_bytes > kPassQMaxPartialBytes &&
+             d.pass_q_partial_bytes > d.pass_kv_ring_bytes) {
+    d.variant = CpVariant::kPassKV;
+    std::snprintf(buf, sizeof(buf),
+                  "pass-kv: pass-q would be faster but hold %.2f GiB of partials per rank "
+                  "(pass-kv's ring: %.2f GiB)",
+                  d.pass_q_partial_bytes / double(1 << 30), d.pass_kv_ring_bytes / double(1 << 30));
     d.reason = buf;
   } else {
     d.variant = CpVariant::kPassQ;

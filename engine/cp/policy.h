@@ -65,8 +65,18 @@ struct PolicyDecision {
   double miss_threshold = 0;
   bool kv_hidden = false;  // T >= kv_hidden_min_t
   bool q_hidden = false;   // T + P >= q_hidden_min_tp
+  // Memory (0 when head_dim was not given): pass-Q sends and receives the
+  // partials of all N blocks at once, 2*T*H_q*(d+1)*4 bytes on every rank
+  // whatever N; pass-KV's ring holds about 3 KV blocks (the rank's shard and
+  // two travelling blocks).
+  double pass_q_partial_bytes = 0;
+  double pass_kv_ring_bytes = 0;
   std::string reason;      // one line, for stats and logs
 };
+
+// Above this, an automatic pass-Q whose partials also outweigh pass-KV's ring
+// memory gives way to pass-KV: a slower step beats one that does not fit.
+inline constexpr double kPassQMaxPartialBytes = double(size_t(1) << 30);
 
 // The section 5 rule, with these exact inequalities:
 //   pass-KV  iff  T >= N*C*H_kv*e_kv/(2*H_q*BW)
@@ -79,6 +89,9 @@ struct PolicyDecision {
 // Full prefill (P = 0, miss rate 1) therefore always gives pass-KV when
 // H_q > 2*H_kv (the right-hand side is then below 1); when H_q <= 2*H_kv the
 // same two inequalities decide (Q blocks are then no larger than KV blocks).
+// Then memory: an automatic pass-Q whose partials exceed both
+// kPassQMaxPartialBytes and pass-KV's ring memory becomes pass-KV (a large
+// prefill chunk over a long cache).
 // A forced variant is returned as is (N == 1 still reports ring = false).
 // kInvalidArgument for N < 1, T < 1, P < 0, H_q or H_kv < 1, H_q not a
 // multiple of H_kv, e <= 0, e_kv < 0, or a non-positive C or BW when the choice is

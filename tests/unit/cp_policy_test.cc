@@ -100,6 +100,35 @@ TEST_CASE("policy: crossover at T/(T+P) = 2*H_kv/H_q when the link is the bottle
   REQUIRE(decide(in).variant == CpVariant::kPassKV);
 }
 
+TEST_CASE("policy: pass-Q gives way when its partials outweigh 1 GiB and pass-KV's ring", "[cp]") {
+  // Link the bottleneck (threshold 0.125, as above); T = 20000, P = 400000:
+  // miss rate 0.0476, so time alone picks pass-Q. Its partials are
+  // 2*20000*128*129*4 = 2.64 GB on every rank; pass-KV's ring about 3 KV
+  // blocks = 3*2*420000*16384*(8/128)*2/4 = 1.29 GB.
+  PolicyInputs in = big_gqa(20000, 400000);
+  in.calib = {1e30, 1e-3};
+  const PolicyDecision d = decide(in);
+  CHECK(d.pass_q_partial_bytes == Approx(2.0 * 20000 * 128 * 129 * 4));
+  CHECK(d.pass_kv_ring_bytes == Approx(3.0 * 2 * 420000 * 16384 * (8.0 / 128) * 2 / 4));
+  CHECK(d.variant == CpVariant::kPassKV);
+  CHECK_THAT(d.reason, Catch::Contains("partials"));
+  // Over 1 GiB of partials (1.32 GB) but under pass-KV's ring (3.1 GB): pass-Q.
+  in.new_tokens = 10000;
+  in.cached_tokens = 1000000;
+  CHECK(decide(in).pass_q_partial_bytes > kPassQMaxPartialBytes);
+  CHECK(decide(in).pass_q_partial_bytes < decide(in).pass_kv_ring_bytes);
+  CHECK(decide(in).variant == CpVariant::kPassQ);
+  // Under 1 GiB of partials pass-Q stays, whatever the ring holds.
+  in.new_tokens = 8000;
+  in.cached_tokens = 160000;
+  CHECK(decide(in).pass_q_partial_bytes < kPassQMaxPartialBytes);
+  CHECK(decide(in).variant == CpVariant::kPassQ);
+  // Forced pass-Q is honoured.
+  in = big_gqa(20000, 400000);
+  in.forced = CpVariant::kPassQ;
+  CHECK(decide(in).variant == CpVariant::kPassQ);
+}
+
 TEST_CASE("policy: full prefill with H_q <= 2*H_kv follows the two inequalities", "[cp]") {
   // MHA, N = 2, H_q = H_kv = 32, e = 2, C = 100 TFLOP/s, BW = 10 GB/s. By hand:
   //   pass-KV hidden when T >= 2*1e14*32*2/(2*32*1e10) = 20000
