@@ -32,6 +32,17 @@ v = struct.unpack("<%df" % (len(data) // 4), data)
 assert max(range(len(v)), key=v.__getitem__) == json.load(open(sys.argv[2]))["tokens"][0]
 PY
 
+# --prompt-file (a path, or - for stdin): the same prompt, the same tokens.
+printf 'The capital of France is' > "$WORK/prompt.txt"
+"$RINGLM" generate --model "$MODEL" --prompt-file "$WORK/prompt.txt" --max-tokens 8 --json \
+  > "$WORK/genf.json" || fail "generate --prompt-file"
+"$RINGLM" generate --model "$MODEL" --prompt-file - --max-tokens 8 --json < "$WORK/prompt.txt" \
+  > "$WORK/genstdin.json" || fail "generate --prompt-file -"
+for f in genf genstdin; do
+  [ "$(json_get "$WORK/$f.json" "j['tokens']")" = "$(json_get "$WORK/gen.json" "j['tokens']")" ] ||
+    fail "$f: $(cat "$WORK/$f.json")"
+done
+
 # A bf16 KV cache: half the KV bytes of f32, the same greedy answer here.
 "$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
   --kv-type bf16 --json > "$WORK/gen16.json"
@@ -67,6 +78,9 @@ expect_error "NOT_FOUND" info --model "$WORK/missing.gguf"
 head -c 1000 "$MODEL" > "$WORK/truncated.gguf"
 expect_error "CORRUPT_DATA" info --model "$WORK/truncated.gguf"
 expect_error "unknown flag" generate --model "$MODEL" --prompt x --bogus 1
+expect_error "one of them" generate --model "$MODEL" --prompt x --prompt-file "$WORK/prompt.txt"
+expect_error "one of them" generate --model "$MODEL"
+expect_error "cannot read the prompt file" generate --model "$MODEL" --prompt-file "$WORK/missing.txt"
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16

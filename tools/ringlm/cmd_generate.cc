@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <string>
 
 #include "commands.h"
 #include "engine_flags.h"
@@ -6,14 +7,54 @@
 #include "runtime/rank_group.h"
 
 namespace ringlm::cli {
+namespace {
+
+// A command line holds about 128 KiB; a long-context prompt (a million
+// tokens is 4-5 MB of text) comes from a file, or from stdin with "-". The
+// cap is the C API's message cap.
+constexpr size_t kMaxPromptFileBytes = size_t(64) << 20;
+
+Result<std::string> read_prompt_file(const std::string& path) {
+  FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (!f) return IoError("cannot read the prompt file " + path);
+  std::string text;
+  char buf[1 << 16];
+  size_t n = 0;
+  bool too_big = false;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    if (text.size() + n > kMaxPromptFileBytes) {
+      too_big = true;
+      break;
+    }
+    text.append(buf, n);
+  }
+  const bool failed = std::ferror(f) != 0;
+  if (f != stdin) std::fclose(f);
+  if (too_big)
+    return InvalidArgument("the prompt file " + path + " holds more than " +
+                           std::to_string(kMaxPromptFileBytes >> 20) + " MiB");
+  if (failed) return IoError("reading the prompt file " + path);
+  return text;
+}
+
+}  // namespace
 
 int run_generate(int argc, char** argv) {
   auto vf = engine_value_flags();
   vf.merge(generate_value_flags());
-  vf.insert({"prompt", "logits-out"});
+  vf.insert({"prompt", "prompt-file", "logits-out"});
   auto args = Args::Parse(argc, argv, 2, vf, {"json", "chat", "no-stream"});
   if (!args.ok()) return fail(args.status());
-  if (!args->has("prompt")) return fail(InvalidArgument("generate needs --prompt"));
+  if (args->has("prompt") == args->has("prompt-file"))
+    return fail(InvalidArgument("generate needs --prompt or --prompt-file (one of them)"));
+  std::string prompt;
+  if (args->has("prompt")) {
+    prompt = args->get("prompt");
+  } else {
+    auto text = read_prompt_file(args->get("prompt-file"));
+    if (!text.ok()) return fail(text.status());
+    prompt = std::move(text).value();
+  }
   auto eo = engine_options_with_model(*args);
   if (!eo.ok()) return fail(eo.status());
   auto go = generate_options(*args);
@@ -36,11 +77,10 @@ int run_generate(int argc, char** argv) {
   }
   Result<TurnResult> r = Status::Ok();
   if (args->has("chat")) {
-    std::vector<ChatMessage> msgs{{"user", args->get("prompt")}};
+    std::vector<ChatMessage> msgs{{"user", prompt}};
     r = e.chat(sid.value(), msgs, go.value(), ev);
   } else {
-    auto ids =
-        e.tokenizer().encode(args->get("prompt"), /*add_special=*/true, /*parse_special=*/true);
+    auto ids = e.tokenizer().encode(prompt, /*add_special=*/true, /*parse_special=*/true);
     if (!ids.ok()) return fail(ids.status());
     r = e.generate(sid.value(), ids.value(), go.value(), ev);
   }

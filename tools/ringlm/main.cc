@@ -14,7 +14,7 @@ void usage() {
                "  info      [--model F] [--json]                 model metadata\n"
                "  devices   [--json]                             backends, GPUs, NCCL, cuDNN\n"
                "  tokenize  --text T [--model F]                 token ids as JSON\n"
-               "  generate  --prompt T [--max-tokens N] [--temperature X] [--json]\n"
+               "  generate  --prompt T | --prompt-file F|- [--max-tokens N] [--temperature X] [--json]\n"
                "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
                "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
                "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
