@@ -47,6 +47,10 @@ struct EngineOptions {
   std::string backend = "cpu";
   int device = 0;
   bool nccl = false;
+  // Ranks of one process (store empty) exchange through shared memory
+  // (LocalComm); with in_process_gloo they use Gloo over loopback TCP
+  // instead, the transport of a multi-process group, in one process.
+  bool in_process_gloo = false;
   size_t kv_budget_bytes = size_t(4) << 30;  // per rank
   int64_t kv_page_tokens = 256;
   // Every rank of a group stores K/V in the leader's (rank 0's) resolved type.

@@ -11,6 +11,7 @@
 
 #include "comm/gloo/gloo_comm.h"
 #include "comm/link_bandwidth.h"
+#include "comm/local/local_comm.h"
 #include "comm/self_comm.h"
 #include "kv/paged_kv_store.h"
 #include "model/gguf.h"
@@ -134,11 +135,14 @@ int threads_for(const EngineOptions& o, int local_ranks) {
 
 Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
                             int local_index, std::unique_ptr<Backend> backend,
-                            const StoreSpec& store) {
+                            const StoreSpec& store, std::unique_ptr<Comm> comm) {
   RankLocal r;
   r.backend = std::move(backend);
   if (opts.world_size == 1) {
     r.comm = std::make_unique<SelfComm>(opts.comm_timeout);
+  } else if (comm) {
+    r.comm = std::move(comm);
+    RINGLM_RETURN_IF_ERROR(check_group(*r.comm, model));
   } else {
     GlooOptions g;
     g.rank = rank;
@@ -262,6 +266,11 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
   }
   const int local = g->in_process_ ? opts.world_size : 1;
   const int threads = threads_for(opts, local);
+  // Ranks of this process talk through shared memory, unless asked for Gloo.
+  std::vector<std::unique_ptr<Comm>> local_comms;
+  if (g->in_process_ && !opts.in_process_gloo) {
+    RINGLM_ASSIGN_OR_RETURN(local_comms, LocalComm::Group(opts.world_size, opts.comm_timeout));
+  }
 
   // Connect and calibrate every local rank concurrently (rendezvous needs all).
   std::vector<Result<RankLocal>> ranks;
@@ -290,7 +299,8 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
     const int rank = g->in_process_ ? i : opts.rank;
     starters.emplace_back([&, i, rank]() {
       try {  // an exception must not leave a thread (std::terminate)
-        ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec);
+        ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec,
+                             local_comms.empty() ? nullptr : std::move(local_comms[size_t(i)]));
         if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
       } catch (...) {
         ranks[i] = current_exception_status();

@@ -80,10 +80,12 @@ class RankGroup {
   CpCalibration calib_;
 };
 
-// Builds one rank's backend/KV/comm/executor (the comm connected).
+// Builds one rank's backend/KV/comm/executor (the comm connected): `comm`
+// is the rank's endpoint of an in-process group (LocalComm), or null to
+// connect through `store` (GlooComm).
 Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, int rank,
                             int local_index, std::unique_ptr<Backend> backend,
-                            const StoreSpec& store);
+                            const StoreSpec& store, std::unique_ptr<Comm> comm = nullptr);
 
 // Collective calibration; returns the leader's numbers on every rank.
 Result<CpCalibration> calibrate(RankLocal& r, const EngineOptions& opts);

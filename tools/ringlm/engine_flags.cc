@@ -80,9 +80,14 @@ Result<EngineOptions> engine_options(const Args& a) {
   o.backend = a.get("backend", "cpu");
   RINGLM_ASSIGN_OR_RETURN(int64_t device, a.get_int("device", 0, 0, 1023));
   o.device = int(device);
-  const std::string comm = a.get("comm", "gloo");
-  if (comm != "gloo" && comm != "nccl") return InvalidArgument("--comm must be gloo or nccl");
+  // auto: shared memory between the ranks of this process, Gloo between
+  // processes; gloo: Gloo (loopback TCP) in one process too; nccl: NCCL
+  // between GPU ranks (the control plane as with auto).
+  const std::string comm = a.get("comm", "auto");
+  if (comm != "auto" && comm != "gloo" && comm != "nccl")
+    return InvalidArgument("--comm must be auto, gloo or nccl (got '" + comm + "')");
   o.nccl = comm == "nccl";
+  o.in_process_gloo = comm == "gloo";
   const std::string kv = a.get("kv-type", "auto");
   if (kv == "auto")
     o.kv_cache_type = KvCacheType::kAuto;

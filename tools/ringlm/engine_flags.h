@@ -12,7 +12,7 @@ namespace ringlm::cli {
 
 // --model --cp --world --rank --store --hostname --variant --decode-variant
 // --threads --kv-budget-mb --prefill-chunk --timeout-ms --template
-// --attn-flops --link-bw --backend cpu|cuda --device D --comm gloo|nccl
+// --attn-flops --link-bw --backend cpu|cuda --device D --comm auto|gloo|nccl
 std::set<std::string> engine_value_flags();
 // --max-tokens --temperature --top-k --top-p --min-p --repeat-penalty --seed --stop
 std::set<std::string> generate_value_flags();

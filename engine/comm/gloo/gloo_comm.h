@@ -5,9 +5,10 @@
 // then open one TCP connection per pair of ranks (a full mesh). size == 1
 // returns a SelfComm without touching the store.
 //
-// Operations. ring_exchange posts an asynchronous send to next() and receive
-// from prev() and returns at once; the collectives are blocking and built from
-// pairwise sends/receives posted all at once (no ordering deadlock). Every
+// Operations (P2pComm, comm/p2p_comm.h). ring_exchange posts an asynchronous
+// send to next() and receive from prev() and returns at once; the collectives
+// are blocking and built from pairwise sends/receives posted all at once (no
+// ordering deadlock). Every
 // operation's deadline is timeout() from the moment it is called (for
 // ring_exchange: from the call, not from wait()). Message sizes must match on
 // both ends (programmer error otherwise). Gloo copies nothing: buffers are
@@ -50,8 +51,8 @@
 #include <memory>
 #include <string>
 
-#include "comm/comm.h"
 #include "comm/gloo/gloo_store.h"
+#include "comm/p2p_comm.h"
 
 namespace ringlm {
 
@@ -76,7 +77,7 @@ struct GlooOptions {
   std::string key_prefix = "ringlm";
 };
 
-class GlooComm final : public Comm {
+class GlooComm final : public P2pComm {
  public:
   // Rendezvous and full-mesh connect, bounded by options.connect_timeout.
   // kInvalidArgument: bad rank/size/timeouts or store spec; kDeadlineExceeded:
@@ -87,46 +88,19 @@ class GlooComm final : public Comm {
 
   ~GlooComm() override;
 
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
-  void set_timeout(std::chrono::milliseconds timeout) override { timeout_ms_ = timeout.count(); }
-  std::chrono::milliseconds timeout() const override {
-    return std::chrono::milliseconds(timeout_ms_.load());
-  }
-
-  // bytes == 0 completes at once without communicating. Destroying the request
-  // without calling wait() waits for it.
-  Result<std::unique_ptr<CommRequest>> ring_exchange(const void* send, void* recv, size_t bytes,
-                                                     uint32_t tag) override;
-  Status all_to_all(const void* send, void* recv, size_t bytes_per_rank) override;
-  // Pairs with zero bytes both ways exchange nothing.
-  Status all_to_allv(const void* send, const std::vector<size_t>& send_bytes, void* recv,
-                     const std::vector<size_t>& recv_bytes) override;
-  Status all_gather(const void* send, void* recv, size_t bytes_per_rank) override;
-  Status broadcast(void* buf, size_t bytes, int root) override;
-  // Every rank exchanges a one-byte token with every other rank.
-  Status barrier() override;
-
   void abort() override;
   bool failed() const override;
   // Payload bytes of completed sends to other ranks (self copies not counted).
   uint64_t bytes_sent() const override;
 
+ protected:
+  std::unique_ptr<P2pTransfer> new_transfer(Clock::time_point deadline) override;
+  Status check_usable() override;
+
  private:
   GlooComm(std::shared_ptr<GlooGroup> group, std::chrono::milliseconds timeout);
 
-  std::chrono::steady_clock::time_point deadline() const;
-  // The Gloo slot of the next collective; all ranks call collectives in the
-  // same order, so their counters agree. Taken only once the arguments passed
-  // the checks, so a call refused with kInvalidArgument leaves the counter as
-  // it was.
-  uint64_t next_collective_slot();
-
   std::shared_ptr<GlooGroup> group_;
-  const int rank_;
-  const int size_;
-  std::atomic<int64_t> timeout_ms_;
-  uint64_t collective_seq_ = 0;  // rank thread only
 };
 
 }  // namespace ringlm

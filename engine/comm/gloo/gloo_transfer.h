@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "comm/p2p_comm.h"
 #include "core/status.h"
 
 namespace gloo {
@@ -111,26 +112,26 @@ class GlooGroup {
 // one deadline. Used by one thread (abort() aside, which goes through the
 // group). Destroying a started, unwaited transfer waits for it first, so user
 // buffers are never touched after the destructor returns.
-class GlooTransfer {
+class GlooTransfer final : public P2pTransfer {
  public:
   GlooTransfer(std::shared_ptr<GlooGroup> group, Clock::time_point deadline);
-  ~GlooTransfer();
+  ~GlooTransfer() override;
   GlooTransfer(const GlooTransfer&) = delete;
   GlooTransfer& operator=(const GlooTransfer&) = delete;
 
   // Queue one message (bytes > 0) to / from `peer`; posted by start().
-  void add_send(int peer, const void* data, size_t bytes);
-  void add_recv(int peer, void* data, size_t bytes);
+  void add_send(int peer, const void* data, size_t bytes) override;
+  void add_recv(int peer, void* data, size_t bytes) override;
   bool empty() const { return ops_.empty(); }
 
   // Posts every queued message on Gloo slot `slot`. On error the group has
   // failed and wait() returns the same status.
-  Status start(uint64_t slot);
+  Status start(uint64_t slot) override;
 
   // Waits for every message until the deadline. kDeadlineExceeded when it
   // passes, kUnavailable when a peer's connection drops, kCancelled after
   // abort(). A second call returns the first result.
-  Status wait();
+  Status wait() override;
 
   // Called by GlooGroup with the group mutex held.
   void abort_waits();
