@@ -43,6 +43,15 @@ for f in genf genstdin; do
     fail "$f: $(cat "$WORK/$f.json")"
 done
 
+# Two ranks in this process, through shared memory (--comm auto, the
+# default) and through Gloo over loopback TCP: the same greedy tokens.
+for comm in auto gloo; do
+  "$RINGLM" generate --model "$MODEL" --cp 2 --threads 1 --comm $comm --prompt "The capital of France is" \
+    --max-tokens 8 --json > "$WORK/gen_$comm.json" || fail "generate --cp 2 --comm $comm"
+  [ "$(json_get "$WORK/gen_$comm.json" "j['tokens'], j['stats']['world_size']")" = \
+    "$(json_get "$WORK/gen.json" "j['tokens']") 2" ] || fail "--comm $comm: $(cat "$WORK/gen_$comm.json")"
+done
+
 # A bf16 KV cache: half the KV bytes of f32, the same greedy answer here.
 "$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
   --kv-type bf16 --json > "$WORK/gen16.json"
@@ -84,6 +93,7 @@ expect_error "cannot read the prompt file" generate --model "$MODEL" --prompt-fi
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
+expect_error "comm must be auto, gloo or nccl" generate --model "$MODEL" --prompt x --comm tcp
 expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
 expect_error "leader-timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100
 expect_error "timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --timeout-ms 9999999999

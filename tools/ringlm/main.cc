@@ -25,7 +25,8 @@ void usage() {
                "  --kv-budget-mb M, --kv-type auto|f32|bf16 (KV cache elements; auto: bf16 on\n"
                "  CUDA, f32 on the CPU), --store S --rank 0 (leader of a multi-process group),\n"
                "  --timeout-ms MS (each communication step), --leader-timeout-ms MS (workers\n"
-               "  leave a leader silent this long; the leader's value holds)\n");
+               "  leave a leader silent this long; the leader's value holds), --comm\n"
+               "  auto|gloo|nccl (auto: shared memory between the ranks of one process)\n");
 }
 
 int run(int argc, char** argv) {
