@@ -92,6 +92,10 @@ class PagedKvStore final : public KvStore {
         budget_(o.budget_bytes) {
     layer_bytes_ = 2 * page_tokens_ * shape_.token_bytes();
     page_bytes_ = size_t(layer_bytes_) * shape_.n_layers + sizeof(int32_t) * page_tokens_;
+    const int64_t f32_row = int64_t(sizeof(float)) * std::max<int64_t>(1, shape_.token_elems());
+    restore_slice_ = o.restore_slice_tokens > 0
+                         ? o.restore_slice_tokens
+                         : std::max<int64_t>(1, int64_t(kKvRestoreStagingBytes) / f32_row);
   }
 
   const KvShape& shape() const override { return shape_; }
@@ -235,7 +239,11 @@ class PagedKvStore final : public KvStore {
     const int64_t n = int64_t(s.pos.size()), tb = shape_.token_bytes();
     const uint32_t hdr[5] = {kStateMagic, uint32_t(shape_.n_layers), uint32_t(shape_.n_kv_heads),
                              uint32_t(shape_.head_dim), uint32_t(shape_.type)};
+    // Sized once: a blob grown by doubling would peak at twice the shard
+    // (and copy it on every growth).
     out->clear();
+    out->reserve(sizeof(hdr) + sizeof(n) + sizeof(int32_t) * size_t(n) +
+                 2 * size_t(shape_.n_layers) * size_t(n * tb));
     put(out, hdr, sizeof(hdr));
     put(out, &n, sizeof(n));
     put(out, s.pos.data(), sizeof(int32_t) * n);
@@ -267,29 +275,36 @@ class PagedKvStore final : public KvStore {
  private:
   // Appends the tokens and writes every layer's K/V from `data` (elements of
   // `type`), widened to f32 on the host and stored through write(), which
-  // converts to this store's type (bf16 -> f32 -> bf16 is exact).
+  // converts to this store's type (bf16 -> f32 -> bf16 is exact). Staged
+  // restore_slice_ tokens at a time: a whole layer of a long shard as f32
+  // could be far more than the store's own pages in bf16.
   Status restore_tokens(SeqId seq, const std::vector<int32_t>& pos, KvType type,
                         std::span<const uint8_t> data) {
     const int64_t n = int64_t(pos.size()), te = shape_.token_elems();
     RINGLM_ASSIGN_OR_RETURN(int64_t first, append(seq, pos.data(), n));
-    const size_t floats = size_t(std::max<int64_t>(1, n * te));
+    const int64_t slice = std::max<int64_t>(1, std::min(n, restore_slice_));
+    const size_t floats = size_t(slice * te);
     RINGLM_ASSIGN_OR_RETURN(Buffer kb, backend_.alloc(sizeof(float) * floats));
     RINGLM_ASSIGN_OR_RETURN(Buffer vb, backend_.alloc(sizeof(float) * floats));
-    const size_t part_bytes = size_t(n * te) * kernels::kv_elem_bytes(type);
+    const size_t elem = kernels::kv_elem_bytes(type);
+    const size_t part_bytes = size_t(n * te) * elem;  // one layer's K (or V) in the blob
     std::vector<float> wide(type == KvType::kBF16 ? floats : 0);
     std::vector<uint16_t> narrow(type == KvType::kBF16 ? floats : 0);
     for (int l = 0; l < shape_.n_layers; ++l) {
-      for (int which = 0; which < 2; ++which) {
-        const uint8_t* src = data.data() + (2 * l + which) * part_bytes;
-        Buffer& dst = which ? vb : kb;
-        if (type == KvType::kBF16) {  // the blob may be unaligned: copy out first
-          std::memcpy(narrow.data(), src, part_bytes);
-          kernels::cpu::bf16_to_f32(narrow.data(), wide.data(), n * te);
-          src = reinterpret_cast<const uint8_t*>(wide.data());
+      for (int64_t t = 0; t < n; t += slice) {
+        const int64_t m = std::min(slice, n - t);  // [m, hkv, d]
+        for (int which = 0; which < 2; ++which) {
+          const uint8_t* src = data.data() + (2 * l + which) * part_bytes + size_t(t * te) * elem;
+          Buffer& dst = which ? vb : kb;
+          if (type == KvType::kBF16) {  // the blob may be unaligned: copy out first
+            std::memcpy(narrow.data(), src, size_t(m * te) * elem);
+            kernels::cpu::bf16_to_f32(narrow.data(), wide.data(), m * te);
+            src = reinterpret_cast<const uint8_t*>(wide.data());
+          }
+          RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(dst.data(), src, sizeof(float) * m * te));
         }
-        RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(dst.data(), src, sizeof(float) * n * te));
+        RINGLM_RETURN_IF_ERROR(write(seq, l, first + t, kb.as<float>(), vb.as<float>(), m));
       }
-      RINGLM_RETURN_IF_ERROR(write(seq, l, first, kb.as<float>(), vb.as<float>(), n));
     }
     return Status::Ok();
   }
@@ -314,6 +329,7 @@ class PagedKvStore final : public KvStore {
   KvShape shape_;
   int64_t page_tokens_;
   size_t budget_;
+  int64_t restore_slice_ = 1;  // tokens read_state() stages at a time
   int64_t layer_bytes_ = 0;  // K and V bytes of one layer in one page
   size_t page_bytes_ = 0;
   size_t used_ = 0;

@@ -16,6 +16,7 @@ Status check_engine_options(const EngineOptions& o) {
   if (o.kv_page_tokens < 1) return InvalidArgument("kv_page_tokens must be positive");
   if (o.kv_budget_bytes == 0) return InvalidArgument("the KV budget must be positive");
   if (o.comm_timeout.count() < 1) return InvalidArgument("comm_timeout must be positive");
+  if (o.kv_piece_bytes == 0) return InvalidArgument("kv_piece_bytes must be positive");
   if (o.leader_timeout < kMinLeaderTimeout || o.leader_timeout > kMaxTimeout)
     return InvalidArgument("leader_timeout must be in [" +
                            std::to_string(kMinLeaderTimeout.count()) + " ms, 30 days]");

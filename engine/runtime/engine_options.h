@@ -10,6 +10,7 @@
 #include "attention_params.h"
 #include "core/status.h"
 #include "cp/policy.h"
+#include "runtime/kv_transfer.h"
 #include "runtime/sampler.h"
 
 namespace ringlm {
@@ -57,6 +58,11 @@ struct EngineOptions {
   KvCacheType kv_cache_type = KvCacheType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};
+  // Session save and restore move KV shards between the ranks in pieces of
+  // at most this many bytes, each collective under its own comm_timeout
+  // (runtime/kv_transfer.h). The leader's value holds for the whole group.
+  // Internal: tests lower it; the default suits links of 1 Gb/s and faster.
+  size_t kv_piece_bytes = kKvPieceBytes;
   // A follower that hears nothing from the leader for this long (no step and
   // no heartbeat; an idle leader sends one every quarter of it) leaves the
   // group with kUnavailable: the leader's host is gone or stopped. The

@@ -23,25 +23,34 @@ Status Engine::save_session(SessionId id, const std::string& path) {
   f.model_fingerprint = info_.model_fingerprint;
   f.world_size = uint32_t(group_->world_size());
   f.messages = s->messages;
+  // The one copy of the KV on the leader's host: every rank's shard as it
+  // arrived (the leader's own moved in), written to the file from here.
+  std::vector<std::vector<uint8_t>> shards;
   {
     std::lock_guard<std::mutex> run(run_mu_);
     f.decode_steps = s->decode_steps;
     f.tokens = s->tokens;
     f.unfed = s->unfed;
     if (s->kv_resident) {
-      StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::ExportKv, s->id));
+      StepOutcome o = group_->leader().lead_export(s->id);
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("saving the KV shards"));
-      f.shards = std::move(o.shards);
+      shards = std::move(o.shards);
     }
   }
-  return write_file_atomically(path, encode_session_file(f));
+  f.shards.assign(shards.begin(), shards.end());
+  return write_session_file(path, f);
 }
 
 Result<SessionId> Engine::restore_session(const std::string& path) {
   RINGLM_RETURN_IF_ERROR(check_not_in_turn("restore_session"));
   RINGLM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_whole_file(path, kMaxSessionFileBytes));
+  // f.shards point into `bytes`: the ranks import them from there (no copy),
+  // and the buffer is freed once they are in (or not needed).
   RINGLM_ASSIGN_OR_RETURN(SessionFile f, decode_session_file(bytes));
-  bytes.clear();
+  auto release_file = [&] {
+    f.shards.clear();
+    std::vector<uint8_t>().swap(bytes);
+  };
   if (f.model_fingerprint != info_.model_fingerprint)
     return InvalidArgument("session file " + path + " was saved with another model (fingerprint " +
                            std::to_string(f.model_fingerprint) + ", this model " +
@@ -70,7 +79,7 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
     if (!f.tokens.empty() && int(f.world_size) == group_->world_size() && !f.shards.empty()) {
       // The shards together must hold each position 0 .. n-1 exactly once.
       std::vector<int32_t> all;
-      for (const std::vector<uint8_t>& shard : f.shards) {
+      for (std::span<const uint8_t> shard : f.shards) {
         RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> pos, paged_kv_state_positions(shard));
         all.insert(all.end(), pos.begin(), pos.end());
       }
@@ -94,6 +103,7 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
         }
         if (!evict_one(*s).ok()) break;
       }
+      release_file();
       RINGLM_RETURN_IF_ERROR(o.status.WithContext("restoring the KV shards"));
       s->kv_resident = true;
       int64_t total = 0;
@@ -105,6 +115,7 @@ Result<SessionId> Engine::restore_session(const std::string& path) {
       s->tokens = std::move(f.tokens);
     } else if (!f.tokens.empty()) {
       // Another N (or no KV saved): rebuild the KV by prefill of the history.
+      release_file();
       TurnResult tr;
       Status st = prefill(*s, f.tokens, GenerateOptions{}, TurnEvents{}, &tr);
       if (!st.ok()) {

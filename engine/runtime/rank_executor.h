@@ -12,8 +12,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -25,6 +25,7 @@
 #include "model/llama_model.h"
 #include "ringlm/step_plan_generated.h"
 #include "runtime/cp_attention.h"
+#include "runtime/kv_transfer.h"
 
 namespace ringlm {
 
@@ -68,6 +69,9 @@ struct RankConfig {
   // Followers: how long serve() waits for the next plan (steps and
   // heartbeats) before it leaves the group (EngineOptions::leader_timeout).
   std::chrono::milliseconds leader_timeout{60000};
+  // Leader: the most bytes one collective of a KV export or import moves
+  // (sent to every rank in the plan; runtime/kv_transfer.h).
+  size_t kv_piece_bytes = kKvPieceBytes;
 };
 
 class RankExecutor {
@@ -88,8 +92,13 @@ class RankExecutor {
   // Heartbeat, which followers take as word from the leader. Waits for a
   // step in progress; safe from another thread than the one leading steps.
   Status heartbeat(std::chrono::milliseconds quiet);
-  // Leader only: ImportKv of `shards[r]` into rank r's store as sequence `seq`.
-  StepOutcome lead_import(SeqId seq, const std::vector<std::vector<uint8_t>>& shards);
+  // Leader only: ExportKv of sequence `seq`; the outcome's shards hold every
+  // rank's write_state() blob, moved in pieces of config().kv_piece_bytes.
+  StepOutcome lead_export(SeqId seq);
+  // Leader only: ImportKv of `shards[r]` into rank r's store as sequence
+  // `seq`, moved in pieces of config().kv_piece_bytes. The shards are read
+  // in place (no copy); they must stay valid until the call returns.
+  StepOutcome lead_import(SeqId seq, std::span<const std::span<const uint8_t>> shards);
   // Followers: receive and execute plans until Shutdown (Ok), a comm error,
   // or kUnavailable after config().leader_timeout without a plan.
   Status serve();
@@ -99,7 +108,8 @@ class RankExecutor {
   StepOutcome prefill(const fb::StepPlan& plan);
   StepOutcome decode(const fb::StepPlan& plan);
   StepOutcome export_kv(const fb::StepPlan& plan);
-  StepOutcome import_kv(const fb::StepPlan& plan, const std::vector<uint8_t>* mine);
+  // `mine`: the leader's own shard; null on the other ranks, which receive theirs.
+  StepOutcome import_kv(const fb::StepPlan& plan, const std::span<const uint8_t>* mine);
   Status truncate_to(SeqId seq, int32_t keep_positions);
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);

@@ -33,7 +33,7 @@ constexpr size_t kDeviceCalibrationBytes = size_t(32) << 20;
 // of another build (another step protocol) or with another model file would
 // otherwise compute garbage, or fail only at a step's deadline.
 // Bump kRankProtocol whenever StepPlan or the collectives of a step change.
-constexpr uint32_t kRankProtocol = 7;
+constexpr uint32_t kRankProtocol = 8;
 struct RankHello {
   uint32_t protocol = kRankProtocol;
   uint32_t report_bytes = sizeof(StepReport);
@@ -214,6 +214,7 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   }
   RankConfig rc;
   rc.step_timeout = opts.comm_timeout;
+  rc.kv_piece_bytes = opts.kv_piece_bytes;
   rc.leader_timeout = std::chrono::milliseconds(leader_timeout_ms);
   r.exec = std::make_unique<RankExecutor>(*r.backend, model, *r.kv, *r.comm,
                                           r.data_comm ? *r.data_comm : *r.comm, rc);

@@ -1,25 +1,42 @@
 #include "runtime/session_file.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 namespace ringlm {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'I', 'N', 'G', 'L', 'M', 'S', 'S'};
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
+constexpr uint64_t kFnvOffset = 1469598103934665603ull;
+
+// FNV-1a continued over n more bytes from state h.
+uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
   return h;
 }
 
+// Hands every byte of the encoding to `sink` in order, hashing it on the
+// way; the checksum goes last. After a failed sink call nothing more is
+// written and finish() returns false.
 class Writer {
  public:
+  using Sink = std::function<bool(const uint8_t*, size_t)>;
+  explicit Writer(Sink sink) : sink_(std::move(sink)) {}
   void bytes(const void* p, size_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
-    out.insert(out.end(), b, b + n);
+    // In chunks: each is hashed and written while it is still in cache.
+    constexpr size_t kChunk = size_t(1) << 20;
+    for (size_t off = 0; ok_ && off < n; off += kChunk) {
+      const size_t len = std::min(kChunk, n - off);
+      hash_ = fnv1a(hash_, b + off, len);
+      ok_ = sink_(b + off, len);
+    }
   }
   template <typename T>
   void pod(T v) {
@@ -29,7 +46,17 @@ class Writer {
     pod<uint64_t>(s.size());
     bytes(s.data(), s.size());
   }
-  std::vector<uint8_t> out;
+  // Writes the checksum of everything before it; false when any write failed.
+  bool finish() {
+    const uint64_t sum = hash_;
+    if (ok_) ok_ = sink_(reinterpret_cast<const uint8_t*>(&sum), sizeof(sum));
+    return ok_;
+  }
+
+ private:
+  Sink sink_;
+  uint64_t hash_ = kFnvOffset;
+  bool ok_ = true;
 };
 
 class Reader {
@@ -59,6 +86,13 @@ class Reader {
     v->resize(n);
     return bytes(v->data(), n * sizeof(int32_t));
   }
+  // n bytes in place.
+  bool view(size_t n, std::span<const uint8_t>* out) {
+    if (n > n_ - off_) return false;
+    *out = {p_ + off_, n};
+    off_ += n;
+    return true;
+  }
   size_t left() const { return n_ - off_; }
 
  private:
@@ -67,10 +101,9 @@ class Reader {
   size_t off_ = 0;
 };
 
-}  // namespace
-
-std::vector<uint8_t> encode_session_file(const SessionFile& f) {
-  Writer w;
+// The one encoder, for a buffer and for a file alike.
+bool encode(const SessionFile& f, Writer::Sink sink) {
+  Writer w(std::move(sink));
   w.bytes(kMagic, sizeof(kMagic));
   w.pod<uint32_t>(kSessionFileVersion);
   w.str(f.engine_version);
@@ -87,15 +120,44 @@ std::vector<uint8_t> encode_session_file(const SessionFile& f) {
     w.bytes(t->data(), t->size() * sizeof(int32_t));
   }
   w.pod<uint32_t>(uint32_t(f.shards.size()));
-  for (const auto& s : f.shards) {
+  for (std::span<const uint8_t> s : f.shards) {
     w.pod<uint64_t>(s.size());
     w.bytes(s.data(), s.size());
   }
-  w.pod<uint64_t>(fnv1a(w.out.data(), w.out.size()));
-  return std::move(w.out);
+  return w.finish();
 }
 
-Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
+}  // namespace
+
+std::vector<uint8_t> encode_session_file(const SessionFile& f) {
+  std::vector<uint8_t> out;
+  encode(f, [&](const uint8_t* p, size_t n) {
+    out.insert(out.end(), p, p + n);
+    return true;
+  });
+  return out;
+}
+
+Status write_session_file(const std::string& path, const SessionFile& f) {
+  const std::string tmp = path + ".tmp";
+  FILE* out = std::fopen(tmp.c_str(), "wb");
+  if (!out) return IoError("cannot write " + tmp);
+  const bool ok =
+      encode(f, [&](const uint8_t* p, size_t n) { return std::fwrite(p, 1, n, out) == n; });
+  if (std::fclose(out) != 0 || !ok) {
+    std::remove(tmp.c_str());
+    return IoError("short write to " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    return IoError("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Result<SessionFile> decode_session_file(std::span<const uint8_t> bytes) {
   if (bytes.size() < sizeof(kMagic) + 4 + 8 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)))
     return CorruptData("not a ringlm session file (bad magic)");
   uint32_t version = 0;
@@ -106,7 +168,7 @@ Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
                        std::to_string(kSessionFileVersion) + ")");
   uint64_t sum = 0;
   std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
-  if (sum != fnv1a(bytes.data(), bytes.size() - 8))
+  if (sum != fnv1a(kFnvOffset, bytes.data(), bytes.size() - 8))
     return CorruptData("session file checksum mismatch (damaged or truncated)");
   Reader r(bytes.data() + sizeof(kMagic) + 4, bytes.size() - sizeof(kMagic) - 4 - 8);
   SessionFile f;
@@ -123,44 +185,38 @@ Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes) {
   ok = ok && r.pod(&n_shards) && (n_shards == 0 || n_shards == f.world_size);
   for (uint32_t i = 0; ok && i < n_shards; ++i) {
     uint64_t len = 0;
-    ok = r.pod(&len) && len <= r.left();
-    if (ok) {
-      f.shards.emplace_back(len);
-      ok = r.bytes(f.shards.back().data(), len);
-    }
+    std::span<const uint8_t> shard;
+    ok = r.pod(&len) && len <= r.left() && r.view(size_t(len), &shard);
+    if (ok) f.shards.push_back(shard);
   }
   if (!ok || r.left() != 0) return CorruptData("session file is malformed (bad lengths)");
   if (f.world_size < 1) return CorruptData("session file has world size 0");
   return f;
 }
 
-Status write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return IoError("cannot write " + tmp);
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(tmp.c_str());
-    return IoError("short write to " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return IoError("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  return Status::Ok();
-}
-
 Result<std::vector<uint8_t>> read_whole_file(const std::string& path, size_t max_bytes) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return NotFound("cannot open " + path);
+  auto too_large = [&] {
+    std::fclose(f);
+    return ResourceExhausted(path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  };
+  // One buffer of the file's size, read into directly: grown a chunk at a
+  // time, a large file would be copied on every growth (and peak at twice
+  // its size).
   std::vector<uint8_t> out;
+  struct stat st {};
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (uint64_t(st.st_size) > max_bytes) return too_large();
+    out.resize(size_t(st.st_size));
+    out.resize(std::fread(out.data(), 1, out.size(), f));
+  }
+  // Whatever follows (a file that grew since, or one whose size is unknown).
   uint8_t buf[1 << 16];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
     out.insert(out.end(), buf, buf + n);
-    if (out.size() > max_bytes) {
-      std::fclose(f);
-      return ResourceExhausted(path + " is larger than " + std::to_string(max_bytes) + " bytes");
-    }
+    if (out.size() > max_bytes) return too_large();
   }
   const bool err = std::ferror(f);
   std::fclose(f);

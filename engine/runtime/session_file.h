@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,15 +32,29 @@ struct SessionFile {
   std::vector<ChatMessage> messages;
   std::vector<int32_t> tokens;  // those the shards hold, position i = token i
   std::vector<int32_t> unfed;   // the token history past the KV (raw mode)
-  std::vector<std::vector<uint8_t>> shards;  // empty when the KV was not resident
+  // Each rank's KV shard (empty when the KV was not resident), as views: a
+  // session's KV can be most of a host's memory, so a SessionFile holds no
+  // copy of it. The bytes belong to whoever filled it in (the saver's
+  // exported shards; for decode_session_file, the file's bytes), which must
+  // keep them alive while the SessionFile is used.
+  std::vector<std::span<const uint8_t>> shards;
 };
 
+// The whole file in memory (tests build files with it; the engine writes
+// with write_session_file).
 std::vector<uint8_t> encode_session_file(const SessionFile& f);
-// kCorruptData for a bad magic, checksum or length; kUnsupported for another
-// format version (the message names both versions).
-Result<SessionFile> decode_session_file(const std::vector<uint8_t>& bytes);
+// Writes encode_session_file(f) to `path` without building it in memory:
+// each part is hashed and written to path + ".tmp" as it goes, and the
+// finished file renamed over `path`. kIoError when the file cannot be
+// written or renamed; `path` is then as it was and no .tmp is left.
+Status write_session_file(const std::string& path, const SessionFile& f);
+// The shards of the result point into `bytes`. kCorruptData for a bad magic,
+// checksum or length; kUnsupported for another format version (the message
+// names both versions).
+Result<SessionFile> decode_session_file(std::span<const uint8_t> bytes);
 
-Status write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes);
+// kNotFound when it cannot be opened, kResourceExhausted beyond max_bytes,
+// kIoError for a read error. Reads into one buffer of the file's size.
 Result<std::vector<uint8_t>> read_whole_file(const std::string& path, size_t max_bytes);
 
 }  // namespace ringlm

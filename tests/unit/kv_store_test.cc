@@ -20,8 +20,9 @@ constexpr int kLayers = 2, kHeads = 2, kDim = 8;
 constexpr int64_t kRow = int64_t(kHeads) * kDim;
 
 std::unique_ptr<KvStore> make_store(Backend& be, KvType type, int64_t page = 4,
-                                    size_t budget = size_t(1) << 30) {
+                                    size_t budget = size_t(1) << 30, int64_t restore_slice = 0) {
   PagedKvOptions o;
+  o.restore_slice_tokens = restore_slice;
   o.shape = KvShape{kLayers, kHeads, kDim, type};
   o.page_tokens = page;
   o.budget_bytes = budget;
@@ -127,7 +128,10 @@ TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]"
 TEST_CASE("kv state blobs round-trip and convert between element types", "[kv]") {
   const KvType from = GENERATE(KvType::kF32, KvType::kBF16);
   const KvType to = GENERATE(KvType::kF32, KvType::kBF16);
-  CAPTURE(kernels::kv_type_name(from), kernels::kv_type_name(to));
+  // read_state stages K/V a slice of tokens at a time: all 9 at once (the
+  // default), or slices of 2 and 4 that end off the pages of 3 tokens.
+  const int64_t slice = GENERATE(0, 2, 4);
+  CAPTURE(kernels::kv_type_name(from), kernels::kv_type_name(to), slice);
   auto be = make_cpu_backend({1});
   auto src = make_store(*be, from);
   REQUIRE(src->create(3).ok());
@@ -135,7 +139,7 @@ TEST_CASE("kv state blobs round-trip and convert between element types", "[kv]")
   fill(*src, 3, 9, 40, &k_all, 5);
   std::vector<uint8_t> blob;
   REQUIRE(src->write_state(3, &blob).ok());
-  auto dst = make_store(*be, to, 3);  // another page size too
+  auto dst = make_store(*be, to, 3, size_t(1) << 30, slice);  // another page size too
   REQUIRE(dst->read_state(3, blob).ok());
   CHECK(dst->positions(3) == src->positions(3));
   // f32 -> bf16 rounds once; bf16 -> f32 is exact; same type is identity.

@@ -41,6 +41,10 @@ StepOutcome prefill(test::TestRanks& g, SeqId seq, int n, int32_t start = 0) {
                                         CpVariant::kPassKV, 0, 0, /*want_logits=*/true));
 }
 
+std::vector<std::span<const uint8_t>> views(const std::vector<std::vector<uint8_t>>& shards) {
+  return {shards.begin(), shards.end()};
+}
+
 StepOutcome decode(test::TestRanks& g, SeqId seq, int32_t pos, int owner) {
   const int32_t token = 5;
   return g.leader().lead(make_step_plan(fb::StepKind::Decode, seq, {&token, 1}, pos,
@@ -118,7 +122,7 @@ TEST_CASE("an imported shard beyond one rank's whole KV budget names that rank",
   }
   REQUIRE(shards.size() == 2);
   auto small = start(*model.value(), 2);  // rank 1 holds 32 tokens
-  StepOutcome o = small->leader().lead_import(1, shards);
+  StepOutcome o = small->leader().lead_import(1, views(shards));
   CHECK(o.status.code() == StatusCode::kResourceExhausted);
   CHECK(rank_beyond_kv_budget(o.reports) == 1);
   CHECK(o.reports[1].kv_needed == 40);
@@ -126,9 +130,9 @@ TEST_CASE("an imported shard beyond one rank's whole KV budget names that rank",
   // Short only because another sequence holds rank 1's pages: no rank named.
   auto mid = start(*model.value(), 4);  // 64 tokens
   REQUIRE(prefill(*mid, 2, 60).status.ok());  // 30 tokens, 2 pages of rank 1
-  StepOutcome short_by_other = mid->leader().lead_import(1, shards);
+  StepOutcome short_by_other = mid->leader().lead_import(1, views(shards));
   CHECK(short_by_other.status.code() == StatusCode::kResourceExhausted);
   CHECK(rank_beyond_kv_budget(short_by_other.reports) == -1);
   REQUIRE(mid->leader().lead(make_step_plan(fb::StepKind::Drop, 2)).status.ok());
-  CHECK(mid->leader().lead_import(1, shards).status.ok());
+  CHECK(mid->leader().lead_import(1, views(shards)).status.ok());
 }
