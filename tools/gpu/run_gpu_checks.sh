@@ -193,7 +193,7 @@ step "ringlm bench ring (ring attention alone, key-run cutting never / auto / al
 timeout "${RING_BENCH_TIMEOUT:-90}" "$BUILD/bin/ringlm" bench ring --backend cuda \
   --tokens "${RING_BENCH_TOKENS:-65536}" --ranks 2 --reps 3 || echo "bench ring: rc=$?"
 
-step "cp_engine_test on the CUDA backend (N ranks on one GPU over Gloo)"
+step "cp_engine_test on the CUDA backend (N ranks on one GPU in one process, host-staged through shared memory)"
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
   timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -40
 [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda) FAILED"; STATUS=1; }
