@@ -1,6 +1,5 @@
 // GlooComm with N rank threads in one process, over the in-process store and a
-// file store. Catch2 assertions are not thread-safe: rank threads only record
-// what they saw; the test thread checks it.
+// file store (rank threads: rank_threads.h).
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "comm/gloo/gloo_comm.h"
 #include "comm/gloo/gloo_store.h"
 #include "comm/link_bandwidth.h"
+#include "rank_threads.h"
 #include "test_util.h"
 
 namespace ringlm {
@@ -24,39 +24,11 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-uint8_t pattern(int src, int dst, size_t i, int salt = 0) {
-  return static_cast<uint8_t>(src * 131 + dst * 31 + i * 7 + salt * 17 + (i >> 8));
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Runs fn(rank) on n threads and returns what each returned ("" = fine).
-std::vector<std::string> run_ranks(int n, const std::function<std::string(int)>& fn) {
-  std::vector<std::string> out(static_cast<size_t>(n));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < n; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        out[static_cast<size_t>(r)] = fn(r);
-      } catch (const std::exception& e) {
-        out[static_cast<size_t>(r)] = std::string("exception: ") + e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  return out;
-}
-
-void check_all_ok(const std::vector<std::string>& errors) {
-  for (size_t r = 0; r < errors.size(); ++r) {
-    INFO("rank " << r);
-    CHECK(errors[r] == "");
-  }
-}
-
-std::string describe(const Status& s) { return s.ok() ? "" : s.ToString(); }
+using test::check_all_ok;
+using test::describe;
+using test::pattern;
+using test::run_ranks;
+using test::seconds_since;
 
 StoreSpec make_store(const std::string& kind, const std::string& test_name) {
   if (kind == "file") return StoreSpec::File(test::temp_dir("comm_gloo/" + test_name));

@@ -1,7 +1,7 @@
 // LocalComm: the in-process Comm. The same contract as GlooComm's tests
 // (comm_gloo_test.cc): every collective moves the right bytes, deadlines,
-// abort, a rank that leaves, argument checks, sticky failure. Rank threads
-// only record what they saw; the test thread checks it.
+// abort, a rank that leaves, argument checks, sticky failure (rank threads:
+// rank_threads.h).
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
@@ -12,6 +12,7 @@
 
 #include "comm/link_bandwidth.h"
 #include "comm/local/local_comm.h"
+#include "rank_threads.h"
 
 namespace ringlm {
 namespace {
@@ -19,30 +20,11 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-uint8_t pattern(int src, int dst, size_t i) {
-  return static_cast<uint8_t>(src * 131 + dst * 31 + i * 7 + (i >> 8));
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::vector<std::string> run_ranks(int n, const std::function<std::string(int)>& fn) {
-  std::vector<std::string> out(static_cast<size_t>(n));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < n; ++r) threads.emplace_back([&, r] { out[size_t(r)] = fn(r); });
-  for (auto& t : threads) t.join();
-  return out;
-}
-
-void check_all_ok(const std::vector<std::string>& errors) {
-  for (size_t r = 0; r < errors.size(); ++r) {
-    INFO("rank " << r);
-    CHECK(errors[r] == "");
-  }
-}
-
-std::string describe(const Status& s) { return s.ok() ? "" : s.ToString(); }
+using test::check_all_ok;
+using test::describe;
+using test::pattern;
+using test::run_ranks;
+using test::seconds_since;
 
 std::vector<std::unique_ptr<Comm>> group(int n, milliseconds timeout = milliseconds(20000)) {
   auto g = LocalComm::Group(n, timeout);
