@@ -15,15 +15,20 @@ Status check_plan(const Comm& comm, std::span<const size_t> sizes, size_t piece)
 }
 
 // One collective moving `len` bytes from `sender` (reading `from`) to
-// `receiver` (writing `to`); the other ranks take part with nothing to move.
+// `receiver` (writing `to`); the leader is one of the two. Every other rank
+// exchanges a one-byte token with the leader, against the data's direction
+// there (so the leader still reads one buffer and writes one): it leaves
+// this piece only once the leader reached it, so the deadline of its next
+// piece runs from there, not from the start of the whole transfer (a piece
+// with nothing to move would return at once, and a rank whose shard comes
+// last would wait for all the earlier ranks' pieces under one deadline).
 Status move_piece(Comm& comm, int sender, int receiver, const uint8_t* from, uint8_t* to,
                   size_t len) {
   const int n = comm.size(), me = comm.rank();
   std::vector<size_t> send(size_t(n), 0), recv(size_t(n), 0);
-  static const uint8_t kNone = 0;
-  uint8_t sink = 0;
-  const void* src = &kNone;
-  void* dst = &sink;
+  std::vector<uint8_t> tokens_out(size_t(n), 1), tokens_in(size_t(n), 0);
+  const void* src = tokens_out.data();
+  void* dst = tokens_in.data();
   if (me == sender) {
     send[size_t(receiver)] = len;
     src = from;
@@ -31,6 +36,12 @@ Status move_piece(Comm& comm, int sender, int receiver, const uint8_t* from, uin
   if (me == receiver) {
     recv[size_t(sender)] = len;
     dst = to;
+  }
+  const bool leader_sends = sender == 0;
+  for (int k = 0; k < n; ++k) {
+    if (k == sender || k == receiver) continue;
+    if (me == 0) (leader_sends ? recv : send)[size_t(k)] = 1;
+    if (me == k) (leader_sends ? send : recv)[0] = 1;
   }
   return comm.all_to_allv(src, send, dst, recv);
 }

@@ -5,12 +5,15 @@
 // by default), and a missed deadline is sticky (the group, and every
 // session's KV on it, is lost). A shard can be tens of GB: in one collective
 // it would need minutes on a 10 Gb/s link. In pieces of at most `piece`
-// bytes, each collective moves at most `piece` bytes in all, whatever the
-// shard sizes and the world size, so its time is bounded by the link alone.
+// bytes, each collective moves at most `piece` bytes of KV in all (plus one
+// byte per other rank), whatever the shard sizes and the world size, so its
+// time is bounded by the link alone.
 //
-// Each collective moves one piece between the leader and one rank (the
-// others take part with nothing to move), straight from and into the
-// shards' own buffers: no staging copy. Ranks run the pieces in the same
+// Each collective moves one piece between the leader and one rank, straight
+// from and into the shards' own buffers (no staging copy); every other rank
+// exchanges a one-byte token with the leader in it, so that no rank runs
+// ahead through the pieces it has no part in and then waits for its own
+// under a deadline that started long before. Ranks run the pieces in the same
 // order: rank 1's shard first to last, then rank 2's, ... Every rank must
 // pass the same `sizes` (from the step's agreed reports or the plan) and the
 // same `piece` (the leader's, carried in the plan), so that all run the same

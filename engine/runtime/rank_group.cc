@@ -302,7 +302,13 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Start(const EngineOptions& opts,
       try {  // an exception must not leave a thread (std::terminate)
         ranks[i] = make_rank(opts, *models[i], rank, i, std::move(backends[i]), spec,
                              local_comms.empty() ? nullptr : std::move(local_comms[size_t(i)]));
-        if (ranks[i].ok()) calibs[i] = calibrate(ranks[i].value(), opts);
+        if (ranks[i].ok()) {
+          calibs[i] = calibrate(ranks[i].value(), opts);
+          if (!calibs[i].ok()) {  // its peers fail now, not at their deadline
+            ranks[i]->comm->abort();
+            if (ranks[i]->data_comm) ranks[i]->data_comm->abort();
+          }
+        }
       } catch (...) {
         ranks[i] = current_exception_status();
       }

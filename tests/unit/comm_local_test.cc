@@ -229,4 +229,32 @@ TEST_CASE("measure_ring_bandwidth on LocalComm agrees on every rank", "[comm][lo
   CHECK(bw[0] > 1e8);
 }
 
+// A rank leaves right after its collective completed while two other
+// ranks' exchange is still being copied: their messages complete, so the
+// collective must succeed for them too (the contract: "a message that
+// completed before the failure still reports success").
+TEST_CASE("LocalComm: a copy in progress when a peer leaves still succeeds", "[comm][local]") {
+  const int n = 3;
+  auto comms = group(n);
+  const size_t big = size_t(128) << 20;
+  std::vector<std::string> errors = test::run_ranks(n, [&](int r) -> std::string {
+    std::vector<size_t> sb(3, 0), rb(3, 0);
+    for (int d = 0; d < n; ++d) {
+      if (d == r) continue;
+      const bool large = (r != 0 && d != 0);
+      sb[size_t(d)] = rb[size_t(d)] = large ? big : 1;
+    }
+    size_t st = 0, rt = 0;
+    for (int d = 0; d < n; ++d) st += sb[size_t(d)], rt += rb[size_t(d)];
+    std::vector<uint8_t> out(st, uint8_t(r));
+    std::unique_ptr<uint8_t[]> in(new uint8_t[rt]);  // untouched: the copy page-faults in
+    if (Status b = comms[size_t(r)]->barrier(); !b.ok()) return "barrier: " + b.ToString();
+    std::this_thread::sleep_for(milliseconds(r == 1 ? 0 : r == 2 ? 30 : 45));
+    Status s = comms[size_t(r)]->all_to_allv(out.data(), sb, in.get(), rb);
+    if (r == 0) comms[0].reset();  // leaves at once after its last collective
+    return test::describe(s);
+  });
+  test::check_all_ok(errors);
+}
+
 }  // namespace ringlm

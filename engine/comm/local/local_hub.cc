@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -54,8 +55,15 @@ void LocalHub::leave(int rank) {
 Status LocalHub::post_locked(int me, uint64_t slot, LocalMessage* m,
                              std::vector<std::pair<LocalMessage*, LocalMessage*>>* copies) {
   const Key key = m->send ? Key{me, m->peer, slot} : Key{m->peer, me, slot};
+  // Room for the pair first: nothing below may throw once a partner is
+  // marked as being copied (its owner would wait for a copy never made).
+  copies->reserve(copies->size() + 1);
   auto& partners = m->send ? recvs_ : sends_;
   auto it = partners.find(key);
+  if (it != partners.end() && it->second.empty()) {  // left by a push_back that threw
+    partners.erase(it);
+    it = partners.end();
+  }
   if (it == partners.end()) {
     (m->send ? sends_ : recvs_)[key].push_back(m);
     m->state = State::kPosted;
@@ -139,8 +147,14 @@ Status LocalTransfer::start(uint64_t slot) {
   {
     std::unique_lock<std::mutex> lock(hub_->mu_);
     error = hub_->check_usable_locked(rank_);
-    for (size_t i = 0; error.ok() && i < messages_.size(); ++i)
-      error = hub_->post_locked(rank_, slot_, messages_[i].get(), &copies);
+    for (size_t i = 0; error.ok() && i < messages_.size(); ++i) {
+      try {
+        error = hub_->post_locked(rank_, slot_, messages_[i].get(), &copies);
+      } catch (const std::bad_alloc&) {  // the hub's queues: this message was not posted
+        error = ResourceExhausted("rank " + std::to_string(rank_) +
+                                  ": no memory to post a message");
+      }
+    }
   }
   // The pairs this rank completed are copied in any case: their partners'
   // owners wait for them.
@@ -167,6 +181,13 @@ Status LocalTransfer::wait() {
   for (;;) {
     // A transfer that completed before a failure still succeeds.
     if (all_done_locked()) return finish_locked(lock, Status::Ok());
+    // A copy in progress ends on its own (its copier only runs memcpy): its
+    // outcome, not a failure or the deadline meanwhile, decides.
+    if (std::any_of(messages_.begin(), messages_.end(),
+                    [](const auto& m) { return m->state == State::kCopying; })) {
+      hub_->cv_.wait(lock);
+      continue;
+    }
     if (!hub_->failure_.ok()) return finish_locked(lock, hub_->check_usable_locked(rank_));
     if (LocalHub::Clock::now() >= deadline_) {
       Status st = DeadlineExceeded("rank " + std::to_string(rank_) +
