@@ -1,6 +1,7 @@
 #include "runtime/kv_transfer.h"
 
 #include <algorithm>
+#include <new>
 #include <string>
 
 namespace ringlm {
@@ -46,6 +47,26 @@ Status move_piece(Comm& comm, int sender, int receiver, const uint8_t* from, uin
   return comm.all_to_allv(src, send, dst, recv);
 }
 
+// Grows the receiving shard to `len` bytes (reserved whole, `total`, the
+// first time: address space only; the zero-fill of a piece is short next to
+// the collective's deadline the sender already waits under). When memory
+// runs out, the peers are inside this transfer's collectives and would wait
+// for their deadline: the comm is aborted so that they fail at once (the
+// group is lost either way), and *st says why.
+bool grow(Comm& comm, std::vector<uint8_t>* shard, size_t total, size_t len, Status* st) {
+  try {
+    if (shard->capacity() < total) shard->reserve(total);
+    shard->resize(len);
+    return true;
+  } catch (const std::bad_alloc&) {
+    comm.abort();
+    *st = ResourceExhausted("kv transfer: rank " + std::to_string(comm.rank()) +
+                            " cannot hold a shard of " + std::to_string(total) +
+                            " bytes; its comm was aborted");
+    return false;
+  }
+}
+
 }  // namespace
 
 size_t kv_transfer_collectives(std::span<const size_t> sizes, size_t piece) {
@@ -71,13 +92,9 @@ Status gather_kv_shards(Comm& comm, std::vector<uint8_t> mine, std::span<const s
   for (int r = 1; r < n && st.ok(); ++r) {
     const size_t size = sizes[size_t(r)];
     std::vector<uint8_t>* dst = me == 0 ? &(*leader_out)[size_t(r)] : nullptr;
-    // Reserved (address space only), then grown a piece at a time: the
-    // zero-fill of a piece is short next to the collective's deadline that
-    // the sender is already waiting under.
-    if (dst) dst->reserve(size);
     for (size_t off = 0; off < size && st.ok();) {
       const size_t len = std::min(piece, size - off);
-      if (dst) dst->resize(off + len);
+      if (dst && !grow(comm, dst, size, off + len, &st)) break;
       st = move_piece(comm, r, 0, me == r ? mine.data() + off : nullptr,
                       dst ? dst->data() + off : nullptr, len);
       off += len;
@@ -97,15 +114,14 @@ Status scatter_kv_shards(Comm& comm, std::span<const std::span<const uint8_t>> s
     if (!match) return InvalidArgument("kv scatter: the shards do not match the plan's sizes");
   } else {
     if (!mine) return InvalidArgument("kv scatter: a follower needs an output");
-    mine->clear();
-    mine->reserve(sizes[size_t(me)]);  // grown a piece at a time, as in gather_kv_shards
+    mine->clear();  // grown a piece at a time, as in gather_kv_shards
   }
   Status st;
   for (int r = 1; r < n && st.ok(); ++r) {
     const size_t size = sizes[size_t(r)];
     for (size_t off = 0; off < size && st.ok();) {
       const size_t len = std::min(piece, size - off);
-      if (me == r) mine->resize(off + len);
+      if (me == r && !grow(comm, mine, size, off + len, &st)) break;
       st = move_piece(comm, 0, r, me == 0 ? shards[size_t(r)].data() + off : nullptr,
                       me == r ? mine->data() + off : nullptr, len);
       off += len;

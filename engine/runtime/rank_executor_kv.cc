@@ -55,9 +55,10 @@ StepOutcome RankExecutor::lead_import(SeqId seq, std::span<const std::span<const
     return out;
   }
   std::vector<uint8_t> plan = kv_plan(fb::StepKind::ImportKv, seq, cfg_.kv_piece_bytes, shards);
-  std::lock_guard<std::mutex> l(lead_mu_);
+  std::lock_guard<std::mutex> l(lead_mu_);  // as lead()
   last_plan_ = std::chrono::steady_clock::now();
   comm_.set_timeout(cfg_.step_timeout);
+  data_.set_timeout(cfg_.step_timeout);
   out.status = comm_.broadcast_bytes(plan, 0);
   if (!out.status.ok()) return out;
   // The followers' shards go out from the caller's buffers; the leader's
@@ -68,7 +69,9 @@ StepOutcome RankExecutor::lead_import(SeqId seq, std::span<const std::span<const
   out.status = scatter_kv_shards(comm_, shards, sizes,
                                  kv_piece_bytes_or_default(p.kv_piece_bytes()), nullptr);
   if (!out.status.ok()) return out;
-  return import_kv(p, &shards[0]);
+  out = import_kv(p, &shards[0]);
+  last_plan_ = std::chrono::steady_clock::now();  // followers heard the step's end too
+  return out;
 }
 
 StepOutcome RankExecutor::import_kv(const fb::StepPlan& plan,

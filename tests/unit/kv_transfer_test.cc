@@ -15,6 +15,7 @@
 
 #include "comm/gloo/gloo_comm.h"
 #include "comm/gloo/gloo_store.h"
+#include "comm/local/local_comm.h"
 #include "comm/self_comm.h"
 
 using namespace ringlm;
@@ -186,8 +187,6 @@ TEST_CASE("a kv transfer refuses a plan that does not match its buffers", "[kv_t
   CHECK(comms[0]->collectives == 0);
 }
 
-#include "comm/local/local_comm.h"
-
 namespace {
 // Forwards to a Comm; the leader takes `delay` before each all_to_allv (a
 // slow link, a long shard: the leader's pieces for earlier ranks take time).
@@ -221,11 +220,11 @@ class SlowLeaderComm final : public Comm {
 };
 }  // namespace
 
-// Review: each piece is bounded by the comm deadline, but a rank with nothing
-// to move in a piece returns from it at once; rank 2 then waits for its first
+// Each piece is bounded by the comm deadline; a rank with nothing to move in
+// a piece must not return from it at once, or rank 2 would wait for its first
 // piece from the start of rank 1's, under one deadline.
 TEST_CASE("a rank whose shard comes last does not wait out the earlier ranks' pieces",
-          "[kv_transfer][review]") {
+          "[kv_transfer]") {
   const int n = 3;
   auto made = LocalComm::Group(n, std::chrono::milliseconds(500));
   REQUIRE(made.ok());
@@ -244,4 +243,30 @@ TEST_CASE("a rank whose shard comes last does not wait out the earlier ranks' pi
     INFO("gather, rank " << r << ": " << st[size_t(r)].ToString());
     CHECK(st[size_t(r)].ok());
   }
+}
+
+TEST_CASE("a rank that cannot hold its shard aborts the transfer at once", "[kv_transfer]") {
+  // Rank 1 is to receive 2^62 bytes (its reserve throws bad_alloc): it aborts
+  // its comm, and the leader, inside the first piece, fails at once instead
+  // of at its 30 s deadline.
+  const int n = 2;
+  auto made = LocalComm::Group(n, std::chrono::seconds(30));
+  REQUIRE(made.ok());
+  auto comms = std::move(made).value();
+  const size_t piece = 16;
+  std::vector<uint8_t> small(piece, 7);
+  const size_t huge = size_t(1) << 62;
+  const std::vector<size_t> sizes{0, huge};
+  // Only the first piece of the leader's span would be read.
+  const std::vector<std::span<const uint8_t>> shards{{}, {small.data(), huge}};
+  std::vector<Status> st(static_cast<size_t>(n));
+  std::vector<uint8_t> mine;
+  const auto t0 = std::chrono::steady_clock::now();
+  run_ranks(n, [&](int r) {
+    st[size_t(r)] = scatter_kv_shards(*comms[size_t(r)], shards, sizes, piece,
+                                      r == 0 ? nullptr : &mine);
+  });
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(st[1].code() == StatusCode::kResourceExhausted);
+  CHECK(st[0].code() == StatusCode::kUnavailable);
 }
