@@ -22,13 +22,16 @@ using namespace ringlm;
 
 namespace {
 
-// Forwards to a Comm and records each all_to_allv: how many, and the most
-// bytes one of them moved from or to this rank.
+// Forwards to a Comm and records each collective: how many, and the most
+// bytes one all_to_allv moved from or to this rank. With leader_delay, the
+// leader takes that long before each all_to_allv (a slow link, a long
+// shard: the leader's pieces for earlier ranks take time).
 class CountingComm final : public Comm {
  public:
   explicit CountingComm(std::unique_ptr<Comm> inner) : inner_(std::move(inner)) {}
   int collectives = 0;
   size_t most_bytes = 0;
+  std::chrono::milliseconds leader_delay{0};
 
   int rank() const override { return inner_->rank(); }
   int size() const override { return inner_->size(); }
@@ -45,6 +48,7 @@ class CountingComm final : public Comm {
   Status all_to_allv(const void* send, const std::vector<size_t>& send_bytes, void* recv,
                      const std::vector<size_t>& recv_bytes) override {
     ++collectives;
+    if (rank() == 0 && leader_delay.count() > 0) std::this_thread::sleep_for(leader_delay);
     size_t moved = 0;
     for (size_t r = 0; r < send_bytes.size(); ++r) moved += send_bytes[r] + recv_bytes[r];
     most_bytes = std::max(most_bytes, moved);
@@ -187,39 +191,6 @@ TEST_CASE("a kv transfer refuses a plan that does not match its buffers", "[kv_t
   CHECK(comms[0]->collectives == 0);
 }
 
-namespace {
-// Forwards to a Comm; the leader takes `delay` before each all_to_allv (a
-// slow link, a long shard: the leader's pieces for earlier ranks take time).
-class SlowLeaderComm final : public Comm {
- public:
-  SlowLeaderComm(std::unique_ptr<Comm> inner, std::chrono::milliseconds delay)
-      : inner_(std::move(inner)), delay_(delay) {}
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-  void set_timeout(std::chrono::milliseconds t) override { inner_->set_timeout(t); }
-  std::chrono::milliseconds timeout() const override { return inner_->timeout(); }
-  Result<std::unique_ptr<CommRequest>> ring_exchange(const void* s, void* r, size_t b,
-                                                     uint32_t t) override {
-    return inner_->ring_exchange(s, r, b, t);
-  }
-  Status all_to_all(const void* s, void* r, size_t b) override { return inner_->all_to_all(s, r, b); }
-  Status all_to_allv(const void* s, const std::vector<size_t>& sb, void* r,
-                     const std::vector<size_t>& rb) override {
-    if (rank() == 0) std::this_thread::sleep_for(delay_);
-    return inner_->all_to_allv(s, sb, r, rb);
-  }
-  Status all_gather(const void* s, void* r, size_t b) override { return inner_->all_gather(s, r, b); }
-  Status broadcast(void* b, size_t n, int root) override { return inner_->broadcast(b, n, root); }
-  Status barrier() override { return inner_->barrier(); }
-  void abort() override { inner_->abort(); }
-  uint64_t bytes_sent() const override { return inner_->bytes_sent(); }
-
- private:
-  std::unique_ptr<Comm> inner_;
-  std::chrono::milliseconds delay_;
-};
-}  // namespace
-
 // Each piece is bounded by the comm deadline; a rank with nothing to move in
 // a piece must not return from it at once, or rank 2 would wait for its first
 // piece from the start of rank 1's, under one deadline.
@@ -228,9 +199,11 @@ TEST_CASE("a rank whose shard comes last does not wait out the earlier ranks' pi
   const int n = 3;
   auto made = LocalComm::Group(n, std::chrono::milliseconds(500));
   REQUIRE(made.ok());
-  std::vector<std::unique_ptr<Comm>> comms;
-  for (auto& c : *made)
-    comms.push_back(std::make_unique<SlowLeaderComm>(std::move(c), std::chrono::milliseconds(100)));
+  std::vector<std::unique_ptr<CountingComm>> comms;
+  for (auto& c : *made) {
+    comms.push_back(std::make_unique<CountingComm>(std::move(c)));
+    comms.back()->leader_delay = std::chrono::milliseconds(100);
+  }
   const size_t piece = 1000;
   const std::vector<size_t> sizes{0, 10 * piece, piece};  // rank 1: ~1 s of pieces
   std::vector<Status> st(static_cast<size_t>(n));

@@ -5,6 +5,7 @@
 #include "engine_flags.h"
 #include "json_writer.h"
 #include "runtime/rank_group.h"
+#include "runtime/session_file.h"
 
 namespace ringlm::cli {
 namespace {
@@ -15,26 +16,13 @@ namespace {
 constexpr size_t kMaxPromptFileBytes = size_t(64) << 20;
 
 Result<std::string> read_prompt_file(const std::string& path) {
-  FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (!f) return IoError("cannot read the prompt file " + path);
-  std::string text;
-  char buf[1 << 16];
-  size_t n = 0;
-  bool too_big = false;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    if (text.size() + n > kMaxPromptFileBytes) {
-      too_big = true;
-      break;
-    }
-    text.append(buf, n);
-  }
-  const bool failed = std::ferror(f) != 0;
-  if (f != stdin) std::fclose(f);
-  if (too_big)
+  auto bytes = read_whole_file(path == "-" ? "/dev/stdin" : path, kMaxPromptFileBytes);
+  if (bytes.status().code() == StatusCode::kResourceExhausted)
     return InvalidArgument("the prompt file " + path + " holds more than " +
                            std::to_string(kMaxPromptFileBytes >> 20) + " MiB");
-  if (failed) return IoError("reading the prompt file " + path);
-  return text;
+  if (!bytes.ok())
+    return IoError("cannot read the prompt file " + path + " (" + bytes.status().message() + ")");
+  return std::string(bytes->begin(), bytes->end());
 }
 
 }  // namespace
