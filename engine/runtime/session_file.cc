@@ -1,6 +1,8 @@
 #include "runtime/session_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,17 +10,23 @@
 #include <filesystem>
 #include <functional>
 
+#include "core/checksum.h"
+
 namespace ringlm {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'I', 'N', 'G', 'L', 'M', 'S', 'S'};
 
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-
-// FNV-1a continued over n more bytes from state h.
-uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
+// Versions 1 and 2 end with byte-wise FNV-1a (under 1 GB/s); version 3
+// with XXH64 (Checksum64), at memory speed.
+uint64_t fnv1a(const uint8_t* p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
   return h;
+}
+
+uint64_t checksum(uint32_t version, const uint8_t* p, size_t n) {
+  return version >= 3 ? Checksum64::of(p, n) : fnv1a(p, n);
 }
 
 // Hands every byte of the encoding to `sink` in order, hashing it on the
@@ -34,7 +42,7 @@ class Writer {
     constexpr size_t kChunk = size_t(1) << 20;
     for (size_t off = 0; ok_ && off < n; off += kChunk) {
       const size_t len = std::min(kChunk, n - off);
-      hash_ = fnv1a(hash_, b + off, len);
+      hash_.update(b + off, len);
       ok_ = sink_(b + off, len);
     }
   }
@@ -48,14 +56,14 @@ class Writer {
   }
   // Writes the checksum of everything before it; false when any write failed.
   bool finish() {
-    const uint64_t sum = hash_;
+    const uint64_t sum = hash_.digest();
     if (ok_) ok_ = sink_(reinterpret_cast<const uint8_t*>(&sum), sizeof(sum));
     return ok_;
   }
 
  private:
   Sink sink_;
-  uint64_t hash_ = kFnvOffset;
+  Checksum64 hash_;
   bool ok_ = true;
 };
 
@@ -101,6 +109,16 @@ class Reader {
   size_t off_ = 0;
 };
 
+// Makes a rename in path's directory durable. Best effort: the file is in
+// place either way, and some filesystems refuse to sync a directory.
+void sync_parent_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const int fd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
 // The one encoder, for a buffer and for a file alike.
 bool encode(const SessionFile& f, Writer::Sink sink) {
   Writer w(std::move(sink));
@@ -142,11 +160,14 @@ Status write_session_file(const std::string& path, const SessionFile& f) {
   const std::string tmp = path + ".tmp";
   FILE* out = std::fopen(tmp.c_str(), "wb");
   if (!out) return IoError("cannot write " + tmp);
-  const bool ok =
+  bool ok =
       encode(f, [&](const uint8_t* p, size_t n) { return std::fwrite(p, 1, n, out) == n; });
-  if (std::fclose(out) != 0 || !ok) {
+  // On the disk before the rename makes it the session's file: a rename
+  // can reach the disk before the data it names.
+  const bool synced = ok && std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
+  if (std::fclose(out) != 0 || !ok || !synced) {
     std::remove(tmp.c_str());
-    return IoError("short write to " + tmp);
+    return IoError((ok ? "cannot flush " : "short write to ") + tmp);
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -154,6 +175,7 @@ Status write_session_file(const std::string& path, const SessionFile& f) {
     std::remove(tmp.c_str());
     return IoError("cannot rename " + tmp + " to " + path + ": " + ec.message());
   }
+  sync_parent_directory(path);
   return Status::Ok();
 }
 
@@ -168,7 +190,7 @@ Result<SessionFile> decode_session_file(std::span<const uint8_t> bytes) {
                        std::to_string(kSessionFileVersion) + ")");
   uint64_t sum = 0;
   std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
-  if (sum != fnv1a(kFnvOffset, bytes.data(), bytes.size() - 8))
+  if (sum != checksum(version, bytes.data(), bytes.size() - 8))
     return CorruptData("session file checksum mismatch (damaged or truncated)");
   Reader r(bytes.data() + sizeof(kMagic) + 4, bytes.size() - sizeof(kMagic) - 4 - 8);
   SessionFile f;

@@ -6,10 +6,11 @@
 //   | u32 message count, then per message: string role, string content
 //   | u64 token count, i32 tokens[] | u64 unfed count, i32 unfed[]
 //   | u32 shard count (0 or world size),
-//   then per shard: u64 bytes, bytes | u64 FNV-1a checksum of all before it.
-// Strings are u64 length + bytes. Readers verify the checksum before
-// trusting any length, and every length against the bytes left. Version 1
-// files (no unfed tokens) are read as well.
+//   then per shard: u64 bytes, bytes | u64 checksum of all before it.
+// Strings are u64 length + bytes. The checksum is XXH64 with seed 0
+// (core/checksum.h); versions 1 and 2 used byte-wise FNV-1a, and version 1
+// has no unfed tokens: both are read as well. Readers verify the checksum
+// before trusting any length, and every length against the bytes left.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@
 
 namespace ringlm {
 
-inline constexpr uint32_t kSessionFileVersion = 2;
+inline constexpr uint32_t kSessionFileVersion = 3;
 
 struct SessionFile {
   std::string engine_version;
@@ -44,9 +45,11 @@ struct SessionFile {
 // with write_session_file).
 std::vector<uint8_t> encode_session_file(const SessionFile& f);
 // Writes encode_session_file(f) to `path` without building it in memory:
-// each part is hashed and written to path + ".tmp" as it goes, and the
-// finished file renamed over `path`. kIoError when the file cannot be
-// written or renamed; `path` is then as it was and no .tmp is left.
+// each part is hashed and written to path + ".tmp" as it goes; the finished
+// file is flushed to the disk (fsync) before it is renamed over `path`, and
+// the directory after, so a crash leaves the old file or the new one, never
+// a truncated one. kIoError when the file cannot be written, synced or
+// renamed; `path` is then as it was and no .tmp is left.
 Status write_session_file(const std::string& path, const SessionFile& f);
 // The shards of the result point into `bytes`. kCorruptData for a bad magic,
 // checksum or length; kUnsupported for another format version (the message

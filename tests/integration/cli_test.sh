@@ -119,6 +119,31 @@ if printf '%s\nHi\n' "$(python3 -c "print('word ' * 20000)")" |
 fi
 grep -q "OUT_OF_RANGE" "$WORK/chat_fail.err" || fail "chat did not report the failed turn"
 [ -s "$WORK/chat_fail.out" ] || fail "chat did not answer the turn after the failed one"
+# chat --session F: the second run resumes the first's conversation from F
+# with its KV (only the new turn is prefilled) and saves it again.
+SESSION="$WORK/chat.session"
+echo "What is the capital of France?" |
+  "$RINGLM" chat --model "$MODEL" --max-tokens 8 --session "$SESSION" > "$WORK/s1.out" 2> "$WORK/s1.err" ||
+  fail "chat --session (new) failed: $(cat "$WORK/s1.err")"
+grep -q "(cached 0)" "$WORK/s1.out" || fail "a new chat --session had cached tokens: $(cat "$WORK/s1.out")"
+echo "And of Germany?" |
+  "$RINGLM" chat --model "$MODEL" --max-tokens 8 --session "$SESSION" > "$WORK/s2.out" 2> "$WORK/s2.err" ||
+  fail "chat --session (resumed) failed: $(cat "$WORK/s2.err")"
+grep -q "resumed .*: 2 messages" "$WORK/s2.err" || fail "chat did not resume: $(cat "$WORK/s2.err")"
+cached=$(sed -n 's/.*(cached \([0-9]*\)).*/\1/p' "$WORK/s2.out")
+[ "${cached:-0}" -gt 20 ] || fail "the resumed turn reused no KV: $(cat "$WORK/s2.out")"
+echo "Thanks" | "$RINGLM" chat --model "$MODEL" --max-tokens 1 --session "$SESSION" 2> "$WORK/s3.err" > /dev/null
+grep -q "resumed .*: 4 messages" "$WORK/s3.err" || fail "the second turn was not saved: $(cat "$WORK/s3.err")"
+# A damaged session file: an error naming it, and the file left as it was.
+printf 'RINGLMSS\003\000\000\000not a session, checksum wrong' > "$WORK/bad.session"
+cp "$WORK/bad.session" "$WORK/bad.session.orig"
+if echo "Hi" | "$RINGLM" chat --model "$MODEL" --max-tokens 1 --session "$WORK/bad.session" \
+    > /dev/null 2> "$WORK/bad_session.err"; then
+  fail "chat resumed a damaged session file"
+fi
+grep -q "CORRUPT_DATA.*bad.session" "$WORK/bad_session.err" || fail "no CORRUPT_DATA: $(cat "$WORK/bad_session.err")"
+cmp -s "$WORK/bad.session" "$WORK/bad.session.orig" || fail "chat changed a damaged session file"
+expect_error "INVALID_ARGUMENT" bench session --model "$MODEL" --tokens 0
 expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
 expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 expect_error "ranks: 2 to" bench cp --model "$MODEL" --ranks 0

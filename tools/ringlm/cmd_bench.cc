@@ -118,6 +118,7 @@ Status run_decode(const EngineOptions& base, int n, int64_t context, int tokens)
 int run_bench(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[2]) == "model") return run_bench_model(argc, argv);
   if (argc >= 3 && std::string(argv[2]) == "ring") return run_bench_ring(argc, argv);
+  if (argc >= 3 && std::string(argv[2]) == "session") return run_bench_session(argc, argv);
   if (argc < 3 || std::string(argv[2]) != "cp") {
     std::fprintf(stderr,
                  "usage: ringlm bench cp [--tokens 4096,8000] [--ranks 2] [--threads 1]\n"
@@ -126,7 +127,9 @@ int run_bench(int argc, char** argv) {
                  "       ringlm bench model [--shape llama3-8b] [--backend cuda]\n"
                  "  [--tokens 32768,131072] [--chunk 16384] [--decode-tokens 16] [--warm 0|1]\n"
                  "       ringlm bench ring [--backend cuda] [--tokens 8192] [--ranks 2]\n"
-                 "  [--heads 32] [--kv-heads 8] [--head-dim 128] [--reps 3]\n");
+                 "  [--heads 32] [--kv-heads 8] [--head-dim 128] [--reps 3]\n"
+                 "       ringlm bench session [--model M] [--cp N] [--tokens 8192] [--reps 3]\n"
+                 "  [--dir DIR]\n");
     return 2;
   }
   auto vf = engine_value_flags();

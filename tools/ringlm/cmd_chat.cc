@@ -1,6 +1,10 @@
 // `ringlm chat`: a multi-turn conversation, one user turn per stdin line,
 // the reply streamed as it is generated, speeds printed after each turn.
+// With --session F the conversation lives in the session file F: resumed
+// from it when it exists (its KV restored, so the next turn prefills only
+// its own tokens) and saved to it after every turn.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -12,7 +16,7 @@ namespace ringlm::cli {
 int run_chat(int argc, char** argv) {
   auto vf = engine_value_flags();
   vf.merge(generate_value_flags());
-  vf.insert("system");
+  vf.insert({"system", "session"});
   auto args = Args::Parse(argc, argv, 2, vf, {"quiet", "echo"});
   if (!args.ok()) return fail(args.status());
   auto eo = engine_options_with_model(*args);
@@ -22,16 +26,33 @@ int run_chat(int argc, char** argv) {
   auto engine = Engine::Create(eo.value());
   if (!engine.ok()) return fail(engine.status());
   Engine& e = *engine.value();
-  SessionOptions so;
-  so.system_prompt = args->get("system");
-  auto sid = e.open_session(so);
-  if (!sid.ok()) return fail(sid.status());
   const bool quiet = args->has("quiet");
+  const std::string session_file = args->get("session");
+  const bool resume = !session_file.empty() && std::filesystem::exists(session_file);
+  Result<SessionId> sid = Status::Ok();
+  if (resume) {
+    sid = e.restore_session(session_file);
+    if (!sid.ok()) return fail(sid.status().WithContext("resuming " + session_file));
+    if (args->has("system"))
+      std::fprintf(stderr, "note: --system is ignored; %s holds its own system prompt\n",
+                   session_file.c_str());
+  } else {
+    SessionOptions so;
+    so.system_prompt = args->get("system");
+    sid = e.open_session(so);
+    if (!sid.ok()) return fail(sid.status());
+  }
   if (!quiet) {
     const EngineInfo& info = e.info();
     std::fprintf(stderr, "ringlm %s: %s on %d CP rank%s (%s), chat template %s\n",
                  info.version.c_str(), info.model.name.c_str(), info.world_size,
                  info.world_size == 1 ? "" : "s", info.backend.c_str(), info.chat_template.c_str());
+    if (resume) {
+      auto msgs = e.session_messages(sid.value());
+      auto toks = e.session_tokens(sid.value());
+      std::fprintf(stderr, "resumed %s: %zu messages, %zu tokens\n", session_file.c_str(),
+                   msgs.ok() ? msgs->size() : 0, toks.ok() ? toks->size() : 0);
+    }
   }
   TurnEvents ev;
   ev.on_text = [](std::string_view t, std::span<const int32_t>) {
@@ -57,6 +78,13 @@ int run_chat(int argc, char** argv) {
     std::printf("\n");
     if (!quiet) std::printf("%s\n", stats_line(r->stats).c_str());
     std::fflush(stdout);
+    if (!session_file.empty()) {
+      Status st = e.save_session(sid.value(), session_file);
+      if (!st.ok()) {
+        fail(st.WithContext("saving " + session_file));
+        ++failed;
+      }
+    }
   }
   return failed == 0 ? 0 : 1;  // a turn that failed fails the command
 }

@@ -12,5 +12,6 @@ int run_worker(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_model(int argc, char** argv);
 int run_bench_ring(int argc, char** argv);
+int run_bench_session(int argc, char** argv);
 
 }  // namespace ringlm::cli

@@ -414,7 +414,8 @@ RINGLM_API ringlm_status ringlm_session_transcript(ringlm_session* session, int3
 
 /* Writes the session (transcript, token history and every rank's KV shard,
  * with the model's fingerprint and a checksum) to the file `path` (UTF-8,
- * NUL-terminated), atomically: a temporary file renamed over `path`.
+ * NUL-terminated), atomically: a temporary file, flushed to the disk, then
+ * renamed over `path`; on failure `path` is as it was.
  * INVALID_ARGUMENT: NULL session or path, empty path; NOT_FOUND: unknown
  * session (closed, also by a ringlm_session_close that waits for this save
  * to end); FAILED_PRECONDITION: a request is in flight, or called from an

@@ -1,0 +1,102 @@
+// `ringlm bench session`: how fast a session's KV goes to disk and comes back.
+// Prefills one raw-mode session of --tokens tokens on the engine's ranks,
+// then --reps times: save_session to a file in --dir, decode the file in
+// memory (its checksum and lengths: the format's own cost), and
+// restore_session (read, decode, every rank's shard imported).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+#include "core/timer.h"
+#include "engine_flags.h"
+#include "runtime/engine.h"
+#include "runtime/session_file.h"
+
+namespace ringlm::cli {
+namespace {
+
+Status bench(const Args& a) {
+  RINGLM_ASSIGN_OR_RETURN(EngineOptions eo, engine_options_with_model(a));
+  RINGLM_ASSIGN_OR_RETURN(int64_t tokens, a.get_int("tokens", 8192));
+  RINGLM_ASSIGN_OR_RETURN(int64_t reps, a.get_int("reps", 3));
+  if (tokens < 1 || tokens > (int64_t(1) << 30))
+    return InvalidArgument("--tokens: a length in [1, 2^30]");
+  if (reps < 1) return InvalidArgument("--reps: at least 1");
+  const std::filesystem::path dir = a.get("dir", std::filesystem::temp_directory_path().string());
+  const std::string path = (dir / ("ringlm-bench-session-" + std::to_string(::getpid()))).string();
+
+  RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(eo));
+  RINGLM_ASSIGN_OR_RETURN(SessionId sid, engine->open_session());
+  std::vector<int32_t> ids(static_cast<size_t>(tokens));
+  const int32_t vocab = int32_t(engine->tokenizer().vocab_size());
+  for (int64_t i = 0; i < tokens; ++i) ids[size_t(i)] = int32_t((i * 7919 + 13) % vocab);
+  GenerateOptions go;
+  go.max_tokens = 1;
+  Timer pt;
+  RINGLM_ASSIGN_OR_RETURN(TurnResult prefill, engine->generate(sid, ids, go));
+  std::printf(
+      "ringlm bench session: %lld tokens on %d rank(s), %s KV; prefill %.1f s (%.0f tok/s); "
+      "file in %s\n",
+      (long long)tokens, engine->info().world_size, kernels::kv_type_name(engine->info().kv_type),
+      pt.ms() / 1000, prefill.stats.prefill_tok_s, dir.c_str());
+  std::printf("%4s %10s %8s %9s %11s %10s %11s %10s\n", "rep", "file_MB", "save_s", "save_GB/s",
+              "decode_GB/s", "restore_s", "restore_GB/s", "check");
+  Status st = Status::Ok();
+  for (int64_t r = 0; r < reps && st.ok(); ++r) {
+    Timer st_save;
+    st = engine->save_session(sid, path);
+    if (!st.ok()) break;
+    const double save_s = st_save.ms() / 1000;
+    auto bytes = read_whole_file(path, SIZE_MAX);
+    if (!bytes.ok()) {
+      st = bytes.status();
+      break;
+    }
+    const double gb = bytes->size() / 1e9;
+    Timer dt;
+    auto decoded = decode_session_file(*bytes);
+    const double decode_s = dt.ms() / 1000;
+    if (!decoded.ok()) {
+      st = decoded.status();
+      break;
+    }
+    bytes->clear();
+    bytes->shrink_to_fit();
+    Timer rt;
+    auto restored = engine->restore_session(path);
+    const double restore_s = rt.ms() / 1000;
+    if (!restored.ok()) {
+      st = restored.status();
+      break;
+    }
+    // The restored session holds the same token history as the saved one.
+    auto a_tokens = engine->session_tokens(sid);
+    auto b_tokens = engine->session_tokens(*restored);
+    const bool same = a_tokens.ok() && b_tokens.ok() && *a_tokens == *b_tokens;
+    st = engine->close_session(*restored);
+    std::printf("%4lld %10.1f %8.2f %9.2f %11.2f %10.2f %11.2f %10s\n", (long long)r, gb * 1e3,
+                save_s, gb / save_s, gb / decode_s, restore_s, gb / restore_s,
+                same ? "same" : "DIFFERENT");
+    std::fflush(stdout);
+    if (!same) st = Internal("the restored session's token history differs from the saved one");
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return st;
+}
+
+}  // namespace
+
+int run_bench_session(int argc, char** argv) {
+  auto vf = engine_value_flags();
+  vf.insert({"tokens", "reps", "dir"});
+  auto args = Args::Parse(argc, argv, 3, vf, {});
+  if (!args.ok()) return fail(args.status());
+  Status st = bench(args.value());
+  return st.ok() ? 0 : fail(st);
+}
+
+}  // namespace ringlm::cli
