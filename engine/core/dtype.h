@@ -15,6 +15,16 @@ enum class DType : uint8_t {
   kQ4_0,  // blocks of 32: f16 scale + 16 bytes of nibbles (value - 8)
   kQ4_1,  // blocks of 32: f16 scale + f16 min + 16 bytes of nibbles
   kI32,
+  // Appended (values of the older enumerators unchanged).
+  kQ5_0,    // blocks of 32: f16 d + u32 high bits + 16 bytes of low nibbles (value - 16)
+  kQ5_1,    // blocks of 32: f16 d + f16 min + u32 high bits + 16 bytes of low nibbles
+  kQ2_K,    // super-blocks of 256 ("K-quants", ggml-common.h): 84 bytes
+  kQ3_K,    // 110 bytes
+  kQ4_K,    // 144 bytes
+  kQ5_K,    // 176 bytes
+  kQ6_K,    // 210 bytes
+  kIQ4_NL,  // blocks of 32: f16 d + 16 bytes of 4-bit indices into a fixed table
+  kIQ4_XS,  // super-blocks of 256: 136 bytes (IQ4_NL's table, 6-bit block scales)
 };
 
 // Elements per block (1 for plain types) and bytes per block.

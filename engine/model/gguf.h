@@ -14,7 +14,8 @@
 //                 data beyond the end of the file
 //   kUnsupported  a valid file ringlm cannot read: GGUF v1, big-endian files,
 //                 versions newer than 3, tensor types other than F32, F16,
-//                 BF16, Q8_0, Q4_0, Q4_1 (the message names the type)
+//                 BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS
+//                 (the message names the type)
 // Messages name the key or tensor at fault.
 //
 // Thread-safety: a GgufFile is immutable after Open(); all const methods may

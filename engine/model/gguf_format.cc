@@ -1,5 +1,7 @@
 #include "model/gguf_format.h"
 
+#include <utility>
+
 namespace ringlm {
 
 std::string_view ggml_type_name(uint32_t ggml_type) {
@@ -74,42 +76,31 @@ std::string_view ggml_type_name(uint32_t ggml_type) {
   }
 }
 
+namespace {
+
+// Every DType a GGUF tensor can hold, with its ggml type id.
+constexpr std::pair<DType, uint32_t> kTensorTypes[] = {
+    {DType::kF32, kGgmlTypeF32},       {DType::kF16, kGgmlTypeF16},
+    {DType::kBF16, kGgmlTypeBF16},     {DType::kQ8_0, kGgmlTypeQ8_0},
+    {DType::kQ4_0, kGgmlTypeQ4_0},     {DType::kQ4_1, kGgmlTypeQ4_1},
+    {DType::kQ5_0, kGgmlTypeQ5_0},     {DType::kQ5_1, kGgmlTypeQ5_1},
+    {DType::kQ2_K, kGgmlTypeQ2_K},     {DType::kQ3_K, kGgmlTypeQ3_K},
+    {DType::kQ4_K, kGgmlTypeQ4_K},     {DType::kQ5_K, kGgmlTypeQ5_K},
+    {DType::kQ6_K, kGgmlTypeQ6_K},     {DType::kIQ4_NL, kGgmlTypeIQ4_NL},
+    {DType::kIQ4_XS, kGgmlTypeIQ4_XS},
+};
+
+}  // namespace
+
 std::optional<DType> ggml_type_to_dtype(uint32_t ggml_type) {
-  switch (ggml_type) {
-    case kGgmlTypeF32:
-      return DType::kF32;
-    case kGgmlTypeF16:
-      return DType::kF16;
-    case kGgmlTypeQ4_0:
-      return DType::kQ4_0;
-    case kGgmlTypeQ4_1:
-      return DType::kQ4_1;
-    case kGgmlTypeQ8_0:
-      return DType::kQ8_0;
-    case kGgmlTypeBF16:
-      return DType::kBF16;
-    default:
-      return std::nullopt;
-  }
+  for (const auto& [t, id] : kTensorTypes)
+    if (id == ggml_type) return t;
+  return std::nullopt;
 }
 
 std::optional<uint32_t> dtype_to_ggml_type(DType t) {
-  switch (t) {
-    case DType::kF32:
-      return kGgmlTypeF32;
-    case DType::kF16:
-      return kGgmlTypeF16;
-    case DType::kQ4_0:
-      return kGgmlTypeQ4_0;
-    case DType::kQ4_1:
-      return kGgmlTypeQ4_1;
-    case DType::kQ8_0:
-      return kGgmlTypeQ8_0;
-    case DType::kBF16:
-      return kGgmlTypeBF16;
-    case DType::kI32:
-      return std::nullopt;
-  }
+  for (const auto& [d, id] : kTensorTypes)
+    if (d == t) return id;
   return std::nullopt;
 }
 

@@ -34,7 +34,16 @@ inline constexpr uint32_t kGgmlTypeF32 = 0;
 inline constexpr uint32_t kGgmlTypeF16 = 1;
 inline constexpr uint32_t kGgmlTypeQ4_0 = 2;
 inline constexpr uint32_t kGgmlTypeQ4_1 = 3;
+inline constexpr uint32_t kGgmlTypeQ5_0 = 6;
+inline constexpr uint32_t kGgmlTypeQ5_1 = 7;
 inline constexpr uint32_t kGgmlTypeQ8_0 = 8;
+inline constexpr uint32_t kGgmlTypeQ2_K = 10;
+inline constexpr uint32_t kGgmlTypeQ3_K = 11;
+inline constexpr uint32_t kGgmlTypeQ4_K = 12;
+inline constexpr uint32_t kGgmlTypeQ5_K = 13;
+inline constexpr uint32_t kGgmlTypeQ6_K = 14;
+inline constexpr uint32_t kGgmlTypeIQ4_NL = 20;
+inline constexpr uint32_t kGgmlTypeIQ4_XS = 23;
 inline constexpr uint32_t kGgmlTypeBF16 = 30;
 
 // Name of a ggml type id ("Q5_K"), or empty when ggml does not define it.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cpu/dequantize.h"
+#include "model/gguf_quantize_blocks.h"
 
 namespace ringlm {
 namespace {
@@ -69,6 +70,13 @@ void quantize_q4_1(const float* x, uint8_t* blk) {
   }
 }
 
+template <void (*Encode)(const float*, uint8_t*)>
+bool each_block(DType t, const float* src, uint8_t* out, int64_t n) {
+  const int64_t elems = dtype_block_elems(t), bytes = dtype_block_bytes(t);
+  for (int64_t b = 0; b < n / elems; ++b) Encode(src + b * elems, out + b * bytes);
+  return true;
+}
+
 }  // namespace
 
 bool quantize(DType t, const float* src, void* dst, int64_t n) {
@@ -96,6 +104,24 @@ bool quantize(DType t, const float* src, void* dst, int64_t n) {
       return true;
     case DType::kI32:
       return false;
+    case DType::kQ5_0:
+      return each_block<quant_blocks::q5_0>(t, src, out, n);
+    case DType::kQ5_1:
+      return each_block<quant_blocks::q5_1>(t, src, out, n);
+    case DType::kIQ4_NL:
+      return each_block<quant_blocks::iq4_nl>(t, src, out, n);
+    case DType::kQ2_K:
+      return each_block<quant_blocks::q2_k>(t, src, out, n);
+    case DType::kQ3_K:
+      return each_block<quant_blocks::q3_k>(t, src, out, n);
+    case DType::kQ4_K:
+      return each_block<quant_blocks::q4_k>(t, src, out, n);
+    case DType::kQ5_K:
+      return each_block<quant_blocks::q5_k>(t, src, out, n);
+    case DType::kQ6_K:
+      return each_block<quant_blocks::q6_k>(t, src, out, n);
+    case DType::kIQ4_XS:
+      return each_block<quant_blocks::iq4_xs>(t, src, out, n);
   }
   return false;
 }

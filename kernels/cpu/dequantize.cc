@@ -4,9 +4,12 @@
 //                                            x[j + 16] = ((qs[j] >> 4) - 8) * d
 //   Q4_1: { f16 d; f16 m; uint8 qs[16]; }    x[j] = (qs[j] & 15) * d + m,
 //                                            x[j + 16] = (qs[j] >> 4) * d + m
+// The other block types: cpu/dequantize_blocks.h.
 #include "cpu/dequantize.h"
 
 #include <cstring>
+
+#include "cpu/dequantize_blocks.h"
 
 namespace ringlm::kernels::cpu {
 namespace {
@@ -69,10 +72,25 @@ void dequant_q4_1(const uint8_t* src, float* dst, int64_t nb) {
   }
 }
 
+// Any other block type: its decoder (cpu/dequantize_blocks.h) per block.
+template <void (*Decode)(const uint8_t*, float*)>
+void dequant_blocks(const uint8_t* src, float* dst, int64_t nb, int64_t block_bytes,
+                    int64_t block_elems) {
+#pragma omp parallel for schedule(static) if (nb * block_elems >= kParallelBlocks * kQk)
+  for (int64_t b = 0; b < nb; ++b) Decode(src + b * block_bytes, dst + b * block_elems);
+}
+
 template <float (*Convert)(uint16_t)>
 void dequant_16bit(const uint8_t* src, float* dst, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= kParallelBlocks * kQk)
   for (int64_t i = 0; i < n; ++i) dst[i] = Convert(load_u16(src + 2 * i));
+}
+
+template <void (*Decode)(const uint8_t*, float*)>
+bool blocks_of(DType t, const uint8_t* src, float* dst, int64_t n) {
+  const int64_t elems = dtype_block_elems(t);
+  dequant_blocks<Decode>(src, dst, n / elems, dtype_block_bytes(t), elems);
+  return true;
 }
 
 }  // namespace
@@ -151,6 +169,24 @@ bool dequantize(ringlm::DType t, const void* src, float* dst, int64_t n) {
       return true;
     case DType::kI32:
       return false;
+    case DType::kQ5_0:
+      return blocks_of<blocks::q5_0>(t, s, dst, n);
+    case DType::kQ5_1:
+      return blocks_of<blocks::q5_1>(t, s, dst, n);
+    case DType::kIQ4_NL:
+      return blocks_of<blocks::iq4_nl>(t, s, dst, n);
+    case DType::kQ2_K:
+      return blocks_of<blocks::q2_k>(t, s, dst, n);
+    case DType::kQ3_K:
+      return blocks_of<blocks::q3_k>(t, s, dst, n);
+    case DType::kQ4_K:
+      return blocks_of<blocks::q4_k>(t, s, dst, n);
+    case DType::kQ5_K:
+      return blocks_of<blocks::q5_k>(t, s, dst, n);
+    case DType::kQ6_K:
+      return blocks_of<blocks::q6_k>(t, s, dst, n);
+    case DType::kIQ4_XS:
+      return blocks_of<blocks::iq4_xs>(t, s, dst, n);
   }
   return false;
 }

@@ -5,6 +5,8 @@
 #include <random>
 #include <vector>
 
+#include "cpu/dequantize.h"
+#include "model/gguf_quantize.h"
 #include "model/gguf_writer.h"
 
 namespace ringlm::test {
@@ -88,7 +90,12 @@ void write_tiny_model(const std::string& path, const TinyModelSpec& sp) {
     std::vector<float> v(n);
     for (auto& x : v) x = offset + dist(rng);
     if (sp.nan_output_norm && name == "output_norm.weight") v[0] = std::nanf("");
-    const DType t = ne.size() == 1 ? DType::kF32 : sp.weight_type;
+    DType t = ne.size() == 1 ? DType::kF32 : sp.weight_type;
+    if (sp.store_dequantized && t != DType::kF32) {
+      const std::vector<uint8_t> q = quantize(t, v);
+      REQUIRE(kernels::cpu::dequantize(t, q.data(), v.data(), n));
+      t = DType::kF32;
+    }
     REQUIRE(w.add_tensor_f32(name, t, ne, v).ok());
   };
   const int hd = sp.dim / sp.heads;

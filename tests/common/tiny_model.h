@@ -20,7 +20,10 @@ struct TinyModelSpec {
   int ffn = 128;
   int context = 4096;
   float rope_theta = 10000.f;
-  DType weight_type = DType::kF32;
+  DType weight_type = DType::kF32;  // of the matrices (norms and biases stay F32)
+  // The matrices' values as weight_type decodes them, stored as F32: the
+  // f32 twin of the weight_type model.
+  bool store_dequantized = false;
   uint32_t seed = 1;
   bool add_bos = false;       // tokenizer.ggml.add_bos_token (BOS: "<|endoftext|>")
   std::string chat_template;  // Jinja source; empty: ChatML

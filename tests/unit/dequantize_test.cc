@@ -1,5 +1,7 @@
 // kernels/cpu/dequantize against plain reference decodes of hand-built GGML
-// blocks, plus f16/bf16 conversion edge cases and quantize round-trip bounds.
+// blocks and against gguf-py's decodes of random blocks of every quantized
+// type (tests/data/dequantize_vectors.bin, tools/testdata/), plus f16/bf16
+// conversion edge cases and quantize round-trip bounds.
 #include "cpu/dequantize.h"
 
 #include <algorithm>
@@ -9,7 +11,9 @@
 #include <limits>
 #include <vector>
 
+#include "model/gguf_format.h"
 #include "model/gguf_quantize.h"
+#include "runtime/session_file.h"
 #include "test_util.h"
 
 namespace {
@@ -242,4 +246,96 @@ TEST_CASE("quantize -> dequantize round trip stays within the block bounds", "[d
     }
   }
   for (int j = 0; j < 32; ++j) REQUIRE(y[j] == 0.0f);
+}
+
+TEST_CASE("every quantized type decodes as gguf-py decodes it", "[dequantize]") {
+  const auto file =
+      read_whole_file(ringlm::test::source_dir() + "/tests/data/dequantize_vectors.bin", 1 << 20);
+  REQUIRE(file.ok());
+  const std::vector<uint8_t>& f = file.value();
+  std::vector<std::string> seen;
+  size_t off = 0;
+  while (off < f.size()) {
+    REQUIRE(f.size() - off >= 24);
+    const std::string name(reinterpret_cast<const char*>(f.data() + off),
+                           strnlen(reinterpret_cast<const char*>(f.data() + off), 8));
+    uint32_t hdr[4];
+    std::memcpy(hdr, f.data() + off + 8, 16);
+    off += 24;
+    const auto [ggml_type, nblocks, block_bytes, block_elems] = hdr;
+    INFO(name);
+    const auto type = ggml_type_to_dtype(ggml_type);
+    REQUIRE(type.has_value());
+    CHECK(dtype_name(*type) == name);
+    CHECK(dtype_block_bytes(*type) == block_bytes);
+    CHECK(dtype_block_elems(*type) == block_elems);
+    const size_t n = size_t(nblocks) * block_elems;
+    REQUIRE(f.size() - off >= size_t(nblocks) * block_bytes + 4 * n);
+    const uint8_t* bytes = f.data() + off;
+    std::vector<float> want(n), got(n, -1.f);
+    std::memcpy(want.data(), bytes + size_t(nblocks) * block_bytes, 4 * n);
+    off += size_t(nblocks) * block_bytes + 4 * n;
+    REQUIRE(dequantize(*type, bytes, got.data(), int64_t(n)));
+    size_t differ = 0;
+    for (size_t i = 0; i < n; ++i) {
+      // The same float operations in the same order: equal bits.
+      if (bits(got[i]) != bits(want[i]) && !(got[i] == 0.f && want[i] == 0.f)) {
+        if (differ++ < 5) UNSCOPED_INFO("element " << i << ": " << got[i] << " vs " << want[i]);
+      }
+    }
+    CHECK(differ == 0);
+    seen.push_back(name);
+  }
+  const std::vector<std::string> all = {"Q8_0", "Q4_0",  "Q4_1", "Q5_0", "Q5_1", "IQ4_NL",
+                                        "Q2_K", "Q3_K",  "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"};
+  CHECK(seen == all);
+}
+
+TEST_CASE("the other quantizers round-trip within a step of their grids", "[dequantize]") {
+  const DType type = GENERATE(DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
+                              DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                              DType::kIQ4_XS);
+  const float scale = GENERATE(1.0f, 1e-3f, 300.0f);
+  const int64_t be = dtype_block_elems(type);
+  const int64_t n = be * 40;
+  std::vector<float> x = ringlm::test::random_floats(n, 23, -scale, scale);
+  for (int64_t j = 0; j < be; ++j) x[j] = 0.0f;                // an all-zero block
+  for (int64_t j = be; j < 2 * be; ++j) x[j] = 0.25f * scale;  // a constant block
+  for (int64_t j = 2 * be; j < 3 * be; ++j) x[j] = -0.5f * scale * float(j % 7) / 6;  // <= 0
+  for (int64_t j = 3 * be; j < 3 * be + 16; ++j) x[j] *= 1e-3f;  // a quiet sub-block
+  INFO(dtype_name(type) << " scale " << scale);
+  const std::vector<uint8_t> q = quantize(type, x);
+  REQUIRE(static_cast<int64_t>(q.size()) == dtype_row_bytes(type, n));
+  std::vector<float> y(n);
+  REQUIRE(dequantize(type, q.data(), y.data(), n));
+  for (int64_t b = 0; b < n / be; ++b) {
+    float lo = 0, hi = 0, amax = 0;  // over the block, 0 included
+    for (int64_t j = 0; j < be; ++j) {
+      lo = std::min(lo, x[b * be + j]);
+      hi = std::max(hi, x[b * be + j]);
+      amax = std::max(amax, std::fabs(x[b * be + j]));
+    }
+    // Each bound is what the coarsest grid the block can get allows: half a
+    // step (affine types, whose range covers the block), a whole step where
+    // the positive end is clamped (symmetric types), the table's widest gap
+    // (IQ4). The slack covers f16 scales (2^-11 relative, 2^-24 subnormal).
+    double bound = 0;
+    switch (type) {
+      case DType::kQ5_0: bound = amax / 16.0; break;       // the clamp at +16 -> 15
+      case DType::kQ5_1: bound = 0.5 * (hi - lo) / 31.0; break;
+      case DType::kIQ4_NL: bound = 14 * amax / 127.0; break;  // 127 -> table's 113
+      case DType::kQ2_K: bound = 0.5 * (hi - lo) / 3.0 * std::pow(1 + 1 / 15.0, 2); break;
+      case DType::kQ3_K: bound = amax / 4.0 * (1 + 1 / 31.0); break;
+      case DType::kQ4_K: bound = 0.5 * (hi - lo) / 15.0 * std::pow(1 + 1 / 63.0, 2); break;
+      case DType::kQ5_K: bound = 0.5 * (hi - lo) / 31.0 * std::pow(1 + 1 / 63.0, 2); break;
+      case DType::kQ6_K: bound = amax / 32.0 * (1 + 1 / 127.0); break;
+      default: bound = 14 * amax / 127.0 * (1 + 1 / 31.0); break;  // IQ4_XS
+    }
+    bound += amax * std::ldexp(1.0, -8) + std::ldexp(1.0, -20);
+    double worst = 0;
+    for (int64_t j = 0; j < be; ++j)
+      worst = std::max(worst, double(std::fabs(y[b * be + j] - x[b * be + j])));
+    if (worst > bound) FAIL("block " << b << ": error " << worst << " above " << bound);
+  }
+  for (int64_t j = 0; j < be; ++j) REQUIRE(y[j] == 0.0f);
 }

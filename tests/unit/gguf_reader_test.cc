@@ -159,11 +159,16 @@ std::string tensor_name(size_t i) {
 }
 
 TEST_CASE("every tensor type round-trips, honouring the alignment", "[gguf]") {
-  const DType type =
-      GENERATE(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1);
+  const DType type = GENERATE(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                              DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL,
+                              DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
+                              DType::kQ6_K, DType::kIQ4_XS);
   const uint32_t alignment = GENERATE(32u, 64u, 256u);
   INFO(dtype_name(type) << " alignment " << alignment);
-  const std::vector<std::vector<int64_t>> shapes = {{64, 3}, {32}, {32, 2, 2, 2}, {96, 1, 5}};
+  // Rows are whole blocks: of 32 elements, or of 256 for the super-block types.
+  const int64_t k = dtype_block_elems(type) > 32 ? 8 : 1;
+  const std::vector<std::vector<int64_t>> shapes = {
+      {64 * k, 3}, {32 * k}, {32 * k, 2, 2, 2}, {96 * k, 1, 5}};
   GgufWriter w;
   if (alignment != 32) w.add_u32("general.alignment", alignment);
   w.add_string("general.architecture", "llama");
