@@ -37,6 +37,10 @@ constexpr std::pair<api::KvCacheType, KvCacheType> kKvCacheTypes[] = {
     {api::KvCacheType::Auto, KvCacheType::kAuto},
     {api::KvCacheType::F32, KvCacheType::kF32},
     {api::KvCacheType::BF16, KvCacheType::kBF16}};
+constexpr std::pair<api::WeightType, WeightType> kWeightTypes[] = {
+    {api::WeightType::Auto, WeightType::kAuto},
+    {api::WeightType::F32, WeightType::kF32},
+    {api::WeightType::BF16, WeightType::kBF16}};
 constexpr std::pair<api::Role, const char*> kRoles[] = {
     {api::Role::User, "user"}, {api::Role::Assistant, "assistant"}, {api::Role::System, "system"}};
 
@@ -174,6 +178,8 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   o.chat_template = str(c.chat_template());
   RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, map_enum(c.kv_cache_type(), kKvCacheTypes,
                                                      "EngineConfig.kv_cache_type"));
+  RINGLM_ASSIGN_OR_RETURN(o.weight_type, map_enum(c.weight_type(), kWeightTypes,
+                                                   "EngineConfig.weight_type"));
   return o;
 }
 

@@ -136,6 +136,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   auto backend = b.CreateString(info.backend);
   auto tmpl = b.CreateString(info.chat_template);
   auto kv_type = b.CreateString(kernels::kv_type_name(info.kv_type));
+  auto weight_type = b.CreateString(info.bf16_weights ? "bf16" : "f32");
   api::EngineInfoBuilder eb(b);
   eb.add_version(version);
   eb.add_abi_version(abi_version);
@@ -147,6 +148,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   eb.add_attn_flops(info.calibration.attn_flops);
   eb.add_link_bytes_per_s(info.calibration.link_bytes_per_s);
   eb.add_kv_cache_type(kv_type);
+  eb.add_weight_type(weight_type);
   api::FinishEngineInfoBuffer(b, eb.Finish());
   return write_message(MessageType::kEngineInfo, b.GetBufferPointer(), b.GetSize(), f);
 }

@@ -25,6 +25,15 @@ inline kernels::KvType resolve_kv_type(KvCacheType t, std::string_view backend) 
   return backend == "cuda" ? kernels::KvType::kBF16 : kernels::KvType::kF32;
 }
 
+// Element type of the weight matrices. kAuto: f32 on the CPU (the reference),
+// bf16 on CUDA (its only type). kBF16 on the CPU halves the weights' memory
+// and the bytes a decode step streams; kF32 on CUDA is refused.
+enum class WeightType : uint8_t { kAuto, kF32, kBF16 };
+
+inline bool resolve_bf16_weights(WeightType t, std::string_view backend) {
+  return t == WeightType::kBF16 || (t == WeightType::kAuto && backend == "cuda");
+}
+
 // CP decode's variant unless one is chosen: all-gather, the faster of the two
 // at batch 1 (docs/benchmarks.md).
 inline constexpr DecodeVariant kDefaultDecodeVariant = DecodeVariant::kAllGather;
@@ -56,6 +65,10 @@ struct EngineOptions {
   int64_t kv_page_tokens = 256;
   // Every rank of a group stores K/V in the leader's (rank 0's) resolved type.
   KvCacheType kv_cache_type = KvCacheType::kAuto;
+  // The weight matrices' element type: each process's own (a worker's
+  // option holds for its ranks; ranks of mixed types compute with their own
+  // rounding of the weights).
+  WeightType weight_type = WeightType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};
   // Session save and restore move KV shards between the ranks in pieces of

@@ -28,6 +28,7 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/simd_clones.h"
 #include "cpu/vec_math.h"
 
 namespace ringlm::kernels::cpu {
@@ -36,16 +37,9 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // The element-wise loops (mask, max, exp, rescale) are compiled for AVX-512
-// and AVX2 besides the x86-64-v2 baseline, and the dynamic loader picks the
-// widest the CPU has (GNU ifunc). With the SSE baseline alone the kernel ran
-// 1.37x longer (tq = tk = 2048, H_q 9, H_kv 3, d 64, one AVX-512 core).
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define RINGLM_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RINGLM_SIMD_CLONES
-#endif
+// and AVX2 besides the x86-64-v2 baseline (cpu/simd_clones.h). With the SSE
+// baseline alone the kernel ran 1.37x longer (tq = tk = 2048, H_q 9, H_kv 3,
+// d 64, one AVX-512 core).
 
 // GEMM M = query-tile rows x group heads, aimed at this.
 constexpr int kTileRowsTarget = 64;

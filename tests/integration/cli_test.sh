@@ -62,6 +62,12 @@ assert bf16["tokens"] == f32["tokens"], (bf16["tokens"], f32["tokens"])
 assert 2 * bf16["stats"]["kv_bytes"][0] < f32["stats"]["kv_bytes"][0] * 1.01
 PY
 
+# bf16 weights (--weight-type): the same greedy answer here.
+"$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 8 \
+  --weight-type bf16 --json > "$WORK/genw16.json" || fail "generate --weight-type bf16"
+[ "$(json_get "$WORK/genw16.json" "j['tokens']")" = "$(json_get "$WORK/gen.json" "j['tokens']")" ] ||
+  fail "bf16 weights: $(cat "$WORK/genw16.json")"
+
 # bench ring: both variants, each with the three key-run settings; on the
 # CPU, "always" cuts the two-chunk KV blocks into more calls than "never".
 "$RINGLM" bench ring --tokens 512 --ranks 2 --heads 4 --kv-heads 2 --head-dim 32 --reps 1 \
@@ -93,6 +99,7 @@ expect_error "cannot read the prompt file" generate --model "$MODEL" --prompt-fi
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
+expect_error "weight-type must be auto, f32 or bf16" generate --model "$MODEL" --prompt x --weight-type q4
 expect_error "comm must be auto, gloo or nccl" generate --model "$MODEL" --prompt x --comm tcp
 expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
 expect_error "leader-timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100

@@ -12,7 +12,8 @@ std::set<std::string> engine_value_flags() {
   return {"model",         "cp",         "world",          "rank",       "store",
           "hostname",      "variant",    "decode-variant", "threads",    "kv-budget-mb",
           "prefill-chunk", "timeout-ms", "template",       "attn-flops", "link-bw",
-          "backend",       "device",     "comm",           "kv-type",    "leader-timeout-ms"};
+          "backend",       "device",     "comm",           "kv-type",    "leader-timeout-ms",
+          "weight-type"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -38,6 +39,19 @@ Result<int64_t> env_int(const char* name, int64_t def, int64_t lo, int64_t hi) {
   const char* v = std::getenv(name);
   if (!v || !*v) return def;
   return parse_int(v, std::string("$") + name, lo, hi);
+}
+
+// --kv-type / --weight-type: auto, f32 or bf16 (T has kAuto, kF32, kBF16).
+template <typename T>
+Result<T> element_type(const Args& a, const std::string& flag) {
+  const std::string v = a.get(flag, "auto");
+  if (v == "auto") return T::kAuto;
+  if (v == "f32") return T::kF32;
+  if (v == "bf16") return T::kBF16;
+  std::string msg = "--";  // appended: GCC 12 warns falsely on "--" + flag
+  msg += flag;
+  msg += " must be auto, f32 or bf16 (got '" + v + "')";
+  return InvalidArgument(msg);
 }
 
 }  // namespace
@@ -88,15 +102,8 @@ Result<EngineOptions> engine_options(const Args& a) {
     return InvalidArgument("--comm must be auto, gloo or nccl (got '" + comm + "')");
   o.nccl = comm == "nccl";
   o.in_process_gloo = comm == "gloo";
-  const std::string kv = a.get("kv-type", "auto");
-  if (kv == "auto")
-    o.kv_cache_type = KvCacheType::kAuto;
-  else if (kv == "f32")
-    o.kv_cache_type = KvCacheType::kF32;
-  else if (kv == "bf16")
-    o.kv_cache_type = KvCacheType::kBF16;
-  else
-    return InvalidArgument("--kv-type must be auto, f32 or bf16 (got '" + kv + "')");
+  RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, element_type<KvCacheType>(a, "kv-type"));
+  RINGLM_ASSIGN_OR_RETURN(o.weight_type, element_type<WeightType>(a, "weight-type"));
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
   return o;

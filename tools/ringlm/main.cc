@@ -25,7 +25,9 @@ void usage() {
                "  bench session [--tokens 8192] [--cp 2]         session save/restore speed\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --kv-type auto|f32|bf16 (KV cache elements; auto: bf16 on\n"
-               "  CUDA, f32 on the CPU), --store S --rank 0 (leader of a multi-process group),\n"
+               "  CUDA, f32 on the CPU), --weight-type auto|f32|bf16 (weight matrices; auto:\n"
+               "  f32 on the CPU, bf16 on CUDA; bf16 halves their memory), --store S --rank 0\n"
+               "  (leader of a multi-process group),\n"
                "  --timeout-ms MS (each communication step), --leader-timeout-ms MS (workers\n"
                "  leave a leader silent this long; the leader's value holds), --comm\n"
                "  auto|gloo|nccl (auto: shared memory between the ranks of one process)\n");

@@ -97,6 +97,7 @@ type EngineConfig struct {
 	CPVariant       CpVariant `json:"cp_variant,omitempty"`
 	ChatTemplate    string    `json:"chat_template,omitempty"`
 	KVCacheType     string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
+	WeightType      string    `json:"weight_type,omitempty"`   // "Auto", "F32" or "BF16"
 }
 
 // SessionConfig configures a new session.
@@ -183,6 +184,7 @@ type EngineInfo struct {
 	AttnFlops        float64   `json:"attn_flops"`
 	LinkBytesPerS    float64   `json:"link_bytes_per_s"`
 	KVCacheType      string    `json:"kv_cache_type"` // "f32" or "bf16"
+	WeightType       string    `json:"weight_type"`   // "f32" or "bf16"
 }
 
 // wireEvent is an Event message in its JSON form.

@@ -163,7 +163,7 @@ func TestTwoCPRanksGiveIdenticalGreedyTokens(t *testing.T) {
 	}
 	defer e2.Close()
 	info, err := e2.Info()
-	if err != nil || info.WorldSize != 2 || info.KVCacheType != "f32" {
+	if err != nil || info.WorldSize != 2 || info.KVCacheType != "f32" || info.WeightType != "f32" {
 		t.Fatalf("info %+v, %v", info, err)
 	}
 	two := runChat(t, e2)

@@ -76,6 +76,13 @@ def test_bf16_kv_cache_chats_on_two_ranks(model):
                 assert used == -(-tokens // 256) * page
 
 
+def test_bf16_weights_chat(model):
+    with ringlm.Engine(model, threads_per_rank=1, weight_type="BF16") as e:
+        assert e.info()["weight_type"] == "bf16"
+        for resp, before in run_chat(e):
+            assert resp.tokens and resp.stats.cached_tokens == before
+
+
 def test_tokenize_roundtrip(engine):
     ids = engine.tokenize("Hello, world!")
     assert ids and all(isinstance(i, int) for i in ids)

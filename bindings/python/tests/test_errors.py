@@ -77,6 +77,8 @@ def test_bad_engine_configs(model, tmp_path):
         ringlm.Engine(model, world_size=0)
     with pytest.raises(ringlm.Error):
         ringlm.Engine(model, kv_cache_type="F16")  # not a KvCacheType
+    with pytest.raises(ringlm.Error):
+        ringlm.Engine(model, weight_type="Q4_K")  # not a WeightType
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 60)
     with pytest.raises(ringlm.Error) as err:

@@ -12,6 +12,7 @@
 #include "cpu/attention_partial.h"
 #include "cpu/convert.h"
 #include "cpu/embedding.h"
+#include "cpu/matmul_bf16.h"
 #include "cpu/merge_partials.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
@@ -20,21 +21,34 @@
 namespace ringlm {
 namespace {
 
+// [rows, cols] row-major, in f32 or in bf16 (one of the two is empty).
 class CpuWeight final : public Weight {
  public:
-  CpuWeight(int64_t rows, int64_t cols) : Weight(rows, cols), data_(rows * cols) {}
-  const float* data() const { return data_.data(); }
-  float* data() { return data_.data(); }
+  CpuWeight(const float* host, int64_t rows, int64_t cols, bool bf16)
+      : Weight(rows, cols), is_bf16_(bf16) {
+    const size_t n = size_t(rows) * size_t(cols);
+    if (bf16) {
+      bf16_.resize(n);
+      kernels::cpu::f32_to_bf16(host, bf16_.data(), int64_t(n));
+    } else {
+      f32_.assign(host, host + n);
+    }
+  }
+  bool is_bf16() const { return is_bf16_; }
+  const float* f32() const { return f32_.data(); }
+  const uint16_t* bf16() const { return bf16_.data(); }
 
  private:
-  std::vector<float> data_;  // [rows, cols]
+  bool is_bf16_;
+  std::vector<float> f32_;
+  std::vector<uint16_t> bf16_;
 };
 
 void free_aligned(void* p) { std::free(p); }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads) {
+  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads), bf16_weights_(o.bf16_weights) {
     // BLAS runs single-threaded inside our OpenMP teams (matmul below): a
     // threaded OpenBLAS beside OpenMP's spinning workers oversubscribes the
     // cores and was 10x slower at decode on a 2-core machine.
@@ -77,9 +91,14 @@ class CpuBackend final : public Backend {
 
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
                                               int64_t cols) override {
-    auto w = std::make_unique<CpuWeight>(rows, cols);
-    std::memcpy(w->data(), host, sizeof(float) * rows * cols);
-    return std::unique_ptr<Weight>(std::move(w));
+    std::unique_ptr<Weight> w;
+    try {
+      w = std::make_unique<CpuWeight>(host, rows, cols, bf16_weights_);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("cpu backend: cannot allocate a " + std::to_string(rows) + " x " +
+                               std::to_string(cols) + " weight");
+    }
+    return w;
   }
 
   Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
@@ -109,8 +128,15 @@ class CpuBackend final : public Backend {
       const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
       const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
-      if (j0 < j1) {
-        const float* wj = cw.data() + j0 * k;
+      if (j0 < j1 && cw.is_bf16()) {
+        // Widening scratch, per thread, kept between calls (the OpenMP pool's
+        // threads persist); a few hundred KiB.
+        thread_local std::vector<float> scratch;
+        if (m > kernels::cpu::kMatmulBf16DirectRows)
+          scratch.resize(size_t(kernels::cpu::matmul_bf16_scratch_floats(k)));
+        kernels::cpu::matmul_bf16_rows(x, m, cw.bf16(), k, j0, j1, y, n, beta, scratch.data());
+      } else if (j0 < j1) {
+        const float* wj = cw.f32() + j0 * k;
         if (m == 1) {
           // y[j0:j1] = W[j0:j1, k] x[k]: a GEMV streams the weight once.
           cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.f, wj, k, x, 1, beta, y + j0, 1);
@@ -130,7 +156,14 @@ class CpuBackend final : public Backend {
         return InvalidArgument("token id " + std::to_string(ids[i]) + " outside vocabulary of " +
                                std::to_string(table.rows()));
     }
-    kernels::cpu::embedding(static_cast<const CpuWeight&>(table).data(), ids, out, n, table.cols());
+    const auto& t = static_cast<const CpuWeight&>(table);
+    if (t.is_bf16()) {
+      for (int64_t i = 0; i < n; ++i)
+        kernels::cpu::bf16_to_f32(t.bf16() + ids[i] * table.cols(), out + i * table.cols(),
+                                  table.cols());
+    } else {
+      kernels::cpu::embedding(t.f32(), ids, out, n, table.cols());
+    }
     return Status::Ok();
   }
 
@@ -202,6 +235,7 @@ class CpuBackend final : public Backend {
   }
 
   int threads_;
+  bool bf16_weights_;
   kernels::RopeConfig rope_key_;
   std::vector<float> rope_inv_freq_;
 };

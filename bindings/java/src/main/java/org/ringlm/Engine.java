@@ -92,6 +92,15 @@ public final class Engine implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Element type of the weight matrices: "Auto" (f32 on the CPU, bf16 on
+     * CUDA), "F32" (CPU only) or "BF16" (half the weights' memory).
+     */
+    public Builder weightType(String type) {
+      config.put("weight_type", type);
+      return this;
+    }
+
     /** Tokens per prefill step (the granularity of progress and cancel). */
     public Builder prefillChunk(long tokens) {
       config.put("prefill_chunk", tokens);
