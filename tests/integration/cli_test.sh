@@ -6,6 +6,9 @@ source "$(dirname "$0")/lib.sh"
 "$RINGLM" info --model "$MODEL" --json > "$WORK/info.json"
 [ "$(json_get "$WORK/info.json" "j['layers'], j['heads'], j['kv_heads'], j['chat_template']")" = "30 9 3 chatml" ] ||
   fail "info: $(cat "$WORK/info.json")"
+# Tensors per type add up; the default model is mostly Q4_1 (134.5M parameters).
+[ "$(json_get "$WORK/info.json" "sum(j['tensor_types'].values()) == j['tensors'], j['tensor_types']['Q4_1'] > 200, round(j['parameters'] / 1e6, 1)")" = \
+  "True True 134.5" ] || fail "info tensor types: $(cat "$WORK/info.json")"
 
 "$RINGLM" devices --json > "$WORK/devices.json"
 python3 - "$WORK/devices.json" <<'PY' || fail "devices: $(cat "$WORK/devices.json")"

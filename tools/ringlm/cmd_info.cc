@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "commands.h"
 #include "engine_flags.h"
@@ -23,12 +25,27 @@ int run_info(int argc, char** argv) {
   if (!td.ok()) return fail(td.status());
   auto tmpl = ChatTemplate::FromGguf(f, args->get("template"));
   const ModelConfig& c = cfg.value();
+  // Tensors per element type (a "Q4_K_M" file mixes several), and parameters.
+  std::map<std::string, int64_t> type_counts;
+  int64_t params = 0;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    ++type_counts[std::string(dtype_name(t.type))];
+    params += t.elements();
+  }
+  JsonObject types;
+  std::string types_line;
+  for (const auto& [name, count] : type_counts) {
+    types.integer(name, count);
+    types_line += (types_line.empty() ? "" : ", ") + name + " x" + std::to_string(count);
+  }
   JsonObject o;
   o.str("path", f.path())
       .str("name", c.name)
       .str("architecture", c.arch)
       .integer("gguf_version", f.version())
       .integer("tensors", int64_t(f.tensors().size()))
+      .raw("tensor_types", types.str())
+      .integer("parameters", params)
       .integer("layers", c.n_layers)
       .integer("dim", c.dim)
       .integer("heads", c.n_heads)
@@ -49,10 +66,12 @@ int run_info(int argc, char** argv) {
   } else {
     std::printf(
         "%s (%s)\n  %d layers, dim %d, heads %d/%d (d=%d), ffn %d, vocab %d, ctx %d\n"
-        "  rope theta %.0f, tokenizer %s/%s, chat template %s, %zu tensors\n",
+        "  rope theta %.0f, tokenizer %s/%s, chat template %s\n"
+        "  %zu tensors, %.1fM parameters: %s\n",
         c.name.c_str(), c.arch.c_str(), c.n_layers, c.dim, c.n_heads, c.n_kv_heads, c.head_dim,
         c.ffn_dim, c.vocab, c.context_length, c.rope.theta, td->model.c_str(), td->pre.c_str(),
-        tmpl.ok() ? std::string(tmpl->name()).c_str() : "unrecognised", f.tensors().size());
+        tmpl.ok() ? std::string(tmpl->name()).c_str() : "unrecognised", f.tensors().size(),
+        double(params) / 1e6, types_line.c_str());
   }
   return 0;
 }
