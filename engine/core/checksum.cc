@@ -58,7 +58,7 @@ void Checksum64::update(const void* data, size_t n) {
   total_ += n;
   if (pending_n_ > 0) {
     const size_t take = n < 32 - pending_n_ ? n : 32 - pending_n_;
-    std::memcpy(pending_ + pending_n_, p, take);
+    if (take) std::memcpy(pending_ + pending_n_, p, take);  // p may be null for n = 0
     pending_n_ += take;
     p += take;
     n -= take;

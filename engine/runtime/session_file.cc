@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -72,7 +73,7 @@ class Reader {
   Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
   bool bytes(void* dst, size_t n) {
     if (n > n_ - off_) return false;
-    std::memcpy(dst, p_ + off_, n);
+    if (n) std::memcpy(dst, p_ + off_, n);  // dst may be null for n = 0 (an empty list)
     off_ += n;
     return true;
   }
@@ -158,8 +159,20 @@ std::vector<uint8_t> encode_session_file(const SessionFile& f) {
 
 Status write_session_file(const std::string& path, const SessionFile& f) {
   const std::string tmp = path + ".tmp";
-  FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (!out) return IoError("cannot write " + tmp);
+  // A session file holds a conversation: a new one is its owner's alone
+  // (0600); one that replaces a file keeps that file's permissions.
+  mode_t mode = 0600;
+  struct stat old;
+  if (::stat(path.c_str(), &old) == 0) mode = old.st_mode & 07777;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return IoError("cannot write " + tmp + ": " + std::strerror(errno));
+  FILE* out = ::fchmod(fd, mode) == 0 ? ::fdopen(fd, "wb") : nullptr;  // exactly, umask aside
+  if (!out) {
+    const int err = errno;
+    ::close(fd);
+    std::remove(tmp.c_str());
+    return IoError("cannot write " + tmp + ": " + std::strerror(err));
+  }
   bool ok =
       encode(f, [&](const uint8_t* p, size_t n) { return std::fwrite(p, 1, n, out) == n; });
   // On the disk before the rename makes it the session's file: a rename

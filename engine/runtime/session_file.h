@@ -48,8 +48,9 @@ std::vector<uint8_t> encode_session_file(const SessionFile& f);
 // each part is hashed and written to path + ".tmp" as it goes; the finished
 // file is flushed to the disk (fsync) before it is renamed over `path`, and
 // the directory after, so a crash leaves the old file or the new one, never
-// a truncated one. kIoError when the file cannot be written, synced or
-// renamed; `path` is then as it was and no .tmp is left.
+// a truncated one. A new file is created 0600 (a conversation is private);
+// a replaced file keeps its permissions. kIoError when the file cannot be
+// written, synced or renamed; `path` is then as it was and no .tmp is left.
 Status write_session_file(const std::string& path, const SessionFile& f);
 // The shards of the result point into `bytes`. kCorruptData for a bad magic,
 // checksum or length; kUnsupported for another format version (the message

@@ -7,8 +7,8 @@
       OUT_DIR/<i>.f32, i being the name's position in the list.
 
   dump_gguf_tensor.py --quantize TYPE IN.f32 OUT.bin
-      Encodes raw float32 values as ggml type TYPE (Q8_0, Q4_0, Q4_1, F16,
-      BF16) with gguf.quants.quantize and writes the bytes.
+      Encodes raw float32 values as ggml type TYPE (Q8_0, Q4_0, Q4_1, Q5_0,
+      Q5_1, F16, BF16) with gguf.quants.quantize and writes the bytes.
 
 Exit status: 0 on success, 2 on a usage error or a missing tensor.
 """

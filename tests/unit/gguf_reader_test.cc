@@ -333,13 +333,15 @@ TEST_CASE("read_tensor_f32 equals gguf-py's dequantization", "[gguf][model]") {
   }
   SECTION("every type the writer produces") {
     GgufWriter w;
-    const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16,
-                           DType::kQ8_0, DType::kQ4_0, DType::kQ4_1};
+    const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16,   DType::kQ8_0,
+                           DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,   DType::kQ5_1,
+                           DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,   DType::kQ5_K,
+                           DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS};
     std::vector<std::string> names;
-    for (DType t : types) {
+    for (DType t : types) {  // rows of 256: whole blocks of every type
       names.push_back(std::string("w.") + std::string(dtype_name(t)));
       REQUIRE(
-          w.add_tensor_f32(names.back(), t, {128, 3}, test::random_floats(384, 7, -3.f, 3.f)).ok());
+          w.add_tensor_f32(names.back(), t, {256, 3}, test::random_floats(768, 7, -3.f, 3.f)).ok());
     }
     REQUIRE(w.write(dir + "/all_types.gguf").ok());
     auto f = GgufFile::Open(dir + "/all_types.gguf");
@@ -363,7 +365,8 @@ TEST_CASE("quantize matches gguf-py's quantizers byte for byte", "[gguf]") {
     std::ofstream out(dir + "/x.f32", std::ios::binary);
     out.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
   }
-  const DType type = GENERATE(DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1);
+  const DType type = GENERATE(DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+                              DType::kQ5_0, DType::kQ5_1);
   const std::string name(dtype_name(type));
   INFO(name);
   const std::string cmd = "python3 '" + test::source_dir() +

@@ -1,8 +1,10 @@
 // Models whose matrices are stored in each quantized GGUF type load and run:
 // a model of each type gives exactly the prompt logits and greedy tokens of
-// its f32 twin (the same matrices, decoded and stored as F32), so the type's
-// tensors went through the loader whole. dequantize_test checks the decoding
-// itself against gguf-py.
+// its f32 twin (the same matrices, decoded by the same dequantize and stored
+// as F32), so the type's tensors went through the loader whole. This cannot
+// see an encoder or decoder bug (both files share them): dequantize_test
+// checks the decoding against gguf-py's, gguf_reader_test the files against
+// gguf-py's reader.
 #include <catch2/catch.hpp>
 
 #include "model/gguf.h"

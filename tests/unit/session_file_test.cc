@@ -134,6 +134,21 @@ TEST_CASE("a session file write that fails leaves the old file", "[session_file]
   CHECK_THAT(st.message(), Catch::Contains(".tmp"));
   CHECK(read_whole_file(path, size_t(1) << 20).value() == before);
   std::filesystem::remove(path + ".tmp");
+  // A new file is its owner's alone; a replaced one keeps its permissions.
+  const std::string fresh = dir + "/fresh.ringlm";
+  REQUIRE(write_session_file(fresh, sample(shards)).ok());
+  namespace fs = std::filesystem;
+  CHECK((fs::status(fresh).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  fs::permissions(fresh, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  REQUIRE(write_session_file(fresh, sample(other)).ok());
+  CHECK((fs::status(fresh).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  // A symbolic link in the temporary file's place is not followed.
+  fs::create_symlink(dir + "/elsewhere", fresh + ".tmp");
+  CHECK(write_session_file(fresh, sample(shards)).code() == StatusCode::kIoError);
+  CHECK(!fs::exists(dir + "/elsewhere"));
+  fs::remove(fresh + ".tmp");
   // Nor into a directory that does not exist.
   CHECK(write_session_file(dir + "/none/s.ringlm", sample(shards)).code() == StatusCode::kIoError);
 }

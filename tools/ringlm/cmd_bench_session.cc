@@ -25,7 +25,9 @@ Status bench(const Args& a) {
   if (tokens < 1 || tokens > (int64_t(1) << 30))
     return InvalidArgument("--tokens: a length in [1, 2^30]");
   if (reps < 1) return InvalidArgument("--reps: at least 1");
-  const std::filesystem::path dir = a.get("dir", std::filesystem::temp_directory_path().string());
+  std::error_code ec;
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
+  const std::filesystem::path dir = a.get("dir", ec ? std::string("/tmp") : tmp.string());
   const std::string path = (dir / ("ringlm-bench-session-" + std::to_string(::getpid()))).string();
 
   RINGLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(eo));
@@ -83,7 +85,6 @@ Status bench(const Args& a) {
     std::fflush(stdout);
     if (!same) st = Internal("the restored session's token history differs from the saved one");
   }
-  std::error_code ec;
   std::filesystem::remove(path, ec);
   return st;
 }

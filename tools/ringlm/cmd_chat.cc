@@ -28,7 +28,10 @@ int run_chat(int argc, char** argv) {
   Engine& e = *engine.value();
   const bool quiet = args->has("quiet");
   const std::string session_file = args->get("session");
-  const bool resume = !session_file.empty() && std::filesystem::exists(session_file);
+  std::error_code ec;
+  const bool resume = !session_file.empty() && std::filesystem::exists(session_file, ec);
+  if (ec)
+    return fail(IoError("cannot look up the session file " + session_file + ": " + ec.message()));
   Result<SessionId> sid = Status::Ok();
   if (resume) {
     sid = e.restore_session(session_file);
