@@ -130,7 +130,7 @@ class CpuBackend final : public Backend {
       const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
       if (j0 < j1 && cw.is_bf16()) {
         // Widening scratch, per thread, kept between calls (the OpenMP pool's
-        // threads persist); a few hundred KiB.
+        // threads persist); about 1 MiB.
         thread_local std::vector<float> scratch;
         if (m > kernels::cpu::kMatmulBf16DirectRows)
           scratch.resize(size_t(kernels::cpu::matmul_bf16_scratch_floats(k)));
