@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "cpu/convert.h"
+#include "cpu/matmul_bf16.h"
 #include "test_util.h"
 
 using namespace ringlm;
@@ -27,10 +28,13 @@ std::vector<float> bf16_values(int64_t n, uint32_t seed) {
 TEST_CASE("bf16 weights multiply as the f32 weights they round to", "[backend]") {
   const int threads = GENERATE(1, 2);
   const int64_t rows = GENERATE(int64_t(1), 2, 3, 4, 5, 17, 64);
-  const int64_t n = 133, k = 301;  // not multiples of the 16-row slices or vector widths
+  // Not multiples of the 16-row slices or of vector widths; k so long that a
+  // thread's slice of W is widened in several blocks (about 1 MiB each).
+  const int64_t n = 133, k = 4099;
   INFO("threads " << threads << " rows " << rows);
   auto f32 = make_cpu_backend({threads, false});
   auto bf16 = make_cpu_backend({threads, true});
+  REQUIRE(kernels::cpu::matmul_bf16_scratch_floats(k) / k < 64);  // rows per block
   const std::vector<float> w = bf16_values(n * k, 7);
   const std::vector<float> x = test::random_floats(rows * k, 8, -1.f, 1.f);
   const std::vector<float> bias = test::random_floats(n, 9, -1.f, 1.f);
