@@ -48,17 +48,66 @@ static void write_file(const char* path, const uint8_t* data, size_t len) {
   fclose(f);
 }
 
-/* Makes an edited session file well-formed again (engine/runtime/session_file.h).
- * The engine writes format version 3 (an XXH64 checksum) and still reads
- * version 2, which differs only in its checksum: FNV-1a 64 of everything
- * before the last 8 bytes, simpler to compute here. A version-3 file is
- * relabelled as version 2; any other version is left as it is. */
+/* XXH64 with seed 0 (the published algorithm), for the checksum of format 3. */
+static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static uint64_t read64(const uint8_t* p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+static uint64_t xxh64(const uint8_t* p, size_t n) {
+  const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full,
+                 P3 = 0x165667B19E3779F9ull, P4 = 0x85EBCA77C2B2AE63ull,
+                 P5 = 0x27D4EB2F165667C5ull;
+  const uint8_t* end = p + n;
+  uint64_t h;
+  if (n >= 32) {
+    uint64_t v[4] = {P1 + P2, P2, 0, 0 - P1};
+    for (; end - p >= 32; p += 32)
+      for (int i = 0; i < 4; ++i) v[i] = rotl64(v[i] + read64(p + 8 * i) * P2, 31) * P1;
+    h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
+    for (int i = 0; i < 4; ++i) h = (h ^ (rotl64(v[i] * P2, 31) * P1)) * P1 + P4;
+  } else {
+    h = P5;
+  }
+  h += (uint64_t)n;
+  for (; end - p >= 8; p += 8) h = rotl64(h ^ (rotl64(read64(p) * P2, 31) * P1), 27) * P1 + P4;
+  if (end - p >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    h = rotl64(h ^ ((uint64_t)w * P1), 23) * P2 + P3;
+    p += 4;
+  }
+  for (; p < end; ++p) h = rotl64(h ^ ((uint64_t)*p * P5), 11) * P1;
+  h ^= h >> 33;
+  h *= P2;
+  h ^= h >> 29;
+  h *= P3;
+  h ^= h >> 32;
+  return h;
+}
+
+/* Makes an edited session file well-formed again (engine/runtime/session_file.h):
+ * the last 8 bytes are the checksum of all before them, XXH64 in format 3
+ * (what the engine writes), byte-wise FNV-1a 64 in formats 1 and 2. */
 static void fix_checksum(uint8_t* data, size_t len) {
-  const uint32_t v2 = 2;
-  if (data[8] == 3 && data[9] == 0 && data[10] == 0 && data[11] == 0) memcpy(data + 8, &v2, 4);
+  uint32_t version;
+  memcpy(&version, data + 8, 4);
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i + 8 < len; ++i) h = (h ^ data[i]) * 1099511628211ull;
+  if (version >= 3) {
+    h = xxh64(data, len - 8);
+  } else {
+    for (size_t i = 0; i + 8 < len; ++i) h = (h ^ data[i]) * 1099511628211ull;
+  }
   memcpy(data + len - 8, &h, 8);
+}
+
+/* The file relabelled as format version 2, which differs from 3 only in its
+ * checksum. */
+static void as_version_2(uint8_t* data, size_t len) {
+  const uint32_t v2 = 2;
+  memcpy(data + 8, &v2, 4);
+  fix_checksum(data, len);
 }
 
 static ringlm_status restore_status(const char* path) {
@@ -176,7 +225,11 @@ int main(void) {
   CHECK(restore_status(damaged) == RINGLM_STATUS_CORRUPT_DATA);
 
   memcpy(copy, file, len);
-  fix_checksum(copy, len); /* unchanged, relabelled as format version 2: still read */
+  fix_checksum(copy, len); /* the checksum as the engine wrote it */
+  CHECK(memcmp(copy, file, len) == 0);
+
+  memcpy(copy, file, len);
+  as_version_2(copy, len); /* unchanged, relabelled as format version 2: still read */
   write_file(damaged, copy, len);
   CHECK(restore_status(damaged) == RINGLM_STATUS_OK);
 
