@@ -25,6 +25,21 @@ inline uint32_t u32_at(const uint8_t* p) {
   return v;  // little-endian hosts only
 }
 
+// Scale and min of sub-blocks is and is + 1 of a Q4_K / Q5_K block (each
+// 32 values): d * scale, dmin * min.
+struct SubScales {
+  float d1, m1, d2, m2;
+};
+SubScales sub_scales(int is, const uint8_t* scales, float d, float min) {
+  uint8_t sc, m;
+  SubScales s;
+  scale_min_k4(is, scales, &sc, &m);
+  s.d1 = d * float(sc), s.m1 = min * float(m);
+  scale_min_k4(is + 1, scales, &sc, &m);
+  s.d2 = d * float(sc), s.m2 = min * float(m);
+  return s;
+}
+
 }  // namespace
 
 void q5_0(const uint8_t* blk, float* y) {
@@ -124,17 +139,11 @@ void q4_k(const uint8_t* blk, float* y) {
   const float min = f16_at(blk + 2);
   const uint8_t* scales = blk + 4;
   const uint8_t* q = blk + 16;
-  int is = 0;
-  for (int j = 0; j < kQkK; j += 64) {
-    uint8_t sc, m;
-    scale_min_k4(is + 0, scales, &sc, &m);
-    const float d1 = d * float(sc), m1 = min * float(m);
-    scale_min_k4(is + 1, scales, &sc, &m);
-    const float d2 = d * float(sc), m2 = min * float(m);
-    for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0xF) - m1;
-    for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
+  for (int is = 0; is < 8; is += 2) {
+    const SubScales s = sub_scales(is, scales, d, min);
+    for (int l = 0; l < 32; ++l) *y++ = s.d1 * float(q[l] & 0xF) - s.m1;
+    for (int l = 0; l < 32; ++l) *y++ = s.d2 * float(q[l] >> 4) - s.m2;
     q += 32;
-    is += 2;
   }
 }
 
@@ -144,18 +153,12 @@ void q5_k(const uint8_t* blk, float* y) {
   const uint8_t* scales = blk + 4;
   const uint8_t* qh = blk + 16;
   const uint8_t* ql = blk + 48;
-  int is = 0;
   uint8_t u1 = 1, u2 = 2;
-  for (int j = 0; j < kQkK; j += 64) {
-    uint8_t sc, m;
-    scale_min_k4(is + 0, scales, &sc, &m);
-    const float d1 = d * float(sc), m1 = min * float(m);
-    scale_min_k4(is + 1, scales, &sc, &m);
-    const float d2 = d * float(sc), m2 = min * float(m);
-    for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-    for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+  for (int is = 0; is < 8; is += 2) {
+    const SubScales s = sub_scales(is, scales, d, min);
+    for (int l = 0; l < 32; ++l) *y++ = s.d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - s.m1;
+    for (int l = 0; l < 32; ++l) *y++ = s.d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - s.m2;
     ql += 32;
-    is += 2;
     u1 = uint8_t(u1 << 2);
     u2 = uint8_t(u2 << 2);
   }
