@@ -1,7 +1,7 @@
 // Backend: the one interface the engine computes through.
 //
 // Activations are f32 on every backend; weights live in the backend's storage
-// type (CPU: f32; CUDA: bf16) behind Weight; the KV cache holds K and V as
+// type (CPU: f32, or bf16 by choice; CUDA: bf16) behind Weight; the KV cache holds K and V as
 // kernels::KvType elements (f32 or bf16, the engine's choice; attention takes
 // either). Pointers passed
 // to ops are in the backend's memory space (host memory for CpuBackend, device

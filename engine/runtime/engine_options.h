@@ -65,9 +65,9 @@ struct EngineOptions {
   int64_t kv_page_tokens = 256;
   // Every rank of a group stores K/V in the leader's (rank 0's) resolved type.
   KvCacheType kv_cache_type = KvCacheType::kAuto;
-  // The weight matrices' element type: each process's own (a worker's
-  // option holds for its ranks; ranks of mixed types compute with their own
-  // rounding of the weights).
+  // The weight matrices' element type. Every rank of a group must resolve to
+  // the same (workers pass the same option; CUDA ranks hold bf16): a group
+  // whose ranks differ fails to start with kFailedPrecondition.
   WeightType weight_type = WeightType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
   std::chrono::milliseconds comm_timeout{60000};

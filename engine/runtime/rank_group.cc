@@ -33,7 +33,7 @@ constexpr size_t kDeviceCalibrationBytes = size_t(32) << 20;
 // of another build (another step protocol) or with another model file would
 // otherwise compute garbage, or fail only at a step's deadline.
 // Bump kRankProtocol whenever StepPlan or the collectives of a step change.
-constexpr uint32_t kRankProtocol = 8;
+constexpr uint32_t kRankProtocol = 9;
 struct RankHello {
   uint32_t protocol = kRankProtocol;
   uint32_t report_bytes = sizeof(StepReport);
@@ -159,6 +159,20 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
   RINGLM_RETURN_IF_ERROR(r.comm->broadcast(&kv_type, sizeof(kv_type), 0).WithContext("kv type"));
   if (kv_type > uint8_t(kernels::KvType::kBF16))
     return Internal("the leader sent an unknown KV element type " + std::to_string(kv_type));
+  // The weights' element type must be the group's too (each rank loaded its
+  // weights before it connected): a rank that differs fails every rank.
+  const uint8_t bf16_weights = resolve_bf16_weights(opts.weight_type, r.backend->name()) ? 1 : 0;
+  std::vector<uint8_t> weights(size_t(r.comm->size()));
+  RINGLM_RETURN_IF_ERROR(
+      r.comm->all_gather(&bf16_weights, weights.data(), 1).WithContext("weight types"));
+  auto type_name = [](uint8_t b) { return b ? std::string("bf16") : std::string("f32"); };
+  for (size_t i = 1; i < weights.size(); ++i) {
+    if (weights[i] != weights[0])
+      return FailedPrecondition("rank " + std::to_string(i) + " holds " + type_name(weights[i]) +
+                                " weights and rank 0 " + type_name(weights[0]) +
+                                ": every rank needs the same weight type (--weight-type, "
+                                "EngineConfig.weight_type; CUDA ranks hold bf16)");
+  }
   // So is the leader timeout: followers must wait at least as long as the
   // leader's heartbeats take.
   int64_t leader_timeout_ms = opts.leader_timeout.count();

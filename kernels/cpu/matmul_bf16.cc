@@ -18,10 +18,12 @@ int64_t block_rows(int64_t k) { return std::max<int64_t>(16, (int64_t(1) << 18) 
 inline float widen(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 // M rows of x against W rows [j0, j1), one pass over W: M accumulators per
-// W row, the widening and FMAs vectorised along k.
+// W row, the widening and FMAs vectorised along k. Inlined into the plain
+// functions below, which carry the SIMD clones.
 template <int M>
-RINGLM_SIMD_CLONES void direct_rows(const float* x, const uint16_t* w, int64_t k, int64_t j0,
-                                    int64_t j1, float* y, int64_t ldy, float beta) {
+[[gnu::always_inline]] inline void direct_rows(const float* x, const uint16_t* w, int64_t k,
+                                               int64_t j0, int64_t j1, float* y, int64_t ldy,
+                                               float beta) {
   for (int64_t j = j0; j < j1; ++j) {
     const uint16_t* wr = w + j * k;
     float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
@@ -41,6 +43,23 @@ RINGLM_SIMD_CLONES void direct_rows(const float* x, const uint16_t* w, int64_t k
   }
 }
 
+RINGLM_SIMD_CLONES void direct_1(const float* x, const uint16_t* w, int64_t k, int64_t j0,
+                                  int64_t j1, float* y, int64_t ldy, float beta) {
+  direct_rows<1>(x, w, k, j0, j1, y, ldy, beta);
+}
+RINGLM_SIMD_CLONES void direct_2(const float* x, const uint16_t* w, int64_t k, int64_t j0,
+                                  int64_t j1, float* y, int64_t ldy, float beta) {
+  direct_rows<2>(x, w, k, j0, j1, y, ldy, beta);
+}
+RINGLM_SIMD_CLONES void direct_3(const float* x, const uint16_t* w, int64_t k, int64_t j0,
+                                  int64_t j1, float* y, int64_t ldy, float beta) {
+  direct_rows<3>(x, w, k, j0, j1, y, ldy, beta);
+}
+RINGLM_SIMD_CLONES void direct_4(const float* x, const uint16_t* w, int64_t k, int64_t j0,
+                                  int64_t j1, float* y, int64_t ldy, float beta) {
+  direct_rows<4>(x, w, k, j0, j1, y, ldy, beta);
+}
+
 RINGLM_SIMD_CLONES void widen_rows(const uint16_t* src, float* dst, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) dst[i] = widen(src[i]);
@@ -55,10 +74,10 @@ void matmul_bf16_rows(const float* x, int64_t m, const uint16_t* w, int64_t k, i
   if (m <= 0 || j0 >= j1) return;
   if (m <= kMatmulBf16DirectRows) {
     switch (m) {
-      case 1: return direct_rows<1>(x, w, k, j0, j1, y, ldy, beta);
-      case 2: return direct_rows<2>(x, w, k, j0, j1, y, ldy, beta);
-      case 3: return direct_rows<3>(x, w, k, j0, j1, y, ldy, beta);
-      default: return direct_rows<4>(x, w, k, j0, j1, y, ldy, beta);
+      case 1: return direct_1(x, w, k, j0, j1, y, ldy, beta);
+      case 2: return direct_2(x, w, k, j0, j1, y, ldy, beta);
+      case 3: return direct_3(x, w, k, j0, j1, y, ldy, beta);
+      default: return direct_4(x, w, k, j0, j1, y, ldy, beta);
     }
   }
   const int64_t rows = block_rows(k);

@@ -4,7 +4,7 @@
 # The group uses the leader's KV element type even where a worker asks for
 # another (pass-kv: the worker says bf16, the leader's f32 holds). The store
 # serves run after run (each group takes its keys out). A worker with
-# another model file is refused at once, on both sides.
+# another model file, or another weight type, is refused at once, on both sides.
 source "$(dirname "$0")/lib.sh"
 PROMPT="Write one sentence about the ocean and one about the mountains."
 "$RINGLM" generate --model "$MODEL" --prompt "$PROMPT" --chat --max-tokens 24 --json > "$WORK/n1.json"
@@ -56,4 +56,18 @@ fi
 grep -q "another model" "$WORK/leader-other.log" || fail "leader: $(cat "$WORK/leader-other.log")"
 if wait "${PIDS[-1]}"; then fail "the worker with another model exited 0"; fi
 grep -q "another model" "$WORK/worker-other.log" || fail "worker: $(cat "$WORK/worker-other.log")"
+
+# Another weight type (the leader's bf16, the worker's default f32): refused.
+store="$WORK/store-weights"
+"$RINGLM" worker --model "$MODEL" --world 2 --rank 1 --store "file:$store" --threads 1 \
+  2> "$WORK/worker-weights.log" &
+PIDS+=($!)
+if "$RINGLM" generate --model "$MODEL" --world 2 --rank 0 --store "file:$store" --threads 1 \
+  --weight-type bf16 --prompt "$PROMPT" --max-tokens 2 > "$WORK/weights.out" 2> "$WORK/leader-weights.log"; then
+  fail "a bf16 leader and an f32 worker ran: $(cat "$WORK/weights.out")"
+fi
+grep -q "rank 1 holds f32 weights and rank 0 bf16" "$WORK/leader-weights.log" ||
+  fail "leader: $(cat "$WORK/leader-weights.log")"
+if wait "${PIDS[-1]}"; then fail "the worker with another weight type exited 0"; fi
+grep -q "same weight type" "$WORK/worker-weights.log" || fail "worker: $(cat "$WORK/worker-weights.log")"
 echo "multiprocess_cp_test: ok"

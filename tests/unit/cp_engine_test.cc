@@ -81,7 +81,11 @@ double max_abs(const std::vector<float>& a) {
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::abs(double(a[i]) - b[i]);
+    if (std::isnan(d)) return INFINITY;  // std::max would skip it
+    m = std::max(m, d);
+  }
   return m;
 }
 

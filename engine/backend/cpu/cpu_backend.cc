@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -91,10 +92,13 @@ class CpuBackend final : public Backend {
 
   Result<std::unique_ptr<Weight>> make_weight(const float* host, int64_t rows,
                                               int64_t cols) override {
+    if (rows < 0 || cols < 0)
+      return InvalidArgument("cpu backend: a weight of " + std::to_string(rows) + " x " +
+                             std::to_string(cols));
     std::unique_ptr<Weight> w;
     try {
       w = std::make_unique<CpuWeight>(host, rows, cols, bf16_weights_);
-    } catch (const std::bad_alloc&) {
+    } catch (const std::exception&) {  // bad_alloc, or length_error beyond size_t
       return ResourceExhausted("cpu backend: cannot allocate a " + std::to_string(rows) + " x " +
                                std::to_string(cols) + " weight");
     }
@@ -102,7 +106,7 @@ class CpuBackend final : public Backend {
   }
 
   Status matmul(const float* x, const Weight& w, const float* bias, float* y, int64_t m) override {
-    gemm(x, w, y, m, 0.f);
+    RINGLM_RETURN_IF_ERROR(gemm(x, w, y, m, 0.f));
     if (bias) {
       const int64_t n = w.rows();
       for (int64_t i = 0; i < m; ++i)
@@ -112,15 +116,16 @@ class CpuBackend final : public Backend {
   }
 
   Status matmul_add(const float* x, const Weight& w, float* y, int64_t m) override {
-    gemm(x, w, y, m, 1.f);
-    return Status::Ok();
+    return gemm(x, w, y, m, 1.f);
   }
 
-  // y[m, n] = x[m, k] W^T + beta * y.
-  void gemm(const float* x, const Weight& w, float* y, int64_t m, float beta) {
+  // y[m, n] = x[m, k] W^T + beta * y. kResourceExhausted when a thread cannot
+  // allocate its bf16 widening scratch (y is then partly written).
+  Status gemm(const float* x, const Weight& w, float* y, int64_t m, float beta) {
     set_threads();
     const auto& cw = static_cast<const CpuWeight&>(w);
     const int64_t n = w.rows(), k = w.cols();
+    std::atomic<bool> no_scratch{false};
     // Each thread owns a slice of the output features [j0, j1): W's rows are
     // split, so every weight byte is read by one thread only.
 #pragma omp parallel
@@ -132,9 +137,17 @@ class CpuBackend final : public Backend {
         // Widening scratch, per thread, kept between calls (the OpenMP pool's
         // threads persist); about 1 MiB.
         thread_local std::vector<float> scratch;
-        if (m > kernels::cpu::kMatmulBf16DirectRows)
-          scratch.resize(size_t(kernels::cpu::matmul_bf16_scratch_floats(k)));
-        kernels::cpu::matmul_bf16_rows(x, m, cw.bf16(), k, j0, j1, y, n, beta, scratch.data());
+        bool ready = true;
+        if (m > kernels::cpu::kMatmulBf16DirectRows) {
+          try {  // an exception must not leave an OpenMP region (std::terminate)
+            scratch.resize(size_t(kernels::cpu::matmul_bf16_scratch_floats(k)));
+          } catch (const std::bad_alloc&) {
+            ready = false;
+            no_scratch = true;
+          }
+        }
+        if (ready)
+          kernels::cpu::matmul_bf16_rows(x, m, cw.bf16(), k, j0, j1, y, n, beta, scratch.data());
       } else if (j0 < j1) {
         const float* wj = cw.f32() + j0 * k;
         if (m == 1) {
@@ -147,6 +160,9 @@ class CpuBackend final : public Backend {
         }
       }
     }
+    if (no_scratch)
+      return ResourceExhausted("cpu backend: cannot allocate the bf16 weights' widening scratch");
+    return Status::Ok();
   }
 
   Status embedding(const Weight& table, const int32_t* ids, float* out, int64_t n) override {
