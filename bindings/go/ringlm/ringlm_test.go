@@ -278,6 +278,21 @@ func TestClosingAStreamEarlyCancelsIt(t *testing.T) {
 	ask(t, s, "Hi", 2)
 }
 
+func TestWeightTypes(t *testing.T) {
+	if _, err := ringlm.NewEngine(ringlm.EngineConfig{ModelPath: modelPath(t), WeightType: "F16"}); err == nil {
+		t.Fatal("an engine with weight type F16 was created")
+	}
+	e, err := ringlm.NewEngine(ringlm.EngineConfig{ModelPath: modelPath(t), ThreadsPerRank: 2, WeightType: "BF16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	info, err := e.Info()
+	if err != nil || info.WeightType != "bf16" {
+		t.Fatalf("info %+v, %v", info, err)
+	}
+}
+
 func TestMalformedRequestsAreErrors(t *testing.T) {
 	e := engine(t)
 	s, err := e.NewSession(ringlm.SessionConfig{})

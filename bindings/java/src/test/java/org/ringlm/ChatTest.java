@@ -43,6 +43,17 @@ class ChatTest extends WithEngine {
   }
 
   @Test
+  void bf16WeightsAreReportedAndChat() throws RingLmException {
+    try (Engine e = Engine.builder(TestModel.path()).threadsPerRank(2).weightType("BF16").build();
+         Session s = e.newSession()) {
+      Object type = Json.object(Json.parse(e.infoJson())).get("weight_type");
+      assertEquals("bf16", type);
+      ChatResponse r = s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(4)).response();
+      assertTrue(r.tokens().length > 0);
+    }
+  }
+
+  @Test
   void streamsEventsThenTheResponse() throws RingLmException {
     try (Session s = engine.newSession();
          ChatStream stream = s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS))) {

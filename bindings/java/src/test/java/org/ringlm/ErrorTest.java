@@ -70,6 +70,8 @@ class ErrorTest extends WithEngine {
     Path bad = tmp.resolve("bad.gguf");
     Files.write(bad, new byte[64]);
     assertThrows(RingLmException.class, () -> Engine.builder(bad).build());
+    assertThrows(RingLmException.class,
+        () -> Engine.builder(TestModel.path()).weightType("Q4_K").build());  // not a WeightType
     e = assertThrows(RingLmException.class, () -> Engine.fromJson("[1, 2"));
     assertEquals(Status.CORRUPT_DATA, e.status());
   }
