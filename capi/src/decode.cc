@@ -40,7 +40,8 @@ constexpr std::pair<api::KvCacheType, KvCacheType> kKvCacheTypes[] = {
 constexpr std::pair<api::WeightType, WeightType> kWeightTypes[] = {
     {api::WeightType::Auto, WeightType::kAuto},
     {api::WeightType::F32, WeightType::kF32},
-    {api::WeightType::BF16, WeightType::kBF16}};
+    {api::WeightType::BF16, WeightType::kBF16},
+    {api::WeightType::Q8_0, WeightType::kQ8_0}};
 constexpr std::pair<api::Role, const char*> kRoles[] = {
     {api::Role::User, "user"}, {api::Role::Assistant, "assistant"}, {api::Role::System, "system"}};
 

@@ -136,7 +136,7 @@ Result<std::string> encode_engine_info(Format f, const EngineInfo& info, int32_t
   auto backend = b.CreateString(info.backend);
   auto tmpl = b.CreateString(info.chat_template);
   auto kv_type = b.CreateString(kernels::kv_type_name(info.kv_type));
-  auto weight_type = b.CreateString(info.bf16_weights ? "bf16" : "f32");
+  auto weight_type = b.CreateString(weight_type_name(info.weight_type));
   api::EngineInfoBuilder eb(b);
   eb.add_version(version);
   eb.add_abi_version(abi_version);

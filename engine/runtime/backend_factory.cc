@@ -19,13 +19,18 @@ int rank_device(const EngineOptions& opts, int local_index) {
 
 Result<std::unique_ptr<Backend>> make_backend(const EngineOptions& opts, int local_index,
                                               int threads) {
-  if (opts.backend == "cpu")
-    return make_cpu_backend(
-        CpuBackendOptions{threads, resolve_bf16_weights(opts.weight_type, opts.backend)});
+  const WeightType w = resolve_weight_type(opts.weight_type, opts.backend);
+  if (opts.backend == "cpu") {
+    const CpuWeights cw = w == WeightType::kBF16   ? CpuWeights::kBF16
+                          : w == WeightType::kQ8_0 ? CpuWeights::kQ8
+                                                   : CpuWeights::kF32;
+    return make_cpu_backend(CpuBackendOptions{threads, cw});
+  }
   if (opts.backend != "cuda")
     return InvalidArgument("unknown backend '" + opts.backend + "' (cpu or cuda)");
-  if (opts.weight_type == WeightType::kF32)
-    return InvalidArgument("weight type f32 is not available on the cuda backend (its weights are bf16)");
+  if (w != WeightType::kBF16)
+    return InvalidArgument(std::string("weight type ") + weight_type_name(w) +
+                           " is not available on the cuda backend (its weights are bf16)");
 #if RINGLM_HAVE_CUDA
   if (cuda_device_count() == 0) return Unavailable("backend cuda: no CUDA device is present");
   return make_cuda_backend(rank_device(opts, local_index));

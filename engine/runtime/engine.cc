@@ -50,7 +50,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opts) {
   e->info_.backend = std::string(be->name());
   const kernels::KvType kv = resolve_kv_type(opts.kv_cache_type, be->name());
   e->info_.kv_type = kv;
-  e->info_.bf16_weights = resolve_bf16_weights(opts.weight_type, be->name());
+  e->info_.weight_type = resolve_weight_type(opts.weight_type, be->name());
   EngineOptions group_opts = opts;
   group_opts.kv_cache_type = kv == kernels::KvType::kBF16 ? KvCacheType::kBF16 : KvCacheType::kF32;
   e->info_.chat_template = std::string(e->template_->name());

@@ -58,7 +58,7 @@ struct EngineInfo {
   int world_size = 1;
   std::string backend;
   kernels::KvType kv_type = kernels::KvType::kF32;  // the KV cache's elements, for the whole group
-  bool bf16_weights = false;  // every rank's weight matrices are bf16 (else f32)
+  WeightType weight_type = WeightType::kF32;  // every rank's weight matrices (resolved)
   CpCalibration calibration;
   uint64_t model_fingerprint = 0;
   std::string chat_template;

@@ -2,6 +2,16 @@
 
 namespace ringlm {
 
+const char* weight_type_name(WeightType t) {
+  switch (t) {
+    case WeightType::kAuto: return "auto";
+    case WeightType::kF32: return "f32";
+    case WeightType::kBF16: return "bf16";
+    case WeightType::kQ8_0: return "q8_0";
+  }
+  return "?";
+}
+
 Status check_engine_options(const EngineOptions& o) {
   if (o.world_size < 1 || o.world_size > kMaxWorldSize)
     return InvalidArgument("world_size must be in [1, " + std::to_string(kMaxWorldSize) +

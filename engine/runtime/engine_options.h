@@ -26,13 +26,20 @@ inline kernels::KvType resolve_kv_type(KvCacheType t, std::string_view backend) 
 }
 
 // Element type of the weight matrices. kAuto: f32 on the CPU (the reference),
-// bf16 on CUDA (its only type). kBF16 on the CPU halves the weights' memory
-// and the bytes a decode step streams; kF32 on CUDA is refused.
-enum class WeightType : uint8_t { kAuto, kF32, kBF16 };
+// bf16 on CUDA (its only type). On the CPU, kBF16 halves the weights' memory
+// and the bytes a decode step streams, kQ8_0 (8-bit integers, an f32 scale
+// per 32: kernels/cpu/matmul_q8.h) about quarters them; CUDA refuses both
+// kF32 and kQ8_0.
+enum class WeightType : uint8_t { kAuto, kF32, kBF16, kQ8_0 };
 
-inline bool resolve_bf16_weights(WeightType t, std::string_view backend) {
-  return t == WeightType::kBF16 || (t == WeightType::kAuto && backend == "cuda");
+// kAuto made concrete for a backend ("cpu" or "cuda").
+inline WeightType resolve_weight_type(WeightType t, std::string_view backend) {
+  if (t != WeightType::kAuto) return t;
+  return backend == "cuda" ? WeightType::kBF16 : WeightType::kF32;
 }
+
+// "auto", "f32", "bf16" or "q8_0".
+const char* weight_type_name(WeightType t);
 
 // CP decode's variant unless one is chosen: all-gather, the faster of the two
 // at batch 1 (docs/benchmarks.md).

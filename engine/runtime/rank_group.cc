@@ -161,11 +161,11 @@ Result<RankLocal> make_rank(const EngineOptions& opts, const LlamaModel& model, 
     return Internal("the leader sent an unknown KV element type " + std::to_string(kv_type));
   // The weights' element type must be the group's too (each rank loaded its
   // weights before it connected): a rank that differs fails every rank.
-  const uint8_t bf16_weights = resolve_bf16_weights(opts.weight_type, r.backend->name()) ? 1 : 0;
+  const uint8_t weight_type = uint8_t(resolve_weight_type(opts.weight_type, r.backend->name()));
   std::vector<uint8_t> weights(size_t(r.comm->size()));
   RINGLM_RETURN_IF_ERROR(
-      r.comm->all_gather(&bf16_weights, weights.data(), 1).WithContext("weight types"));
-  auto type_name = [](uint8_t b) { return b ? std::string("bf16") : std::string("f32"); };
+      r.comm->all_gather(&weight_type, weights.data(), 1).WithContext("weight types"));
+  auto type_name = [](uint8_t t) { return std::string(weight_type_name(WeightType(t))); };
   for (size_t i = 1; i < weights.size(); ++i) {
     if (weights[i] != weights[0])
       return FailedPrecondition("rank " + std::to_string(i) + " holds " + type_name(weights[i]) +

@@ -102,7 +102,8 @@ expect_error "cannot read the prompt file" generate --model "$MODEL" --prompt-fi
 expect_error "INVALID_ARGUMENT" generate --model "$MODEL" --prompt x --temperature -1
 expect_error "variant" generate --model "$MODEL" --prompt x --variant sideways
 expect_error "kv-type" generate --model "$MODEL" --prompt x --kv-type f16
-expect_error "weight-type must be auto, f32 or bf16" generate --model "$MODEL" --prompt x --weight-type q4
+expect_error "weight-type must be auto, f32, bf16 or q8_0" generate --model "$MODEL" --prompt x --weight-type q4
+expect_error "weight type q8_0 is not available on the cuda backend" generate --model "$MODEL" --prompt x --backend cuda --weight-type q8_0
 expect_error "comm must be auto, gloo or nccl" generate --model "$MODEL" --prompt x --comm tcp
 expect_error "threads must be in" generate --model "$MODEL" --prompt x --threads 100000
 expect_error "leader-timeout-ms must be an integer in" generate --model "$MODEL" --prompt x --leader-timeout-ms 100

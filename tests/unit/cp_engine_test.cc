@@ -168,33 +168,35 @@ TEST_CASE("CP over a bf16 KV cache equals N = 1 over a bf16 KV cache", "[cp]") {
   }
 }
 
-TEST_CASE("CP with bf16 weights equals N = 1 with bf16 weights", "[cp]") {
+TEST_CASE("CP with bf16 or 8-bit weights equals N = 1 with the same weights", "[cp]") {
   if (test_backend() != "cpu") return;  // CUDA weights are always bf16: the test above
+  const WeightType type = GENERATE(WeightType::kBF16, WeightType::kQ8_0);
   test::TinyModelSpec spec;
   spec.heads = 4;
   spec.kv_heads = 2;
   spec.dim = 64;
-  const std::string path = test::temp_dir("cp_engine_bf16_weights") + "/tiny.gguf";
+  const std::string path =
+      test::temp_dir(std::string("cp_engine_weights_") + weight_type_name(type)) + "/tiny.gguf";
   test::write_tiny_model(path, spec);
   const std::vector<int> lengths{37, 1, 130};
   const int decode = 6;
-  auto ref_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kAuto, WeightType::kBF16);
-  REQUIRE(ref_engine->info().bf16_weights);
+  auto ref_engine = make_engine(path, 1, CpVariant::kAuto, KvCacheType::kAuto, type);
+  REQUIRE(ref_engine->info().weight_type == type);
   const int vocab = ref_engine->info().model.vocab;
   const Transcript ref = run_turns(*ref_engine, lengths, decode, vocab);
   ref_engine.reset();
   {
     // The weights' rounding moves the first turn's logits off the f32 ones.
     auto f32_engine = make_engine(path, 1, CpVariant::kAuto);
-    REQUIRE(!f32_engine->info().bf16_weights);
+    REQUIRE(f32_engine->info().weight_type == WeightType::kF32);
     const Transcript f32 = run_turns(*f32_engine, {lengths[0]}, decode, vocab);
     CHECK(max_abs_diff(f32.logits[0], ref.logits[0]) > 0);
   }
   const CpVariant v = GENERATE(CpVariant::kPassKV, CpVariant::kPassQ);
-  auto e = make_engine(path, 2, v, KvCacheType::kAuto, WeightType::kBF16);
+  auto e = make_engine(path, 2, v, KvCacheType::kAuto, type);
   const Transcript got = run_turns(*e, lengths, decode, vocab);
   for (size_t turn = 0; turn < lengths.size(); ++turn) {
-    INFO("variant=" << cp_variant_name(v) << " turn " << turn);
+    INFO(weight_type_name(type) << " variant=" << cp_variant_name(v) << " turn " << turn);
     CHECK(max_abs_diff(got.logits[turn], ref.logits[turn]) <= 5e-5 * max_abs(ref.logits[turn]));
     CHECK(got.tokens[turn] == ref.tokens[turn]);
   }

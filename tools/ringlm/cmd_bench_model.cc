@@ -73,7 +73,7 @@ Status bench(const Args& a) {
       "random weights (%s) in %.1f s; chunk %lld, %s KV, peak %.0f TFLOP/s\n",
       cfg.name.c_str(), std::string(be->name()).c_str(), cfg.n_layers, cfg.dim, cfg.n_heads,
       cfg.n_kv_heads, cfg.ffn_dim, cfg.vocab,
-      resolve_bf16_weights(eo.weight_type, be->name()) ? "bf16" : "f32", load.ms() / 1000,
+      weight_type_name(resolve_weight_type(eo.weight_type, be->name())), load.ms() / 1000,
       (long long)chunk, kernels::kv_type_name(kv_type), peak);
   std::printf("%9s %10s %10s %9s %7s %9s %12s %10s\n", "tokens", "prefill_s", "tok/s", "TFLOP/s",
               "MFU", "cold_s", "decode_tok/s", "kv_GiB");

@@ -41,17 +41,13 @@ Result<int64_t> env_int(const char* name, int64_t def, int64_t lo, int64_t hi) {
   return parse_int(v, std::string("$") + name, lo, hi);
 }
 
-// --kv-type / --weight-type: auto, f32 or bf16 (T has kAuto, kF32, kBF16).
-template <typename T>
-Result<T> element_type(const Args& a, const std::string& flag) {
-  const std::string v = a.get(flag, "auto");
-  if (v == "auto") return T::kAuto;
-  if (v == "f32") return T::kF32;
-  if (v == "bf16") return T::kBF16;
-  std::string msg = "--";  // appended: GCC 12 warns falsely on "--" + flag
-  msg += flag;
-  msg += " must be auto, f32 or bf16 (got '" + v + "')";
-  return InvalidArgument(msg);
+// --kv-type: auto, f32 or bf16.
+Result<KvCacheType> kv_cache_type(const Args& a) {
+  const std::string v = a.get("kv-type", "auto");
+  if (v == "auto") return KvCacheType::kAuto;
+  if (v == "f32") return KvCacheType::kF32;
+  if (v == "bf16") return KvCacheType::kBF16;
+  return InvalidArgument("--kv-type must be auto, f32 or bf16 (got '" + v + "')");
 }
 
 }  // namespace
@@ -102,8 +98,14 @@ Result<EngineOptions> engine_options(const Args& a) {
     return InvalidArgument("--comm must be auto, gloo or nccl (got '" + comm + "')");
   o.nccl = comm == "nccl";
   o.in_process_gloo = comm == "gloo";
-  RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, element_type<KvCacheType>(a, "kv-type"));
-  RINGLM_ASSIGN_OR_RETURN(o.weight_type, element_type<WeightType>(a, "weight-type"));
+  RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, kv_cache_type(a));
+  const std::string wt = a.get("weight-type", "auto");
+  bool known = false;
+  for (WeightType t : {WeightType::kAuto, WeightType::kF32, WeightType::kBF16, WeightType::kQ8_0}) {
+    if (wt == weight_type_name(t)) o.weight_type = t, known = true;
+  }
+  if (!known)
+    return InvalidArgument("--weight-type must be auto, f32, bf16 or q8_0 (got '" + wt + "')");
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
   return o;

@@ -97,7 +97,7 @@ type EngineConfig struct {
 	CPVariant       CpVariant `json:"cp_variant,omitempty"`
 	ChatTemplate    string    `json:"chat_template,omitempty"`
 	KVCacheType     string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
-	WeightType      string    `json:"weight_type,omitempty"`   // "Auto", "F32" or "BF16"
+	WeightType      string    `json:"weight_type,omitempty"`   // "Auto", "F32", "BF16" or "Q8_0"
 }
 
 // SessionConfig configures a new session.
@@ -184,7 +184,7 @@ type EngineInfo struct {
 	AttnFlops        float64   `json:"attn_flops"`
 	LinkBytesPerS    float64   `json:"link_bytes_per_s"`
 	KVCacheType      string    `json:"kv_cache_type"` // "f32" or "bf16"
-	WeightType       string    `json:"weight_type"`   // "f32" or "bf16"
+	WeightType       string    `json:"weight_type"`   // "f32", "bf16" or "q8_0"
 }
 
 // wireEvent is an Event message in its JSON form.

@@ -14,6 +14,7 @@
 #include "cpu/convert.h"
 #include "cpu/embedding.h"
 #include "cpu/matmul_bf16.h"
+#include "cpu/matmul_q8.h"
 #include "cpu/merge_partials.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
@@ -22,34 +23,49 @@
 namespace ringlm {
 namespace {
 
-// [rows, cols] row-major, in f32 or in bf16 (one of the two is empty).
+// [rows, cols] row-major, held as f32, bf16, or 8-bit (q and d, the layout
+// of kernels/cpu/matmul_q8.h); the other members are empty.
 class CpuWeight final : public Weight {
  public:
-  CpuWeight(const float* host, int64_t rows, int64_t cols, bool bf16)
-      : Weight(rows, cols), is_bf16_(bf16) {
+  CpuWeight(const float* host, int64_t rows, int64_t cols, CpuWeights kind)
+      : Weight(rows, cols), kind_(kind) {
     const size_t n = size_t(rows) * size_t(cols);
-    if (bf16) {
-      bf16_.resize(n);
-      kernels::cpu::f32_to_bf16(host, bf16_.data(), int64_t(n));
-    } else {
-      f32_.assign(host, host + n);
+    switch (kind) {
+      case CpuWeights::kF32:
+        f32_.assign(host, host + n);
+        break;
+      case CpuWeights::kBF16:
+        bf16_.resize(n);
+        kernels::cpu::f32_to_bf16(host, bf16_.data(), int64_t(n));
+        break;
+      case CpuWeights::kQ8: {
+        const int64_t kp = kernels::cpu::q8_padded_cols(cols);
+        q8_.resize(size_t(rows) * size_t(kp));
+        q8_scales_.resize(size_t(rows) * size_t(kp / kernels::cpu::kQ8Block));
+        kernels::cpu::quantize_q8_rows(host, rows, cols, q8_.data(), q8_scales_.data());
+        break;
+      }
     }
   }
-  bool is_bf16() const { return is_bf16_; }
+  CpuWeights kind() const { return kind_; }
   const float* f32() const { return f32_.data(); }
   const uint16_t* bf16() const { return bf16_.data(); }
+  const int8_t* q8() const { return q8_.data(); }
+  const float* q8_scales() const { return q8_scales_.data(); }
 
  private:
-  bool is_bf16_;
+  CpuWeights kind_;
   std::vector<float> f32_;
   std::vector<uint16_t> bf16_;
+  std::vector<int8_t> q8_;
+  std::vector<float> q8_scales_;
 };
 
 void free_aligned(void* p) { std::free(p); }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads), bf16_weights_(o.bf16_weights) {
+  explicit CpuBackend(const CpuBackendOptions& o) : threads_(o.threads), weights_(o.weights) {
     // BLAS runs single-threaded inside our OpenMP teams (matmul below): a
     // threaded OpenBLAS beside OpenMP's spinning workers oversubscribes the
     // cores and was 10x slower at decode on a 2-core machine.
@@ -97,7 +113,7 @@ class CpuBackend final : public Backend {
                              std::to_string(cols));
     std::unique_ptr<Weight> w;
     try {
-      w = std::make_unique<CpuWeight>(host, rows, cols, bf16_weights_);
+      w = std::make_unique<CpuWeight>(host, rows, cols, weights_);
     } catch (const std::exception&) {  // bad_alloc, or length_error beyond size_t
       return ResourceExhausted("cpu backend: cannot allocate a " + std::to_string(rows) + " x " +
                                std::to_string(cols) + " weight");
@@ -133,20 +149,25 @@ class CpuBackend final : public Backend {
       const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
       const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
-      if (j0 < j1 && cw.is_bf16()) {
+      if (j0 < j1 && cw.kind() != CpuWeights::kF32) {
         // Widening scratch, per thread, kept between calls (the OpenMP pool's
         // threads persist); about 1 MiB.
         thread_local std::vector<float> scratch;
+        const bool q8 = cw.kind() == CpuWeights::kQ8;
         bool ready = true;
-        if (m > kernels::cpu::kMatmulBf16DirectRows) {
+        if (m > (q8 ? kernels::cpu::kMatmulQ8DirectRows : kernels::cpu::kMatmulBf16DirectRows)) {
           try {  // an exception must not leave an OpenMP region (std::terminate)
-            scratch.resize(size_t(kernels::cpu::matmul_bf16_scratch_floats(k)));
+            scratch.resize(size_t(q8 ? kernels::cpu::matmul_q8_scratch_floats(k)
+                                     : kernels::cpu::matmul_bf16_scratch_floats(k)));
           } catch (const std::bad_alloc&) {
             ready = false;
             no_scratch = true;
           }
         }
-        if (ready)
+        if (ready && q8)
+          kernels::cpu::matmul_q8_rows(x, m, cw.q8(), cw.q8_scales(), k, j0, j1, y, n, beta,
+                                       scratch.data());
+        else if (ready)
           kernels::cpu::matmul_bf16_rows(x, m, cw.bf16(), k, j0, j1, y, n, beta, scratch.data());
       } else if (j0 < j1) {
         const float* wj = cw.f32() + j0 * k;
@@ -173,12 +194,19 @@ class CpuBackend final : public Backend {
                                std::to_string(table.rows()));
     }
     const auto& t = static_cast<const CpuWeight&>(table);
-    if (t.is_bf16()) {
-      for (int64_t i = 0; i < n; ++i)
-        kernels::cpu::bf16_to_f32(t.bf16() + ids[i] * table.cols(), out + i * table.cols(),
-                                  table.cols());
-    } else {
-      kernels::cpu::embedding(t.f32(), ids, out, n, table.cols());
+    const int64_t dim = table.cols();
+    switch (t.kind()) {
+      case CpuWeights::kF32:
+        kernels::cpu::embedding(t.f32(), ids, out, n, dim);
+        break;
+      case CpuWeights::kBF16:
+        for (int64_t i = 0; i < n; ++i)
+          kernels::cpu::bf16_to_f32(t.bf16() + ids[i] * dim, out + i * dim, dim);
+        break;
+      case CpuWeights::kQ8:
+        for (int64_t i = 0; i < n; ++i)
+          kernels::cpu::widen_q8_row(t.q8(), t.q8_scales(), dim, ids[i], out + i * dim);
+        break;
     }
     return Status::Ok();
   }
@@ -251,7 +279,7 @@ class CpuBackend final : public Backend {
   }
 
   int threads_;
-  bool bf16_weights_;
+  CpuWeights weights_;
   kernels::RopeConfig rope_key_;
   std::vector<float> rope_inv_freq_;
 };

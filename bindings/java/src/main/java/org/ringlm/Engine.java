@@ -94,7 +94,8 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Element type of the weight matrices: "Auto" (f32 on the CPU, bf16 on
-     * CUDA), "F32" (CPU only) or "BF16" (half the weights' memory).
+     * CUDA), "F32" (CPU only), "BF16" (half the weights' memory) or "Q8_0"
+     * (CPU only, about 1.1 bytes a weight).
      */
     public Builder weightType(String type) {
       config.put("weight_type", type);
