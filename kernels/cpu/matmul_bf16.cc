@@ -43,22 +43,16 @@ template <int M>
   }
 }
 
-RINGLM_SIMD_CLONES void direct_1(const float* x, const uint16_t* w, int64_t k, int64_t j0,
-                                  int64_t j1, float* y, int64_t ldy, float beta) {
-  direct_rows<1>(x, w, k, j0, j1, y, ldy, beta);
-}
-RINGLM_SIMD_CLONES void direct_2(const float* x, const uint16_t* w, int64_t k, int64_t j0,
-                                  int64_t j1, float* y, int64_t ldy, float beta) {
-  direct_rows<2>(x, w, k, j0, j1, y, ldy, beta);
-}
-RINGLM_SIMD_CLONES void direct_3(const float* x, const uint16_t* w, int64_t k, int64_t j0,
-                                  int64_t j1, float* y, int64_t ldy, float beta) {
-  direct_rows<3>(x, w, k, j0, j1, y, ldy, beta);
-}
-RINGLM_SIMD_CLONES void direct_4(const float* x, const uint16_t* w, int64_t k, int64_t j0,
-                                  int64_t j1, float* y, int64_t ldy, float beta) {
-  direct_rows<4>(x, w, k, j0, j1, y, ldy, beta);
-}
+#define RINGLM_BF16_DIRECT(M)                                                                   \
+  RINGLM_SIMD_CLONES void direct_##M(const float* x, const uint16_t* w, int64_t k, int64_t j0,   \
+                                     int64_t j1, float* y, int64_t ldy, float beta) {            \
+    direct_rows<M>(x, w, k, j0, j1, y, ldy, beta);                                               \
+  }
+RINGLM_BF16_DIRECT(1)
+RINGLM_BF16_DIRECT(2)
+RINGLM_BF16_DIRECT(3)
+RINGLM_BF16_DIRECT(4)
+#undef RINGLM_BF16_DIRECT
 
 RINGLM_SIMD_CLONES void widen_rows(const uint16_t* src, float* dst, int64_t n) {
 #pragma omp simd
