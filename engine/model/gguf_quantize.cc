@@ -82,7 +82,6 @@ bool each_block(DType t, const float* src, uint8_t* out, int64_t n) {
 bool quantize(DType t, const float* src, void* dst, int64_t n) {
   if (t == DType::kI32 || n < 0 || n % dtype_block_elems(t) != 0) return false;
   auto* out = static_cast<uint8_t*>(dst);
-  const int64_t bb = dtype_block_bytes(t);
   switch (t) {
     case DType::kF32:
       if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * 4);
@@ -94,14 +93,11 @@ bool quantize(DType t, const float* src, void* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) store_u16(out + 2 * i, fp32_to_bf16(src[i]));
       return true;
     case DType::kQ8_0:
-      for (int64_t b = 0; b < n / kQk; ++b) quantize_q8_0(src + b * kQk, out + b * bb);
-      return true;
+      return each_block<quantize_q8_0>(t, src, out, n);
     case DType::kQ4_0:
-      for (int64_t b = 0; b < n / kQk; ++b) quantize_q4_0(src + b * kQk, out + b * bb);
-      return true;
+      return each_block<quantize_q4_0>(t, src, out, n);
     case DType::kQ4_1:
-      for (int64_t b = 0; b < n / kQk; ++b) quantize_q4_1(src + b * kQk, out + b * bb);
-      return true;
+      return each_block<quantize_q4_1>(t, src, out, n);
     case DType::kI32:
       return false;
     case DType::kQ5_0:

@@ -1,10 +1,5 @@
-// GGML block layouts (little endian), as in ggml-common.h:
-//   Q8_0: { f16 d; int8 qs[32]; }            x[j] = qs[j] * d
-//   Q4_0: { f16 d; uint8 qs[16]; }           x[j] = ((qs[j] & 15) - 8) * d,
-//                                            x[j + 16] = ((qs[j] >> 4) - 8) * d
-//   Q4_1: { f16 d; f16 m; uint8 qs[16]; }    x[j] = (qs[j] & 15) * d + m,
-//                                            x[j + 16] = (qs[j] >> 4) * d + m
-// The other block types: cpu/dequantize_blocks.h.
+// Dequantization: f16/bf16 conversions here, every block type's decoder in
+// cpu/dequantize_blocks.h.
 #include "cpu/dequantize.h"
 
 #include <cstring>
@@ -14,8 +9,8 @@
 namespace ringlm::kernels::cpu {
 namespace {
 
-constexpr int64_t kQk = 32;  // elements per quantized block
-// Below this many blocks the threads cost more than they save.
+constexpr int64_t kQk = 32;  // elements per block of the 32-element types
+// Below this many 32-element blocks the threads cost more than they save.
 constexpr int64_t kParallelBlocks = 4096;
 
 inline uint32_t f32_bits(float f) {
@@ -32,64 +27,18 @@ inline float bits_f32(uint32_t u) {
 
 inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-void dequant_q8_0(const uint8_t* src, float* dst, int64_t nb) {
-#pragma omp parallel for schedule(static) if (nb >= kParallelBlocks)
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = src + b * 34;
-    const float d = fp16_to_fp32(load_u16(blk));
-    const int8_t* qs = reinterpret_cast<const int8_t*>(blk + 2);
-    float* y = dst + b * kQk;
-    for (int j = 0; j < kQk; ++j) y[j] = qs[j] * d;
-  }
-}
-
-void dequant_q4_0(const uint8_t* src, float* dst, int64_t nb) {
-#pragma omp parallel for schedule(static) if (nb >= kParallelBlocks)
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = src + b * 18;
-    const float d = fp16_to_fp32(load_u16(blk));
-    const uint8_t* qs = blk + 2;
-    float* y = dst + b * kQk;
-    for (int j = 0; j < kQk / 2; ++j) {
-      y[j] = ((qs[j] & 0x0F) - 8) * d;
-      y[j + kQk / 2] = ((qs[j] >> 4) - 8) * d;
-    }
-  }
-}
-
-void dequant_q4_1(const uint8_t* src, float* dst, int64_t nb) {
-#pragma omp parallel for schedule(static) if (nb >= kParallelBlocks)
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = src + b * 20;
-    const float d = fp16_to_fp32(load_u16(blk));
-    const float m = fp16_to_fp32(load_u16(blk + 2));
-    const uint8_t* qs = blk + 4;
-    float* y = dst + b * kQk;
-    for (int j = 0; j < kQk / 2; ++j) {
-      y[j] = (qs[j] & 0x0F) * d + m;
-      y[j + kQk / 2] = (qs[j] >> 4) * d + m;
-    }
-  }
-}
-
-// Any other block type: its decoder (cpu/dequantize_blocks.h) per block.
-template <void (*Decode)(const uint8_t*, float*)>
-void dequant_blocks(const uint8_t* src, float* dst, int64_t nb, int64_t block_bytes,
-                    int64_t block_elems) {
-#pragma omp parallel for schedule(static) if (nb * block_elems >= kParallelBlocks * kQk)
-  for (int64_t b = 0; b < nb; ++b) Decode(src + b * block_bytes, dst + b * block_elems);
-}
-
 template <float (*Convert)(uint16_t)>
 void dequant_16bit(const uint8_t* src, float* dst, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= kParallelBlocks * kQk)
   for (int64_t i = 0; i < n; ++i) dst[i] = Convert(load_u16(src + 2 * i));
 }
 
+// A block type: its decoder (cpu/dequantize_blocks.h) per block.
 template <void (*Decode)(const uint8_t*, float*)>
 bool blocks_of(DType t, const uint8_t* src, float* dst, int64_t n) {
-  const int64_t elems = dtype_block_elems(t);
-  dequant_blocks<Decode>(src, dst, n / elems, dtype_block_bytes(t), elems);
+  const int64_t elems = dtype_block_elems(t), bytes = dtype_block_bytes(t), nb = n / elems;
+#pragma omp parallel for schedule(static) if (n >= kParallelBlocks * kQk)
+  for (int64_t b = 0; b < nb; ++b) Decode(src + b * bytes, dst + b * elems);
   return true;
 }
 
@@ -159,14 +108,11 @@ bool dequantize(ringlm::DType t, const void* src, float* dst, int64_t n) {
       dequant_16bit<bf16_to_fp32>(s, dst, n);
       return true;
     case DType::kQ8_0:
-      dequant_q8_0(s, dst, n / kQk);
-      return true;
+      return blocks_of<blocks::q8_0>(t, s, dst, n);
     case DType::kQ4_0:
-      dequant_q4_0(s, dst, n / kQk);
-      return true;
+      return blocks_of<blocks::q4_0>(t, s, dst, n);
     case DType::kQ4_1:
-      dequant_q4_1(s, dst, n / kQk);
-      return true;
+      return blocks_of<blocks::q4_1>(t, s, dst, n);
     case DType::kI32:
       return false;
     case DType::kQ5_0:

@@ -1,4 +1,7 @@
 // GGML block layouts (ggml-common.h), the fields in storage order:
+//   Q8_0   { f16 d; i8 qs[32]; }                                 34 bytes / 32
+//   Q4_0   { f16 d; u8 qs[16]; }                                 18 bytes / 32
+//   Q4_1   { f16 d; f16 m; u8 qs[16]; }                          20 bytes / 32
 //   Q5_0   { f16 d; u8 qh[4]; u8 qs[16]; }                       22 bytes / 32
 //   Q5_1   { f16 d; f16 m; u8 qh[4]; u8 qs[16]; }                24 bytes / 32
 //   IQ4_NL { f16 d; u8 qs[16]; }                                 18 bytes / 32
@@ -41,6 +44,31 @@ SubScales sub_scales(int is, const uint8_t* scales, float d, float min) {
 }
 
 }  // namespace
+
+void q8_0(const uint8_t* blk, float* y) {
+  const float d = f16_at(blk);
+  const int8_t* qs = reinterpret_cast<const int8_t*>(blk + 2);
+  for (int j = 0; j < kQk; ++j) y[j] = qs[j] * d;
+}
+
+void q4_0(const uint8_t* blk, float* y) {
+  const float d = f16_at(blk);
+  const uint8_t* qs = blk + 2;
+  for (int j = 0; j < kQk / 2; ++j) {
+    y[j] = ((qs[j] & 0x0F) - 8) * d;
+    y[j + kQk / 2] = ((qs[j] >> 4) - 8) * d;
+  }
+}
+
+void q4_1(const uint8_t* blk, float* y) {
+  const float d = f16_at(blk);
+  const float m = f16_at(blk + 2);
+  const uint8_t* qs = blk + 4;
+  for (int j = 0; j < kQk / 2; ++j) {
+    y[j] = (qs[j] & 0x0F) * d + m;
+    y[j + kQk / 2] = (qs[j] >> 4) * d + m;
+  }
+}
 
 void q5_0(const uint8_t* blk, float* y) {
   const float d = f16_at(blk);

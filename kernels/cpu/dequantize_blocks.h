@@ -1,7 +1,7 @@
-// Block decoders behind kernels/cpu/dequantize.h: one block of a GGML
-// quantized type to f32 (layouts as in ggml-common.h, little endian). Each
-// decodes the same values, in the same float operation order, as ggml's
-// dequantize_row_* reference functions.
+// Block decoders behind kernels/cpu/dequantize.h: one block of each GGML
+// quantized type ringlm reads to f32 (layouts as in ggml-common.h, little
+// endian). Each decodes the same values, in the same float operation order,
+// as ggml's dequantize_row_* reference functions.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,9 @@ inline constexpr int kQkK = 256; // elements per super-block of the K-quants and
 inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                             1,    13,   25,  38,  53,  69,  89,  113};
 
+void q8_0(const uint8_t* blk, float* y);
+void q4_0(const uint8_t* blk, float* y);
+void q4_1(const uint8_t* blk, float* y);
 void q5_0(const uint8_t* blk, float* y);
 void q5_1(const uint8_t* blk, float* y);
 void iq4_nl(const uint8_t* blk, float* y);
