@@ -18,6 +18,36 @@
 namespace ringlm::cli {
 namespace {
 
+// One save, in-memory decode and restore of session `sid` through `path`;
+// prints its row.
+Status one_rep(Engine& engine, SessionId sid, const std::string& path, int64_t rep) {
+  Timer save_t;
+  RINGLM_RETURN_IF_ERROR(engine.save_session(sid, path));
+  const double save_s = save_t.ms() / 1000;
+  double gb = 0, decode_s = 0;
+  {
+    RINGLM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_whole_file(path, SIZE_MAX));
+    gb = bytes.size() / 1e9;
+    Timer decode_t;
+    RINGLM_RETURN_IF_ERROR(decode_session_file(bytes).status());
+    decode_s = decode_t.ms() / 1000;
+  }  // the file's bytes are freed before the restore reads them again
+  Timer restore_t;
+  RINGLM_ASSIGN_OR_RETURN(SessionId restored, engine.restore_session(path));
+  const double restore_s = restore_t.ms() / 1000;
+  // The restored session holds the same token history as the saved one.
+  auto a_tokens = engine.session_tokens(sid);
+  auto b_tokens = engine.session_tokens(restored);
+  const bool same = a_tokens.ok() && b_tokens.ok() && *a_tokens == *b_tokens;
+  RINGLM_RETURN_IF_ERROR(engine.close_session(restored));
+  std::printf("%4lld %10.1f %8.2f %9.2f %11.2f %10.2f %11.2f %10s\n", (long long)rep, gb * 1e3,
+              save_s, gb / save_s, gb / decode_s, restore_s, gb / restore_s,
+              same ? "same" : "DIFFERENT");
+  std::fflush(stdout);
+  if (!same) return Internal("the restored session's token history differs from the saved one");
+  return Status::Ok();
+}
+
 Status bench(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(EngineOptions eo, engine_options_with_model(a));
   RINGLM_ASSIGN_OR_RETURN(int64_t tokens, a.get_int("tokens", 8192));
@@ -47,44 +77,7 @@ Status bench(const Args& a) {
   std::printf("%4s %10s %8s %9s %11s %10s %11s %10s\n", "rep", "file_MB", "save_s", "save_GB/s",
               "decode_GB/s", "restore_s", "restore_GB/s", "check");
   Status st = Status::Ok();
-  for (int64_t r = 0; r < reps && st.ok(); ++r) {
-    Timer st_save;
-    st = engine->save_session(sid, path);
-    if (!st.ok()) break;
-    const double save_s = st_save.ms() / 1000;
-    auto bytes = read_whole_file(path, SIZE_MAX);
-    if (!bytes.ok()) {
-      st = bytes.status();
-      break;
-    }
-    const double gb = bytes->size() / 1e9;
-    Timer dt;
-    auto decoded = decode_session_file(*bytes);
-    const double decode_s = dt.ms() / 1000;
-    if (!decoded.ok()) {
-      st = decoded.status();
-      break;
-    }
-    bytes->clear();
-    bytes->shrink_to_fit();
-    Timer rt;
-    auto restored = engine->restore_session(path);
-    const double restore_s = rt.ms() / 1000;
-    if (!restored.ok()) {
-      st = restored.status();
-      break;
-    }
-    // The restored session holds the same token history as the saved one.
-    auto a_tokens = engine->session_tokens(sid);
-    auto b_tokens = engine->session_tokens(*restored);
-    const bool same = a_tokens.ok() && b_tokens.ok() && *a_tokens == *b_tokens;
-    st = engine->close_session(*restored);
-    std::printf("%4lld %10.1f %8.2f %9.2f %11.2f %10.2f %11.2f %10s\n", (long long)r, gb * 1e3,
-                save_s, gb / save_s, gb / decode_s, restore_s, gb / restore_s,
-                same ? "same" : "DIFFERENT");
-    std::fflush(stdout);
-    if (!same) st = Internal("the restored session's token history differs from the saved one");
-  }
+  for (int64_t r = 0; r < reps && st.ok(); ++r) st = one_rep(*engine, sid, path, r);
   std::filesystem::remove(path, ec);
   return st;
 }

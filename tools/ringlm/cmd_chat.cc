@@ -23,15 +23,16 @@ int run_chat(int argc, char** argv) {
   if (!eo.ok()) return fail(eo.status());
   auto go = generate_options(*args);
   if (!go.ok()) return fail(go.status());
-  auto engine = Engine::Create(eo.value());
-  if (!engine.ok()) return fail(engine.status());
-  Engine& e = *engine.value();
   const bool quiet = args->has("quiet");
+  // Looked up before the model loads, so a bad path fails at once.
   const std::string session_file = args->get("session");
   std::error_code ec;
   const bool resume = !session_file.empty() && std::filesystem::exists(session_file, ec);
   if (ec)
     return fail(IoError("cannot look up the session file " + session_file + ": " + ec.message()));
+  auto engine = Engine::Create(eo.value());
+  if (!engine.ok()) return fail(engine.status());
+  Engine& e = *engine.value();
   Result<SessionId> sid = Status::Ok();
   if (resume) {
     sid = e.restore_session(session_file);

@@ -50,6 +50,14 @@ Result<KvCacheType> kv_cache_type(const Args& a) {
   return InvalidArgument("--kv-type must be auto, f32 or bf16 (got '" + v + "')");
 }
 
+// --weight-type: auto, f32, bf16 or q8_0.
+Result<WeightType> weight_type(const Args& a) {
+  const std::string v = a.get("weight-type", "auto");
+  for (WeightType t : {WeightType::kAuto, WeightType::kF32, WeightType::kBF16, WeightType::kQ8_0})
+    if (v == weight_type_name(t)) return t;
+  return InvalidArgument("--weight-type must be auto, f32, bf16 or q8_0 (got '" + v + "')");
+}
+
 }  // namespace
 
 Result<EngineOptions> engine_options(const Args& a) {
@@ -99,13 +107,7 @@ Result<EngineOptions> engine_options(const Args& a) {
   o.nccl = comm == "nccl";
   o.in_process_gloo = comm == "gloo";
   RINGLM_ASSIGN_OR_RETURN(o.kv_cache_type, kv_cache_type(a));
-  const std::string wt = a.get("weight-type", "auto");
-  bool known = false;
-  for (WeightType t : {WeightType::kAuto, WeightType::kF32, WeightType::kBF16, WeightType::kQ8_0}) {
-    if (wt == weight_type_name(t)) o.weight_type = t, known = true;
-  }
-  if (!known)
-    return InvalidArgument("--weight-type must be auto, f32, bf16 or q8_0 (got '" + wt + "')");
+  RINGLM_ASSIGN_OR_RETURN(o.weight_type, weight_type(a));
   RINGLM_ASSIGN_OR_RETURN(o.attn_flops, a.get_double("attn-flops", 0));
   RINGLM_ASSIGN_OR_RETURN(o.link_bytes_per_s, a.get_double("link-bw", 0));
   return o;

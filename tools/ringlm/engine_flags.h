@@ -13,6 +13,7 @@ namespace ringlm::cli {
 // --model --cp --world --rank --store --hostname --variant --decode-variant
 // --threads --kv-budget-mb --prefill-chunk --timeout-ms --template
 // --attn-flops --link-bw --backend cpu|cuda --device D --comm auto|gloo|nccl
+// --kv-type auto|f32|bf16 --weight-type auto|f32|bf16|q8_0 --leader-timeout-ms
 std::set<std::string> engine_value_flags();
 // --max-tokens --temperature --top-k --top-p --min-p --repeat-penalty --seed --stop
 std::set<std::string> generate_value_flags();
