@@ -1,19 +1,11 @@
 #include "cpu/matmul_bf16.h"
 
-#include <cblas.h>
-
-#include <algorithm>
 #include <bit>
 
 #include "cpu/simd_clones.h"
 
 namespace ringlm::kernels::cpu {
 namespace {
-
-// W rows widened per sgemm call: about 1 MiB of f32 (wide enough panels for
-// sgemm: 256 KiB blocks made 4K-token prefill up to a fifth slower),
-// at least 16 rows.
-int64_t block_rows(int64_t k) { return std::max<int64_t>(16, (int64_t(1) << 18) / std::max<int64_t>(k, 1)); }
 
 inline float widen(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
@@ -61,12 +53,10 @@ RINGLM_SIMD_CLONES void widen_rows(const uint16_t* src, float* dst, int64_t n) {
 
 }  // namespace
 
-int64_t matmul_bf16_scratch_floats(int64_t k) { return block_rows(k) * k; }
-
 void matmul_bf16_rows(const float* x, int64_t m, const uint16_t* w, int64_t k, int64_t j0,
                       int64_t j1, float* y, int64_t ldy, float beta, float* scratch) {
   if (m <= 0 || j0 >= j1) return;
-  if (m <= kMatmulBf16DirectRows) {
+  if (m <= kMatmulDirectRows) {
     switch (m) {
       case 1: return direct_1(x, w, k, j0, j1, y, ldy, beta);
       case 2: return direct_2(x, w, k, j0, j1, y, ldy, beta);
@@ -74,14 +64,10 @@ void matmul_bf16_rows(const float* x, int64_t m, const uint16_t* w, int64_t k, i
       default: return direct_4(x, w, k, j0, j1, y, ldy, beta);
     }
   }
-  const int64_t rows = block_rows(k);
-  for (int64_t j = j0; j < j1; j += rows) {
-    const int64_t r = std::min(rows, j1 - j);
-    widen_rows(w + j * k, scratch, r * k);
-    // y[m, j:j+r] = x[m, k] Wf[r, k]^T + beta y
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(r), int(k), 1.f, x, int(k),
-                scratch, int(k), beta, y + j, int(ldy));
-  }
+  const auto widen = [](const void* w, int64_t k, int64_t j, int64_t rows, float* out) {
+    widen_rows(static_cast<const uint16_t*>(w) + j * k, out, rows * k);
+  };
+  matmul_widened_rows(x, m, w, widen, k, j0, j1, y, ldy, beta, scratch);
 }
 
 }  // namespace ringlm::kernels::cpu

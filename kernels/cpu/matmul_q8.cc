@@ -1,7 +1,5 @@
 #include "cpu/matmul_q8.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -9,11 +7,6 @@
 
 namespace ringlm::kernels::cpu {
 namespace {
-
-// W rows widened per sgemm call: about 1 MiB of f32 (as matmul_bf16.cc).
-int64_t block_rows(int64_t k) {
-  return std::max<int64_t>(16, (int64_t(1) << 18) / std::max<int64_t>(k, 1));
-}
 
 // M rows of x against W rows [j0, j1) in one pass over W. Each block's 32
 // products accumulate lane-wise (acc[i][c]) and are summed once per row, so
@@ -95,12 +88,10 @@ RINGLM_SIMD_CLONES void widen_q8_row(const int8_t* q, const float* d, int64_t k,
   }
 }
 
-int64_t matmul_q8_scratch_floats(int64_t k) { return block_rows(k) * k; }
-
 void matmul_q8_rows(const float* x, int64_t m, const int8_t* q, const float* d, int64_t k,
                     int64_t j0, int64_t j1, float* y, int64_t ldy, float beta, float* scratch) {
   if (m <= 0 || j0 >= j1) return;
-  if (m <= kMatmulQ8DirectRows) {
+  if (m <= kMatmulDirectRows) {
     switch (m) {
       case 1: return direct_1(x, q, d, k, j0, j1, y, ldy, beta);
       case 2: return direct_2(x, q, d, k, j0, j1, y, ldy, beta);
@@ -108,13 +99,15 @@ void matmul_q8_rows(const float* x, int64_t m, const int8_t* q, const float* d, 
       default: return direct_4(x, q, d, k, j0, j1, y, ldy, beta);
     }
   }
-  const int64_t rows = block_rows(k);
-  for (int64_t j = j0; j < j1; j += rows) {
-    const int64_t r = std::min(rows, j1 - j);
-    for (int64_t i = 0; i < r; ++i) widen_q8_row(q, d, k, j + i, scratch + i * k);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(r), int(k), 1.f, x, int(k),
-                scratch, int(k), beta, y + j, int(ldy));
-  }
+  struct Q8 {
+    const int8_t* q;
+    const float* d;
+  } const weight{q, d};
+  const auto widen = [](const void* w, int64_t k, int64_t j, int64_t rows, float* out) {
+    const auto& [wq, wd] = *static_cast<const Q8*>(w);
+    for (int64_t i = 0; i < rows; ++i) widen_q8_row(wq, wd, k, j + i, out + i * k);
+  };
+  matmul_widened_rows(x, m, &weight, widen, k, j0, j1, y, ldy, beta, scratch);
 }
 
 }  // namespace ringlm::kernels::cpu

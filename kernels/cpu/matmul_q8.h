@@ -6,15 +6,16 @@
 //
 // Layout of a [n, k] weight: q [n, kp] int8 with kp = k rounded up to 32
 // (zeros past k), d [n, kp / 32] f32. As in matmul_bf16.h, up to
-// kMatmulQ8DirectRows rows of x go through one pass over W; more rows widen
-// W a block at a time into `scratch` for BLAS sgemm.
+// kMatmulDirectRows rows of x go through one pass over W; more rows through
+// matmul_widened.h (widened blocks and sgemm).
 #pragma once
 
 #include <cstdint>
 
+#include "cpu/matmul_widened.h"
+
 namespace ringlm::kernels::cpu {
 
-inline constexpr int64_t kMatmulQ8DirectRows = 4;
 inline constexpr int64_t kQ8Block = 32;
 
 inline int64_t q8_padded_cols(int64_t k) { return (k + kQ8Block - 1) / kQ8Block * kQ8Block; }
@@ -26,12 +27,10 @@ void quantize_q8_rows(const float* w, int64_t n, int64_t k, int8_t* q, float* d)
 // Row r of the weight as f32 (k values) into out.
 void widen_q8_row(const int8_t* q, const float* d, int64_t k, int64_t r, float* out);
 
-// Floats of scratch matmul_q8_rows needs for rows of k elements.
-int64_t matmul_q8_scratch_floats(int64_t k);
-
 // y[i, j] = sum_c x[i, c] W[j, c] + beta * y[i, j] for i < m, j in [j0, j1);
 // x [m, k] with leading dimension k; y with leading dimension ldy; beta 0
-// overwrites y. Single-threaded: callers split [0, n) between threads.
+// overwrites y. scratch: matmul_widened_scratch_floats(k) floats when m >
+// kMatmulDirectRows. Single-threaded: callers split [0, n) between threads.
 void matmul_q8_rows(const float* x, int64_t m, const int8_t* q, const float* d, int64_t k,
                     int64_t j0, int64_t j1, float* y, int64_t ldy, float beta, float* scratch);
 

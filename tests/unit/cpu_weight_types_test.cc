@@ -45,8 +45,7 @@ TEST_CASE("bf16 and 8-bit weights multiply as the f32 weights they round to", "[
   INFO((kind == CpuWeights::kQ8 ? "q8" : "bf16") << " threads " << threads << " rows " << rows);
   auto f32 = make_cpu_backend({threads, CpuWeights::kF32});
   auto bf16 = make_cpu_backend({threads, kind});
-  REQUIRE(kernels::cpu::matmul_bf16_scratch_floats(k) / k < 64);  // rows per block
-  REQUIRE(kernels::cpu::matmul_q8_scratch_floats(k) / k < 64);
+  REQUIRE(kernels::cpu::matmul_widened_scratch_floats(k) / k < 64);  // rows per block
   const std::vector<float> w = rounded_values(kind, n, k, 7);
   const std::vector<float> x = test::random_floats(rows * k, 8, -1.f, 1.f);
   const std::vector<float> bias = test::random_floats(n, 9, -1.f, 1.f);

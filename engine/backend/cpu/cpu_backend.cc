@@ -136,7 +136,7 @@ class CpuBackend final : public Backend {
   }
 
   // y[m, n] = x[m, k] W^T + beta * y. kResourceExhausted when a thread cannot
-  // allocate its bf16 widening scratch (y is then partly written).
+  // allocate its widening scratch (y is then partly written).
   Status gemm(const float* x, const Weight& w, float* y, int64_t m, float beta) {
     set_threads();
     const auto& cw = static_cast<const CpuWeight&>(w);
@@ -155,10 +155,9 @@ class CpuBackend final : public Backend {
         thread_local std::vector<float> scratch;
         const bool q8 = cw.kind() == CpuWeights::kQ8;
         bool ready = true;
-        if (m > (q8 ? kernels::cpu::kMatmulQ8DirectRows : kernels::cpu::kMatmulBf16DirectRows)) {
+        if (m > kernels::cpu::kMatmulDirectRows) {
           try {  // an exception must not leave an OpenMP region (std::terminate)
-            scratch.resize(size_t(q8 ? kernels::cpu::matmul_q8_scratch_floats(k)
-                                     : kernels::cpu::matmul_bf16_scratch_floats(k)));
+            scratch.resize(size_t(kernels::cpu::matmul_widened_scratch_floats(k)));
           } catch (const std::bad_alloc&) {
             ready = false;
             no_scratch = true;
@@ -182,7 +181,7 @@ class CpuBackend final : public Backend {
       }
     }
     if (no_scratch)
-      return ResourceExhausted("cpu backend: cannot allocate the bf16 weights' widening scratch");
+      return ResourceExhausted("cpu backend: cannot allocate the weights' widening scratch");
     return Status::Ok();
   }
 
