@@ -190,6 +190,29 @@ class PagedKvStore final : public KvStore {
     return Status::Ok();
   }
 
+  Status copy(SeqId src, SeqId dst) override {
+    RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(src));
+    if (contains(dst)) return FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
+    const size_t pages = s->pages.size();
+    if (used_ + pages * page_bytes_ > budget_) {
+      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
+                               std::to_string(used_) + " used, a copy of " +
+                               std::to_string(s->pos.size()) + " tokens needs " +
+                               std::to_string(pages) + " pages of " +
+                               std::to_string(page_bytes_) + " bytes)");
+    }
+    Sequence copy;
+    copy.pos = s->pos;
+    for (const Page& from : s->pages) {
+      RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mem.data(), from.mem.data(), page_bytes_));
+      copy.pages.push_back(Page{std::move(mem)});
+    }
+    used_ += pages * page_bytes_;
+    seqs_.emplace(dst, std::move(copy));
+    return Status::Ok();
+  }
+
   std::vector<KvSpan> spans(SeqId seq, int layer) const override {
     std::vector<KvSpan> out;
     auto it = seqs_.find(seq);

@@ -109,6 +109,25 @@ class Engine {
   // format version), kInvalidArgument (saved with another model).
   Result<SessionId> restore_session(const std::string& path);
 
+  // Rewinds the conversation to the first `keep_messages` messages of its
+  // transcript (session_messages(): the system prompt counts as one): the
+  // later messages go, and the KV of the tokens the kept ones do not share
+  // is freed at once. The next turn then prefills only what follows the
+  // kept messages (edit or regenerate a reply). kOutOfRange unless
+  // 0 <= keep_messages <= the transcript's size; kNotFound;
+  // kFailedPrecondition while a request runs on it; comm errors (the
+  // session as before, or its KV dropped and rebuilt by the next turn).
+  Status rewind_session(SessionId id, int64_t keep_messages);
+  // Raw mode: keeps the first `keep_tokens` tokens of the token history
+  // (session_tokens()); the transcript is not changed. Errors as above.
+  Status rewind_tokens(SessionId id, int64_t keep_tokens);
+  // Opens a new session that is a copy of `id`: the transcript, the token
+  // history and, on every rank, its KV shard (so both continue from there
+  // without a prefill; later turns of either leave the other as it is).
+  // When the KV budgets lack room even after evicting idle sessions, the
+  // copy starts without KV and its next turn rebuilds it by prefill.
+  // kNotFound; kFailedPrecondition while a request runs on `id`; comm errors.
+  Result<SessionId> fork_session(SessionId id);
   // The session's token history: the tokens whose KV the ranks hold, then
   // any the next request prefills first (raw mode: the reply's last token).
   // Both: kNotFound, kFailedPrecondition while a request runs on it.
@@ -133,6 +152,15 @@ class Engine {
   // kFailedPrecondition on a thread that runs a turn of this engine (an event
   // callback calling back in), where `what` would wait for the ring forever.
   Status check_not_in_turn(const char* what) const;
+  // The chat template's prompt for `messages`, tokenized (a BOS added unless
+  // the template wrote it).
+  Result<std::vector<int32_t>> chat_prompt(const std::vector<ChatMessage>& messages,
+                                           bool add_generation_prompt) const;
+  // The token history cut to its first `keep` tokens (no effect on a shorter
+  // one): the ranks' KV truncated, or dropped if that fails (the next turn
+  // rebuilds it). Comm errors only when the KV could not be dropped either.
+  // The caller holds the session's `busy` and run_mu_.
+  Status cut_history(Session& s, size_t keep);
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
                               const TurnEvents& events);
   Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,

@@ -92,6 +92,18 @@ Result<std::vector<ChatMessage>> Engine::session_messages(SessionId id) const {
   return s->messages;
 }
 
+Result<std::vector<int32_t>> Engine::chat_prompt(const std::vector<ChatMessage>& messages,
+                                                 bool add_generation_prompt) const {
+  const PromptText text = template_->render_prompt(messages, add_generation_prompt);
+  // Message content is plain text: control-token texts typed into it stay
+  // text. The BOS token is added unless the template wrote it already.
+  const int32_t bos = tokenizer_->bos();
+  const bool has_bos = bos >= 0 && !tokenizer_->token_text(bos).empty() &&
+                       text.text.starts_with(tokenizer_->token_text(bos)) &&
+                       (text.content.empty() || text.content.front().first > 0);
+  return tokenizer_->encode_prompt(text.text, /*add_special=*/!has_bos, text.content);
+}
+
 Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_messages,
                                 const GenerateOptions& opts, const TurnEvents& events) {
   RINGLM_RETURN_IF_ERROR(check_not_in_turn("a request"));
@@ -105,16 +117,8 @@ Result<TurnResult> Engine::chat(SessionId id, std::span<const ChatMessage> new_m
   }
   std::vector<ChatMessage> all = s->messages;
   all.insert(all.end(), new_messages.begin(), new_messages.end());
-  const PromptText text = template_->render_prompt(all, /*add_generation_prompt=*/true);
-  // Message content is plain text: control-token texts typed into it stay
-  // text. The BOS token is added unless the template wrote it already.
-  const int32_t bos = tokenizer_->bos();
-  const bool has_bos = bos >= 0 && !tokenizer_->token_text(bos).empty() &&
-                       text.text.starts_with(tokenizer_->token_text(bos)) &&
-                       (text.content.empty() || text.content.front().first > 0);
-  RINGLM_ASSIGN_OR_RETURN(
-      std::vector<int32_t> prompt,
-      tokenizer_->encode_prompt(text.text, /*add_special=*/!has_bos, text.content));
+  RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                          chat_prompt(all, /*add_generation_prompt=*/true));
   RINGLM_ASSIGN_OR_RETURN(TurnResult r, run_turn(*s, std::move(prompt), opts, events));
   all.push_back({"assistant", r.text});
   std::lock_guard<std::mutex> state(s->state_mu);

@@ -56,6 +56,16 @@ std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<cons
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
 
+std::vector<uint8_t> make_copy_plan(SeqId seq, SeqId target) {
+  flatbuffers::FlatBufferBuilder b(128);
+  fb::StepPlanBuilder p(b);
+  p.add_kind(fb::StepKind::CopyKv);
+  p.add_seq(seq);
+  p.add_target_seq(target);
+  fb::FinishStepPlanBuffer(b, p.Finish());
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
 int rank_beyond_kv_budget(const std::vector<StepReport>& reports) {
   for (size_t r = 0; r < reports.size(); ++r)
     if (reports[r].kv_needed > 0) return int(r);
@@ -152,6 +162,8 @@ StepOutcome RankExecutor::execute(const fb::StepPlan& plan) {
       o.status = agree(StepReport{}, &o.reports, local);
       return o;
     }
+    case fb::StepKind::CopyKv:
+      return copy_kv(plan);
     case fb::StepKind::Shutdown:
       return StepOutcome{};
     case fb::StepKind::ExportKv:
@@ -238,6 +250,26 @@ Status RankExecutor::truncate_to(SeqId seq, int32_t keep_positions) {
   const std::vector<int32_t> pos = kv_.positions(seq);
   const int64_t keep = std::lower_bound(pos.begin(), pos.end(), keep_positions) - pos.begin();
   return kv_.truncate(seq, keep);
+}
+
+StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
+  const SeqId src = plan.seq(), dst = plan.target_seq();
+  StepOutcome o;
+  StepReport r;
+  Status local;
+  bool made = false;
+  if (kv_.contains(dst)) {
+    local = FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
+  } else if (kv_.contains(src)) {
+    // Source and copy together beyond the whole budget: no eviction helps.
+    report_beyond_budget(2 * kv_.length(src), &r);
+    local = kv_.copy(src, dst);
+    made = local.ok();
+  }
+  r.kv_tokens = kv_.length(dst);
+  o.status = agree(r, &o.reports, local);
+  if (!o.status.ok() && made) (void)kv_.drop(dst);
+  return o;
 }
 
 StepOutcome RankExecutor::prefill(const fb::StepPlan& plan) {

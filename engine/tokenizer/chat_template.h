@@ -28,6 +28,7 @@ class GgufFile;
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant" (others rendered as-is by chatml/llama3)
   std::string content;
+  bool operator==(const ChatMessage&) const = default;
 };
 
 enum class ChatTemplateFamily { kChatMl, kLlama3, kLlama2, kMistral };

@@ -102,6 +102,51 @@ TEST_CASE("kv store holds K/V in its element type", "[kv]") {
   CHECK(layer0_k(*kv, 1) == want);
 }
 
+TEST_CASE("a copied sequence is the source's twin, and grows apart from it", "[kv]") {
+  const KvType type = GENERATE(KvType::kF32, KvType::kBF16);
+  CAPTURE(kernels::kv_type_name(type));
+  auto be = make_cpu_backend({1});
+  auto probe = make_store(*be, type);
+  const size_t page = probe->bytes_per_token();
+  auto kv = make_store(*be, type, 4, 5 * page);  // five pages
+  REQUIRE(kv->create(1).ok());
+  std::vector<float> k_all;
+  fill(*kv, 1, 6, 10, &k_all, 3);  // two pages
+  const std::vector<float> before = layer0_k(*kv, 1);
+
+  REQUIRE(kv->copy(1, 2).ok());
+  CHECK(kv->bytes_used() == 4 * page);
+  CHECK(kv->positions(2) == kv->positions(1));
+  CHECK(layer0_k(*kv, 2) == before);
+  for (int l = 0; l < kLayers; ++l) {
+    const auto a = kv->spans(1, l), b = kv->spans(2, l);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].k != b[i].k);  // pages of its own
+  }
+
+  // The copy grows and shrinks on its own; the source stays as it was.
+  std::vector<float> k_more;
+  fill(*kv, 2, 1, 16, &k_more, 4);
+  REQUIRE(kv->truncate(2, 3).ok());
+  CHECK(kv->length(2) == 3);
+  CHECK(kv->positions(1) == std::vector<int32_t>{10, 11, 12, 13, 14, 15});
+  CHECK(layer0_k(*kv, 1) == before);
+  REQUIRE(kv->drop(1).ok());
+  CHECK(layer0_k(*kv, 2) == std::vector<float>(before.begin(), before.begin() + 3 * kRow));
+
+  // Errors change nothing.
+  CHECK(kv->copy(1, 3).code() == StatusCode::kNotFound);
+  REQUIRE(kv->create(4).ok());
+  CHECK(kv->copy(2, 4).code() == StatusCode::kFailedPrecondition);
+  CHECK(kv->length(4) == 0);
+  REQUIRE(kv->drop(4).ok());
+  fill(*kv, 2, 10, 20, &k_more, 5);  // 13 tokens: four pages of the five
+  const size_t used = kv->bytes_used();
+  CHECK(kv->copy(2, 5).code() == StatusCode::kResourceExhausted);
+  CHECK_FALSE(kv->contains(5));
+  CHECK(kv->bytes_used() == used);
+}
+
 TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]") {
   auto be = make_cpu_backend({1});
   auto f32 = make_store(*be, KvType::kF32, 4);

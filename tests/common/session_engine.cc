@@ -1,0 +1,77 @@
+#include "session_engine.h"
+
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "test_util.h"
+#include "tiny_model.h"
+
+namespace ringlm::test {
+
+std::string session_model_path(uint32_t seed) {
+  static std::map<uint32_t, std::string> paths;
+  auto it = paths.find(seed);
+  if (it != paths.end()) return it->second;
+  TinyModelSpec spec;
+  spec.seed = seed;
+  spec.context = 512;
+  const std::string p = temp_dir("engine_session_" + std::to_string(seed)) + "/tiny.gguf";
+  write_tiny_model(p, spec);
+  return paths[seed] = p;
+}
+
+std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget, uint32_t seed, KvCacheType kv,
+                                            size_t kv_piece) {
+  EngineOptions o;
+  o.kv_piece_bytes = kv_piece;
+  o.kv_cache_type = kv;
+  o.model_path = session_model_path(seed);
+  o.world_size = n;
+  o.threads_per_rank = 1;
+  o.kv_page_tokens = 16;
+  o.kv_budget_bytes = kv_budget;
+  o.prefill_chunk = 8;  // several prefill steps per turn: cancel points
+  o.attn_flops = 1e9;
+  o.link_bytes_per_s = 1e9;
+  auto e = Engine::Create(o);
+  INFO(e.status().ToString());
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
+std::vector<int32_t> salted_ids(int n, int salt) {
+  std::vector<int32_t> v(n);
+  for (int i = 0; i < n; ++i) v[i] = (i * 37 + salt * 11) % 200;
+  return v;
+}
+
+TurnResult raw_turn(Engine& e, SessionId s, const std::vector<int32_t>& t, int max_tokens) {
+  GenerateOptions g;
+  g.max_tokens = max_tokens;
+  g.want_prompt_logits = true;
+  auto r = e.generate(s, t, g);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+TurnResult chat_turn(Engine& e, SessionId s, const std::string& user, int max_tokens) {
+  GenerateOptions g;
+  g.max_tokens = max_tokens;
+  const std::vector<ChatMessage> m{{"user", user}};
+  auto r = e.chat(s, m, g);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+  return m;
+}
+
+}  // namespace ringlm::test
