@@ -108,7 +108,9 @@ Status SessionObject::begin_request_locked(std::unique_lock<std::mutex>& l, bool
           inline_ ? "a request is in flight on this session: finish or cancel it first"
                   : "a request is in flight on this session: pull its events until Done or Error "
                     "(or cancel it) before starting another");
-    if (saving_ > 0) return FailedPrecondition("the session is being saved");
+    if (idle_calls_ > 0)
+      return FailedPrecondition(std::string("another thread is running ") + idle_call_ +
+                                " on the session");
     if (!worker_.joinable()) break;
     // The previous request's worker has delivered its terminal event and is
     // exiting. Another thread may start a request while this one joins it:
@@ -213,16 +215,17 @@ Status SessionObject::check_idle() {
   return idle_locked();
 }
 
-Status SessionObject::save(const std::string& path) {
+Status SessionObject::while_idle(const char* what, const std::function<Status()>& body) {
   {
     std::lock_guard<std::mutex> l(mu_);
     RINGLM_RETURN_IF_ERROR(idle_locked());
-    ++saving_;
+    ++idle_calls_;
+    idle_call_ = what;
   }
-  Status st = engine().save_session(id_, path);
+  Status st = body();
   std::lock_guard<std::mutex> l(mu_);
-  --saving_;
-  cv_.notify_all();  // a close() waits for saves
+  --idle_calls_;
+  cv_.notify_all();  // a close() waits for them
   return st;
 }
 
@@ -238,9 +241,9 @@ Status SessionObject::close() {
   {
     std::unique_lock<std::mutex> l(mu_);
     worker = std::move(worker_);
-    // A *_stream request runs on its caller's thread, a save too: wait for
-    // them to end.
-    cv_.wait(l, [&] { return !inline_ && saving_ == 0; });
+    // A *_stream request runs on its caller's thread, a while_idle() call
+    // (a save, say) too: wait for them to end.
+    cv_.wait(l, [&] { return !inline_ && idle_calls_ == 0; });
   }
   if (worker.joinable()) worker.join();
   return engine().close_session(id_);

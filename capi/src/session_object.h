@@ -54,6 +54,7 @@ class SessionObject {
   SessionObject& operator=(const SessionObject&) = delete;
 
   Engine& engine() { return *engine_->engine; }
+  const std::shared_ptr<EngineObject>& engine_object() const { return engine_; }
   SessionId id() const { return id_; }
 
   // kFailedPrecondition while a request is in flight; kNotFound once closed.
@@ -70,9 +71,10 @@ class SessionObject {
   void cancel();
   // Fails the checks for calls that need an idle session (transcript).
   Status check_idle();
-  // Saves the idle session to `path`; close() waits for it, and no request
-  // starts meanwhile (kFailedPrecondition).
-  Status save(const std::string& path);
+  // Runs `body` (a save, a rewind, a fork) on the idle session; close()
+  // waits for it, and no request starts meanwhile (kFailedPrecondition).
+  // kNotFound once closed, kFailedPrecondition while a request is in flight.
+  Status while_idle(const char* what, const std::function<Status()>& body);
   // Cancels and waits for the request in flight, then frees the session's
   // KV on the ranks. Once only (later calls are no-ops returning Ok).
   Status close();
@@ -92,13 +94,14 @@ class SessionObject {
   const SessionId id_;
   std::atomic<bool> cancel_{false};
 
-  std::mutex mu_;  // guards queue_, terminal_, in_flight_, inline_, saving_, closed_, worker_
+  std::mutex mu_;  // guards queue_, terminal_, in_flight_, inline_, idle_calls_, closed_, worker_
   std::condition_variable cv_;
   std::deque<EncodedEvent> queue_;         // Progress and Text events, in order
   std::optional<EncodedEvent> terminal_;  // Done or Error, pulled after the queue
   bool in_flight_ = false;  // a request started and its terminal event not yet taken
   bool inline_ = false;     // the request in flight runs in run_inline
-  int saving_ = 0;          // save() calls running
+  int idle_calls_ = 0;      // while_idle() calls running
+  const char* idle_call_ = "";  // what the latest of them does (for messages)
   bool closed_ = false;
   std::thread worker_;
 };

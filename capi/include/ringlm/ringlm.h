@@ -325,7 +325,8 @@ RINGLM_API ringlm_status ringlm_session_close(ringlm_session* session, ringlm_er
  *   negative max_tokens; OUT_OF_RANGE / CORRUPT_DATA: as for every message;
  * NOT_FOUND: unknown session;
  * FAILED_PRECONDITION: a request is in flight (its terminal event has not
- *   been pulled yet), or another thread saves the session.
+ *   been pulled yet), or another thread saves, rewinds or forks the
+ *   session.
  * Errors found while the request runs (a prompt longer than the context:
  * OUT_OF_RANGE; communication failures; KV budget) arrive as its Error
  * event. */
@@ -436,6 +437,54 @@ RINGLM_API ringlm_status ringlm_session_save(ringlm_session* session, const char
  * callback of the same engine. */
 RINGLM_API ringlm_status ringlm_session_restore(ringlm_engine* engine, const char* path,
                                                 ringlm_session** out, ringlm_error** err);
+
+/* ------------------------------------------------------------------------
+ * Editing a conversation
+ * ------------------------------------------------------------------------ */
+
+/* Rewinds the session to the first `keep_messages` messages of its
+ * Transcript (ringlm_session_transcript; a system prompt counts as one
+ * message): the later messages leave the transcript, and the KV of the
+ * tokens the kept messages do not share is freed on every rank before the
+ * call returns. The next chat turn prefills only what follows the kept
+ * messages: to regenerate the last reply, keep all but the last two
+ * messages and send the same user message again; to edit a message, keep
+ * those before it and send the new text. keep_messages equal to the
+ * transcript's size changes nothing.
+ * Any thread; the session must be idle (as for ringlm_session_save).
+ * INVALID_ARGUMENT: NULL session; NOT_FOUND: unknown or closed session;
+ * OUT_OF_RANGE: keep_messages < 0 or more than the transcript holds
+ *   (nothing changes); FAILED_PRECONDITION: a request is in flight, another
+ *   thread saves, rewinds or forks the session, or called from an event
+ *   callback of the same engine; DEADLINE_EXCEEDED / UNAVAILABLE: the ranks
+ *   could not be reached (the session is as before). */
+RINGLM_API ringlm_status ringlm_session_rewind(ringlm_session* session, int64_t keep_messages,
+                                               ringlm_error** err);
+
+/* Raw mode's rewind: keeps the first `keep_tokens` tokens of the session's
+ * token history (Transcript.token_count tokens) and frees the KV of the
+ * rest; the transcript is not changed. The next ringlm_session_generate
+ * appends its tokens to the kept ones. Statuses as for
+ * ringlm_session_rewind, OUT_OF_RANGE for keep_tokens < 0 or beyond the
+ * history. */
+RINGLM_API ringlm_status ringlm_session_rewind_tokens(ringlm_session* session,
+                                                      int64_t keep_tokens, ringlm_error** err);
+
+/* Opens a new session that continues from where `session` is: the same
+ * transcript and token history, and a copy of its KV shard on every rank,
+ * so the fork's next turn prefills only its own new tokens. The two
+ * sessions are independent afterwards (either may be rewound, saved or
+ * closed). The copy takes KV budget as the original does: idle sessions'
+ * KV is evicted for it; when even that leaves no room, the fork opens
+ * without KV and its first turn rebuilds it by prefill. On success *out
+ * receives the new handle (ringlm_session_close).
+ * Any thread; the session must be idle.
+ * INVALID_ARGUMENT: NULL session or out; NOT_FOUND: unknown or closed
+ * session; FAILED_PRECONDITION: as for ringlm_session_rewind;
+ * DEADLINE_EXCEEDED / UNAVAILABLE: the ranks could not be reached (no
+ * session is opened). */
+RINGLM_API ringlm_status ringlm_session_fork(ringlm_session* session, ringlm_session** out,
+                                             ringlm_error** err);
 
 #ifdef __cplusplus
 } /* extern "C" */
