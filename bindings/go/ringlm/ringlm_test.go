@@ -423,6 +423,68 @@ func TestSaveAndRestore(t *testing.T) {
 	}
 }
 
+func TestRewindRegeneratesFromTheCachedPrefix(t *testing.T) {
+	e := engine(t)
+	s, err := e.NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ask(t, s, turns[0], maxTokens)
+	first := ask(t, s, turns[2], maxTokens)
+	before, _ := s.Transcript()
+	if err := s.Rewind(2); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Transcript()
+	if !reflect.DeepEqual(after.Messages, before.Messages[:2]) {
+		t.Fatalf("rewound transcript %+v, before %+v", after, before)
+	}
+	again := ask(t, s, turns[2], maxTokens)
+	if !reflect.DeepEqual(again.Tokens, first.Tokens) ||
+		again.Stats.CachedTokens < first.Stats.CachedTokens || first.Stats.CachedTokens == 0 {
+		t.Fatalf("first %+v, again %+v", first, again)
+	}
+	if err := s.Rewind(5); !errors.Is(err, ringlm.ErrOutOfRange) {
+		t.Errorf("rewind beyond the transcript: %v", err)
+	}
+	if err := s.RewindTokens(0); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := s.Transcript(); tr.TokenCount != 0 {
+		t.Errorf("token count after RewindTokens(0): %d", tr.TokenCount)
+	}
+}
+
+func TestForkContinuesOnItsOwnKV(t *testing.T) {
+	e := engine(t)
+	a, err := e.NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ask(t, a, turns[0], maxTokens)
+	b, err := a.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ta, _ := a.Transcript()
+	tb, _ := b.Transcript()
+	if !reflect.DeepEqual(ta, tb) {
+		t.Fatalf("transcripts %+v / %+v", ta, tb)
+	}
+	ra, rb := ask(t, a, turns[2], maxTokens), ask(t, b, turns[2], maxTokens)
+	if !reflect.DeepEqual(ra.Tokens, rb.Tokens) || rb.Stats.CachedTokens != ra.Stats.CachedTokens ||
+		rb.Stats.CachedTokens == 0 || rb.Stats.Rebuilt {
+		t.Fatalf("original %+v, fork %+v", ra, rb)
+	}
+	a.Close()
+	if tb, _ := b.Transcript(); len(tb.Messages) != 4 {
+		t.Errorf("fork's transcript after the original closed: %+v", tb)
+	}
+}
+
 func TestManySessionsFromManyGoroutines(t *testing.T) {
 	e := engine(t)
 	const n = 6

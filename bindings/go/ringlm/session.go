@@ -111,6 +111,35 @@ func (s *Session) Save(path string) error {
 	return check(capi.Session_save(s.handle, path, &msg), msg)
 }
 
+// Rewind keeps the first keepMessages messages of the transcript (a system
+// prompt counts as one) and frees the KV of the rest, so the next turn
+// prefills only what follows them: rewinding to all but the last two
+// messages and asking the same question again regenerates the last reply.
+// ErrOutOfRange beyond the transcript.
+func (s *Session) Rewind(keepMessages int64) error {
+	var msg string
+	return check(capi.Session_rewind(s.handle, keepMessages, &msg), msg)
+}
+
+// RewindTokens is raw mode's Rewind: it keeps the first keepTokens tokens of
+// the token history; the transcript is not changed.
+func (s *Session) RewindTokens(keepTokens int64) error {
+	var msg string
+	return check(capi.Session_rewind_tokens(s.handle, keepTokens, &msg), msg)
+}
+
+// Fork opens a new session continuing from this one: the same transcript and
+// history, and a copy of its KV on every rank, so its next turn prefills only
+// its own tokens. The two sessions are independent afterwards.
+func (s *Session) Fork() (*Session, error) {
+	var h uintptr
+	var msg string
+	if err := check(capi.Session_fork(s.handle, &h, &msg), msg); err != nil {
+		return nil, err
+	}
+	return newSession(s.engine, h), nil
+}
+
 func checkPath(path string) error {
 	if strings.IndexByte(path, 0) >= 0 {
 		return &Error{Status: StatusInvalidArgument, Message: "a path cannot contain a NUL byte"}

@@ -137,3 +137,34 @@ def test_a_stream_dropped_before_its_end_does_not_block_the_session(engine):
         with pytest.raises(ringlm.FailedPreconditionError):
             s.chat("Too soon", max_tokens=2)
         held.result()
+
+
+def test_rewind_regenerates_from_the_cached_prefix(engine2):
+    with engine2.session(system_prompt="You are terse.") as s:
+        s.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+        first = s.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+        before = s.transcript().messages
+        assert len(before) == 5
+        s.rewind(3)
+        assert s.transcript().messages == before[:3]
+        again = s.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+        assert again.tokens == first.tokens
+        assert again.stats.cached_tokens >= first.stats.cached_tokens > 0
+        with pytest.raises(ringlm.OutOfRangeError):
+            s.rewind(6)
+        s.rewind_tokens(0)
+        assert s.transcript().token_count == 0
+
+
+def test_fork_continues_on_its_own_kv(engine2):
+    with engine2.session() as a:
+        a.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+        with a.fork() as b:
+            assert b.transcript() == a.transcript()
+            ra = a.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+            rb = b.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+            assert rb.tokens == ra.tokens
+            assert rb.stats.cached_tokens == ra.stats.cached_tokens > 0
+            assert not rb.stats.rebuilt
+            a.rewind(0)
+            assert len(b.transcript().messages) == 4

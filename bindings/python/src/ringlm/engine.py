@@ -227,6 +227,29 @@ class Session(_NativeHandle):
         self._end_dropped_stream()
         capi.session_save(self._handle, _path(path))
 
+    # -- editing the conversation ------------------------------------------
+    def rewind(self, keep_messages: int) -> None:
+        """Keeps the first ``keep_messages`` messages of the transcript (the
+        system prompt counts as one) and frees the KV of the rest, so the
+        next turn prefills only what follows them: ``rewind(n - 2)`` and the
+        same question again regenerates the last reply.
+        :class:`ringlm.OutOfRangeError` beyond the transcript."""
+        self._end_dropped_stream()
+        capi.session_rewind(self._handle, int(keep_messages))
+
+    def rewind_tokens(self, keep_tokens: int) -> None:
+        """Raw mode: keeps the first ``keep_tokens`` tokens of the token
+        history; the transcript is not changed."""
+        self._end_dropped_stream()
+        capi.session_rewind_tokens(self._handle, int(keep_tokens))
+
+    def fork(self) -> "Session":
+        """A new session continuing from this one: the same transcript and
+        history and a copy of its KV on every rank (its next turn prefills
+        only its own tokens). The two are independent afterwards."""
+        self._end_dropped_stream()
+        return Session(self._engine, capi.session_fork(self._handle))
+
     def _start(self, call: Callable[[int, bytes, int], Any], data: bytes, fmt: int) -> "ChatStream":
         self._end_dropped_stream()
         call(self._handle, data, fmt)

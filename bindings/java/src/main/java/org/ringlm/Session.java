@@ -99,6 +99,36 @@ public final class Session implements AutoCloseable {
     CApi.session_save(handle.value, pathBytes(path));
   }
 
+  /**
+   * Keeps the first {@code keepMessages} messages of the transcript (a system
+   * prompt counts as one) and frees the KV of the rest, so the next turn
+   * prefills only what follows them: rewinding to all but the last two
+   * messages and asking the same question again regenerates the last reply.
+   * {@link Status#OUT_OF_RANGE} beyond the transcript.
+   */
+  public void rewind(long keepMessages) throws RingLmException {
+    CApi.session_rewind(handle.value, keepMessages);
+  }
+
+  /**
+   * Raw mode: keeps the first {@code keepTokens} tokens of the token
+   * history; the transcript is not changed.
+   */
+  public void rewindTokens(long keepTokens) throws RingLmException {
+    CApi.session_rewind_tokens(handle.value, keepTokens);
+  }
+
+  /**
+   * A new session continuing from this one: the same transcript and
+   * history, and a copy of its KV on every rank, so its next turn prefills
+   * only its own tokens. The two sessions are independent afterwards.
+   */
+  public Session fork() throws RingLmException {
+    long[] out = new long[1];
+    CApi.session_fork(handle.value, out);
+    return new Session(engine, out[0]);
+  }
+
   /** The next event's JSON, or null when {@code timeoutMs} passed first. */
   String nextEventJson(int timeoutMs) throws RingLmException {
     byte[][] out = new byte[1][];

@@ -79,6 +79,45 @@ class SessionTest extends WithEngine {
   }
 
   @Test
+  void rewindRegeneratesFromTheCachedPrefix() throws RingLmException {
+    try (Session s = engine.newSession()) {
+      s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+      ChatResponse first =
+          s.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+      Transcript before = s.transcript();
+      assertEquals(4, before.messages().size());
+      s.rewind(2);
+      assertEquals(before.messages().subList(0, 2), s.transcript().messages());
+      ChatResponse again =
+          s.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+      assertArrayEquals(first.tokens(), again.tokens());
+      assertTrue(again.stats().cachedTokens() >= first.stats().cachedTokens());
+      assertEquals(Status.OUT_OF_RANGE,
+          assertThrows(RingLmException.class, () -> s.rewind(5)).status());
+      s.rewindTokens(0);
+      assertEquals(0, s.transcript().tokenCount());
+    }
+  }
+
+  @Test
+  void forkContinuesOnItsOwnKv() throws RingLmException {
+    try (Session a = engine.newSession()) {
+      a.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+      try (Session b = a.fork()) {
+        assertEquals(a.transcript(), b.transcript());
+        ChatResponse ra = a.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+        ChatResponse rb = b.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+        assertArrayEquals(ra.tokens(), rb.tokens());
+        assertEquals(ra.stats().cachedTokens(), rb.stats().cachedTokens());
+        assertTrue(rb.stats().cachedTokens() > 0);
+        assertFalse(rb.stats().rebuilt());
+        a.close();
+        assertEquals(4, b.transcript().messages().size());
+      }
+    }
+  }
+
+  @Test
   void restoreErrors(@TempDir Path tmp) throws IOException {
     assertEquals(Status.NOT_FOUND,
         assertThrows(RingLmException.class, () -> engine.restoreSession(tmp.resolve("nope"))).status());
