@@ -43,13 +43,12 @@ Status Engine::rewind_session(SessionId id, int64_t keep_messages) {
   // The KV to keep: the tokens the kept messages' prompt shares with the
   // history (the next turn's prompt starts with that prompt).
   const std::vector<ChatMessage> kept(s.messages.begin(), s.messages.begin() + keep_messages);
+  // (A template may write a default system prompt for no messages too.)
+  RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prefix,
+                          chat_prompt(kept, /*add_generation_prompt=*/false));
   size_t common = 0;
-  if (!kept.empty()) {
-    RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prefix,
-                            chat_prompt(kept, /*add_generation_prompt=*/false));
-    const size_t n = std::min(prefix.size(), s.tokens.size());
-    while (common < n && prefix[common] == s.tokens[common]) ++common;
-  }
+  const size_t n = std::min(prefix.size(), s.tokens.size());
+  while (common < n && prefix[common] == s.tokens[common]) ++common;
   {
     std::lock_guard<std::mutex> run(run_mu_);
     RINGLM_RETURN_IF_ERROR(cut_history(s, common));

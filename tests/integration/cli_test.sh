@@ -145,6 +145,23 @@ cached=$(sed -n 's/.*(cached \([0-9]*\)).*/\1/p' "$WORK/s2.out")
 [ "${cached:-0}" -gt 20 ] || fail "the resumed turn reused no KV: $(cat "$WORK/s2.out")"
 echo "Thanks" | "$RINGLM" chat --model "$MODEL" --max-tokens 1 --session "$SESSION" 2> "$WORK/s3.err" > /dev/null
 grep -q "resumed .*: 4 messages" "$WORK/s3.err" || fail "the second turn was not saved: $(cat "$WORK/s3.err")"
+# /retry regenerates the last reply from the cached prefix (greedy: the same
+# reply); /undo takes the exchange back, also in the session file; an /undo
+# with nothing to take back fails the command and changes nothing.
+printf 'And of Germany?\n/retry\n/undo\n' |
+  "$RINGLM" chat --model "$MODEL" --max-tokens 8 --session "$SESSION" > "$WORK/r.out" 2> "$WORK/r.err" ||
+  fail "chat /retry failed: $(cat "$WORK/r.err")"
+grep -q "took back: And of Germany?" "$WORK/r.err" || fail "/retry took nothing back: $(cat "$WORK/r.err")"
+[ "$(grep -vc '^\[prefill' "$WORK/r.out")" -eq 2 ] || fail "expected two replies: $(cat "$WORK/r.out")"
+[ "$(grep -v '^\[prefill' "$WORK/r.out" | sort -u | wc -l)" -eq 1 ] || fail "/retry changed the greedy reply: $(cat "$WORK/r.out")"
+cached=$(sed -n 's/.*(cached \([0-9]*\)).*/\1/p' "$WORK/r.out" | tail -1)
+[ "${cached:-0}" -gt 20 ] || fail "/retry reused no KV: $(cat "$WORK/r.out")"
+echo "Thanks" | "$RINGLM" chat --model "$MODEL" --max-tokens 1 --session "$SESSION" 2> "$WORK/r2.err" > /dev/null
+grep -q "resumed .*: 6 messages" "$WORK/r2.err" || fail "/undo was not saved: $(cat "$WORK/r2.err")"
+if echo "/undo" | "$RINGLM" chat --model "$MODEL" --quiet > /dev/null 2> "$WORK/undo.err"; then
+  fail "chat exited 0 after an /undo with nothing to undo"
+fi
+grep -q "FAILED_PRECONDITION: /undo: no user message" "$WORK/undo.err" || fail "no /undo error: $(cat "$WORK/undo.err")"
 # A damaged session file: an error naming it, and the file left as it was.
 printf 'RINGLMSS\003\000\000\000not a session, checksum wrong' > "$WORK/bad.session"
 cp "$WORK/bad.session" "$WORK/bad.session.orig"

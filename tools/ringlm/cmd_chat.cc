@@ -3,6 +3,11 @@
 // With --session F the conversation lives in the session file F: resumed
 // from it when it exists (its KV restored, so the next turn prefills only
 // its own tokens) and saved to it after every turn.
+//
+// Two lines are commands, not messages: /undo drops the last exchange (the
+// last user message and everything after it), and /retry asks the last user
+// message again, regenerating its reply (the same one when greedy). Both
+// rewind the session, so the KV before that message is reused.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +17,21 @@
 #include "engine_flags.h"
 
 namespace ringlm::cli {
+namespace {
+
+// Rewinds the session to just before its last user message and returns that
+// message's text. kFailedPrecondition when there is none.
+Result<std::string> rewind_last_exchange(Engine& e, SessionId sid) {
+  RINGLM_ASSIGN_OR_RETURN(std::vector<ChatMessage> msgs, e.session_messages(sid));
+  for (size_t i = msgs.size(); i-- > 0;) {
+    if (msgs[i].role != "user") continue;
+    RINGLM_RETURN_IF_ERROR(e.rewind_session(sid, int64_t(i)));
+    return msgs[i].content;
+  }
+  return FailedPrecondition("no user message to take back yet");
+}
+
+}  // namespace
 
 int run_chat(int argc, char** argv) {
   auto vf = engine_value_flags();
@@ -65,11 +85,34 @@ int run_chat(int argc, char** argv) {
   };
   std::string line;
   int failed = 0;
+  const auto save = [&] {
+    if (session_file.empty()) return;
+    Status st = e.save_session(sid.value(), session_file);
+    if (!st.ok()) {
+      fail(st.WithContext("saving " + session_file));
+      ++failed;
+    }
+  };
   while (std::getline(std::cin, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (args->has("echo")) std::printf("> %s\n", line.c_str());
-    std::vector<ChatMessage> msgs{{"user", line}};
+    std::string text = line;
+    if (line == "/undo" || line == "/retry") {
+      Result<std::string> last = rewind_last_exchange(e, sid.value());
+      if (!last.ok()) {
+        fail(last.status().WithContext(line));
+        ++failed;
+        continue;  // nothing changed
+      }
+      if (!quiet) std::fprintf(stderr, "(took back: %s)\n", last->c_str());
+      if (line == "/undo") {
+        save();
+        continue;
+      }
+      text = std::move(last).value();
+    }
+    std::vector<ChatMessage> msgs{{"user", text}};
     auto r = e.chat(sid.value(), msgs, go.value(), ev);
     if (!r.ok()) {
       std::fflush(stdout);
@@ -82,13 +125,7 @@ int run_chat(int argc, char** argv) {
     std::printf("\n");
     if (!quiet) std::printf("%s\n", stats_line(r->stats).c_str());
     std::fflush(stdout);
-    if (!session_file.empty()) {
-      Status st = e.save_session(sid.value(), session_file);
-      if (!st.ok()) {
-        fail(st.WithContext("saving " + session_file));
-        ++failed;
-      }
-    }
+    save();
   }
   return failed == 0 ? 0 : 1;  // a turn that failed fails the command
 }
