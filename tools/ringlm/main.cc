@@ -18,6 +18,7 @@ void usage() {
                "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
                "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
                "            [--system S] [--session F]           F: resumed if it exists, saved each turn\n"
+               "            lines /retry and /undo: regenerate the last reply, take it back\n"
                "  worker    --rank R --world N --store DIR|redis://H:P   a CP rank\n"
                "  bench cp  [--tokens 4096,8000] [--ranks 2]      CP scaling and crossover\n"
                "  bench model [--shape llama3-8b] [--backend cuda] prefill MFU, decode speed\n"
