@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "test_util.h"
@@ -22,11 +23,19 @@ std::string session_model_path(uint32_t seed) {
   return paths[seed] = p;
 }
 
+std::string session_test_backend() {
+  const char* b = std::getenv("RINGLM_TEST_BACKEND");
+  return b && *b ? b : "cpu";
+}
+
+double logit_tolerance() { return session_test_backend() == "cpu" ? 1e-4 : 5e-2; }
+
 std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget, uint32_t seed, KvCacheType kv,
                                             size_t kv_piece) {
   EngineOptions o;
   o.kv_piece_bytes = kv_piece;
   o.kv_cache_type = kv;
+  o.backend = session_test_backend();
   o.model_path = session_model_path(seed);
   o.world_size = n;
   o.threads_per_rank = 1;

@@ -16,6 +16,15 @@ namespace ringlm::test {
 // The tiny model of `seed` (context 512), written once per process.
 std::string session_model_path(uint32_t seed = 1);
 
+// The backend the session tests run on: RINGLM_TEST_BACKEND (cuda: N ranks
+// on one GPU), else cpu.
+std::string session_test_backend();
+
+// How far prompt logits of the same history may differ between two ways of
+// computing it (cached or not, another world size): f32 on the CPU, bf16
+// weights and KV on CUDA.
+double logit_tolerance();
+
 // An engine of n in-process ranks: one thread each, KV pages of 16 tokens
 // (8256 bytes a page in f32), prefill steps of 8 tokens.
 std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget = size_t(1) << 30,

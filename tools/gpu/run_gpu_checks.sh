@@ -10,7 +10,8 @@
 #    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default),
 #    `ringlm bench ring` (the ring's attention with and without key-run
 #    cutting, two ranks on the one GPU), the
-#    CP engine equality suite on the CUDA backend, and GPU vs CPU greedy tokens
+#    CP engine equality suite and session rewind/fork on the CUDA backend,
+#    and GPU vs CPU greedy tokens
 #    with f32 and with bf16 KV on the default model's first layers
 #    (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
 # PHASE=1 runs 1-3, PHASE=2 runs 4 (reusing the build), default both.
@@ -131,7 +132,7 @@ fi
 PHASE=${PHASE:-all}
 TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
   sed -n -E 's/^((gpu_[a-z0-9_]+_test)|(bench_[a-z0-9_]+)): phony$/\1/p' | sort -u | tr '\n' ' ')
-TARGETS="$TARGETS ringlm_cli cp_engine_test cp_ring_test"
+TARGETS="$TARGETS ringlm_cli cp_engine_test cp_ring_test engine_session_edit_test"
 step "build: ringlm_engine $TARGETS"
 timeout "${BUILD_TIMEOUT:-420}" ninja -C "$BUILD" -j"$JOBS" ringlm_engine $TARGETS >"$OUT/build.txt" 2>&1
 rc=$?
@@ -197,6 +198,11 @@ step "cp_engine_test on the CUDA backend (N ranks on one GPU in one process, hos
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
   timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -40
 [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda) FAILED"; STATUS=1; }
+
+step "session rewind and fork on the CUDA backend (KV pages copied on the device)"
+RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
+  timeout 90 "$BUILD/bin/engine_session_edit_test" "[edit]~[budget]" 2>&1 | tail -30
+[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "engine_session_edit_test (cuda) FAILED"; STATUS=1; }
 
 step "GPU vs CPU greedy tokens (default model's first layers)"
 if compgen -G ".gpumodel/*.gguf" >/dev/null; then
