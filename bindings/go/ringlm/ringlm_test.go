@@ -386,6 +386,22 @@ func TestClosedHandlesAreErrors(t *testing.T) {
 	}
 }
 
+// continueAlike checks that b (restored or forked from a) holds a's
+// transcript and answers the next turn as a does, from a KV of its own.
+func continueAlike(t *testing.T, a, b *ringlm.Session) {
+	t.Helper()
+	ta, _ := a.Transcript()
+	tb, err := b.Transcript()
+	if err != nil || !reflect.DeepEqual(ta, tb) {
+		t.Fatalf("transcripts %+v / %+v (%v)", ta, tb, err)
+	}
+	ra, rb := ask(t, a, turns[2], maxTokens), ask(t, b, turns[2], maxTokens)
+	if !reflect.DeepEqual(ra.Tokens, rb.Tokens) || rb.Stats.CachedTokens != ra.Stats.CachedTokens ||
+		rb.Stats.CachedTokens == 0 || rb.Stats.Rebuilt {
+		t.Fatalf("original %+v, other %+v", ra, rb)
+	}
+}
+
 func TestSaveAndRestore(t *testing.T) {
 	e := engine(t)
 	file := filepath.Join(t.TempDir(), "chat.session")
@@ -403,16 +419,7 @@ func TestSaveAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ta, _ := a.Transcript()
-	tb, err := b.Transcript()
-	if err != nil || !reflect.DeepEqual(ta, tb) {
-		t.Fatalf("transcripts %+v / %+v (%v)", ta, tb, err)
-	}
-	ra, rb := ask(t, a, turns[2], maxTokens), ask(t, b, turns[2], maxTokens)
-	if !reflect.DeepEqual(ra.Tokens, rb.Tokens) || rb.Stats.CachedTokens != ra.Stats.CachedTokens ||
-		rb.Stats.CachedTokens == 0 || rb.Stats.Rebuilt {
-		t.Fatalf("original %+v, restored %+v", ra, rb)
-	}
+	continueAlike(t, a, b)
 	if _, err := e.RestoreSession(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, ringlm.ErrNotFound) {
 		t.Errorf("missing file: %v", err)
 	}
@@ -469,16 +476,7 @@ func TestForkContinuesOnItsOwnKV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ta, _ := a.Transcript()
-	tb, _ := b.Transcript()
-	if !reflect.DeepEqual(ta, tb) {
-		t.Fatalf("transcripts %+v / %+v", ta, tb)
-	}
-	ra, rb := ask(t, a, turns[2], maxTokens), ask(t, b, turns[2], maxTokens)
-	if !reflect.DeepEqual(ra.Tokens, rb.Tokens) || rb.Stats.CachedTokens != ra.Stats.CachedTokens ||
-		rb.Stats.CachedTokens == 0 || rb.Stats.Rebuilt {
-		t.Fatalf("original %+v, fork %+v", ra, rb)
-	}
+	continueAlike(t, a, b)
 	a.Close()
 	if tb, _ := b.Transcript(); len(tb.Messages) != 4 {
 		t.Errorf("fork's transcript after the original closed: %+v", tb)

@@ -81,9 +81,15 @@ def test_save_and_restore(engine, tmp_path):
         a.save(path)
         assert path.stat().st_size > 0
         with engine.restore_session(path) as b:
-            assert b.transcript() == a.transcript()
-            ra = a.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
-            rb = b.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+            assert_continue_alike(a, b)
+
+
+def assert_continue_alike(a, b):
+    """b (restored or forked from a) holds a's transcript and answers the
+    next turn as a does, from a KV of its own."""
+    assert b.transcript() == a.transcript()
+    ra = a.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
+    rb = b.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
     assert ra.tokens == rb.tokens
     assert rb.stats.cached_tokens == ra.stats.cached_tokens > 0
     assert not rb.stats.rebuilt
@@ -160,11 +166,6 @@ def test_fork_continues_on_its_own_kv(engine2):
     with engine2.session() as a:
         a.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
         with a.fork() as b:
-            assert b.transcript() == a.transcript()
-            ra = a.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
-            rb = b.chat(TURNS[2], max_tokens=MAX_TOKENS).result()
-            assert rb.tokens == ra.tokens
-            assert rb.stats.cached_tokens == ra.stats.cached_tokens > 0
-            assert not rb.stats.rebuilt
+            assert_continue_alike(a, b)
             a.rewind(0)
             assert len(b.transcript().messages) == 4

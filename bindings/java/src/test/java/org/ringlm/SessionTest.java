@@ -59,6 +59,20 @@ class SessionTest extends WithEngine {
     }
   }
 
+  /**
+   * {@code b} (restored or forked from {@code a}) holds a's transcript and
+   * answers the next turn as a does, from a KV of its own.
+   */
+  private static void assertContinueAlike(Session a, Session b) throws RingLmException {
+    assertEquals(a.transcript(), b.transcript());
+    ChatResponse ra = a.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+    ChatResponse rb = b.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
+    assertArrayEquals(ra.tokens(), rb.tokens());
+    assertEquals(ra.stats().cachedTokens(), rb.stats().cachedTokens());
+    assertTrue(rb.stats().cachedTokens() > 0);
+    assertFalse(rb.stats().rebuilt());
+  }
+
   @Test
   void saveAndRestore(@TempDir Path tmp) throws RingLmException {
     Path file = tmp.resolve("chat.session");
@@ -67,13 +81,7 @@ class SessionTest extends WithEngine {
       a.save(file);
       assertTrue(Files.exists(file));
       try (Session b = engine.restoreSession(file)) {
-        assertEquals(a.transcript(), b.transcript());
-        ChatResponse ra = a.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
-        ChatResponse rb = b.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
-        assertArrayEquals(ra.tokens(), rb.tokens());
-        assertEquals(ra.stats().cachedTokens(), rb.stats().cachedTokens());
-        assertTrue(rb.stats().cachedTokens() > 0);
-        assertFalse(rb.stats().rebuilt());
+        assertContinueAlike(a, b);
       }
     }
   }
@@ -105,13 +113,7 @@ class SessionTest extends WithEngine {
     try {
       a.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
       try (Session b = a.fork()) {
-        assertEquals(a.transcript(), b.transcript());
-        ChatResponse ra = a.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
-        ChatResponse rb = b.chat(ChatRequest.user(TestModel.TURNS[2]).maxTokens(TestModel.MAX_TOKENS)).response();
-        assertArrayEquals(ra.tokens(), rb.tokens());
-        assertEquals(ra.stats().cachedTokens(), rb.stats().cachedTokens());
-        assertTrue(rb.stats().cachedTokens() > 0);
-        assertFalse(rb.stats().rebuilt());
+        assertContinueAlike(a, b);
         a.close();
         assertEquals(4, b.transcript().messages().size());
       }
