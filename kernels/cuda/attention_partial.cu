@@ -3,8 +3,10 @@
 #include <math_constants.h>
 
 #include <climits>
+#include <type_traits>
 #include <vector>
 
+#include "cuda/attention_grouped.cuh"
 #include "cuda/attention_mma.h"
 #include "cuda/attention_partial.h"
 #include "cuda/common.cuh"
@@ -19,6 +21,9 @@ using attn::TileMeta;
 constexpr int kGenericWarps = 4;           // warps per block of the generic kernel
 constexpr int64_t kMinKeysPerSplit = 256;  // below this a split costs more than it saves
 constexpr int kMaxSplits = 128;
+// The grouped kernel runs H_q / H_kv (up to 4) times fewer warps per split:
+// it may split the keys that much finer.
+constexpr int kMaxGroupedSplits = 512;
 constexpr int64_t kMmaMinRows = 64;  // fewer query rows: the 128-row tile is mostly empty
 
 int tile_count(int64_t tk) { return int(ceil_div(tk, kBc)); }
@@ -74,12 +79,6 @@ cudaError_t run_mma(const AttentionBf16Params& p, void* workspace, cudaStream_t 
 }
 
 // ---- generic f32 path ----
-
-// One K/V element as f32: KT is float (f32 cache) or uint16_t (bf16 bits).
-__device__ __forceinline__ float kv_load(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float kv_load(const uint16_t* p, int64_t i) {
-  return bf16_bits_to_f32(p[i]);
-}
 
 // One warp per (query row, head, key split). Lane c holds q[c + 32 j]; each
 // visible key costs one warp-wide dot product and an online-softmax update.
@@ -234,7 +233,8 @@ size_t split_partials_bytes(const AttentionParams& p, int splits) {
 // (device table) the splits walk key blocks; otherwise p's keys are cut into
 // equal ranges.
 cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, cudaStream_t stream,
-                        const KeyBlock* pieces = nullptr, const int* split_first = nullptr) {
+                        const KeyBlock* pieces = nullptr, const int* split_first = nullptr,
+                        bool grouped = false) {
   const int64_t keys_per_split = splits == 1 ? (p.tk > 0 ? p.tk : 1) : ceil_div(p.tk, splits);
   float* part_out = nullptr;
   float* part_lse = nullptr;
@@ -244,7 +244,8 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
         reinterpret_cast<float*>(static_cast<char*>(workspace) +
                                  align256(sizeof(float) * size_t(splits) * p.tq * p.hq * p.d));
   }
-  const int64_t items = p.tq * p.hq * splits;
+  static_assert(attn::kGroupedWarps == kGenericWarps, "one block shape for both kernels");
+  const int64_t items = grouped ? attn::grouped_items(p, splits) : p.tq * p.hq * splits;
   const int64_t blocks = ceil_div(items, kGenericWarps);
   if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
   const dim3 grid{unsigned(blocks)}, block{unsigned(kGenericWarps * 32)};
@@ -252,16 +253,23 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
     kernel<<<grid, block, 0, stream>>>(p, splits, keys_per_split, pieces, split_first, part_out,
                                        part_lse);
   };
-  const bool bf16 = p.kv == KvType::kBF16;
+  // Per head dim bucket (NJ = 2, 4, 8: d <= 64, 128, 256) and K/V type.
+  const auto launch_nj = [&](auto nj) {
+    constexpr int NJ = decltype(nj)::value;
+    const bool bf16 = p.kv == KvType::kBF16;
+    if (grouped)
+      bf16 ? launch(attn::attention_grouped_kernel<NJ, uint16_t>)
+           : launch(attn::attention_grouped_kernel<NJ, float>);
+    else
+      bf16 ? launch(attention_generic_kernel<NJ, uint16_t>)
+           : launch(attention_generic_kernel<NJ, float>);
+  };
   if (p.d <= 64)
-    bf16 ? launch(attention_generic_kernel<2, uint16_t>)
-         : launch(attention_generic_kernel<2, float>);
+    launch_nj(std::integral_constant<int, 2>{});
   else if (p.d <= 128)
-    bf16 ? launch(attention_generic_kernel<4, uint16_t>)
-         : launch(attention_generic_kernel<4, float>);
+    launch_nj(std::integral_constant<int, 4>{});
   else
-    bf16 ? launch(attention_generic_kernel<8, uint16_t>)
-         : launch(attention_generic_kernel<8, float>);
+    launch_nj(std::integral_constant<int, 8>{});
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || splits == 1) return e;
   const int64_t rows = p.tq * p.hq;
@@ -272,10 +280,18 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
 
 // Key splits of the generic path for `items` (row, head) pairs over `keys`
 // keys: about 48 warps per multiprocessor, at least kMinKeysPerSplit keys a split.
-int generic_splits(int64_t items, int64_t keys, int sm_count) {
+// At most max_splits.
+int generic_splits(int64_t items, int64_t keys, int sm_count, int max_splits = kMaxSplits) {
   int64_t splits = ceil_div(int64_t(sm_count > 0 ? sm_count : 1) * 48, max(items, int64_t(1)));
   splits = min(splits, max(int64_t(1), keys / kMinKeysPerSplit));
-  return int(max(int64_t(1), min(splits, int64_t(kMaxSplits))));
+  return int(max(int64_t(1), min(splits, int64_t(max_splits))));
+}
+
+// Key splits of a plan: the generic kernel's items are (row, head) pairs, the
+// grouped kernel's (row, KV head, head chunk) triples.
+int plan_splits(const AttentionParams& p, int64_t keys, int sm_count, bool grouped) {
+  if (!grouped || p.hkv <= 0 || p.hq % p.hkv != 0) return generic_splits(p.tq * p.hq, keys, sm_count);
+  return generic_splits(attn::grouped_items(p, 1), keys, sm_count, kMaxGroupedSplits);
 }
 
 // Fills plan.splits / pieces / first: each split takes the next
@@ -284,7 +300,7 @@ void split_table(const AttentionParams& p, const KeyBlock* blocks, int nblocks, 
                  BlocksPlan& t) {
   int64_t total = 0;
   for (int b = 0; b < nblocks; ++b) total += max(blocks[b].n, int64_t(0));
-  t.splits = generic_splits(p.tq * p.hq, total, sm_count);
+  t.splits = plan_splits(p, total, sm_count, t.grouped);
   const int64_t per = max(int64_t(1), ceil_div(total, t.splits));
   const int64_t row = int64_t(p.hkv) * p.d;
   t.pieces.clear();
@@ -347,6 +363,12 @@ AttentionPlan plan_attention(const AttentionParams& p, int sm_count, AttentionPa
     return plan;
   }
   if (p.d <= 0 || p.d > 256) return plan;  // kUnsupported
+  if (force == AttentionPath::kGrouped && p.hkv > 0 && p.hq % p.hkv == 0) {
+    plan.path = AttentionPath::kGrouped;
+    plan.splits = plan_splits(p, p.tk, sm_count, true);
+    plan.workspace_bytes = split_partials_bytes(p, plan.splits);
+    return plan;
+  }
   const bool mma_ok = attention_mma_supports(p.d);
   bool use_mma = mma_ok && p.tq >= kMmaMinRows;
   if (force == AttentionPath::kMma && mma_ok) use_mma = true;
@@ -357,14 +379,15 @@ AttentionPlan plan_attention(const AttentionParams& p, int sm_count, AttentionPa
     return plan;
   }
   plan.path = AttentionPath::kGeneric;
-  plan.splits = generic_splits(p.tq * p.hq, p.tk, sm_count);
+  plan.splits = plan_splits(p, p.tk, sm_count, false);
   plan.workspace_bytes = split_partials_bytes(p, plan.splits);
   return plan;
 }
 
 BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
-                                 int sm_count) {
+                                 int sm_count, bool grouped) {
   BlocksPlan plan;
+  plan.grouped = grouped;
   if (p.d <= 0 || p.d > 256) {
     plan.splits = 0;
     return plan;
@@ -392,7 +415,8 @@ cudaError_t attention_partial_blocks(const AttentionParams& p, const BlocksPlan&
     e = cudaMemcpyAsync(first, plan.first.data(), sizeof(int) * plan.first.size(),
                         cudaMemcpyHostToDevice, stream);
   if (e != cudaSuccess) return e;
-  return run_generic(p, plan.splits, ws + blocks_table_bytes(plan), stream, pieces, first);
+  return run_generic(p, plan.splits, ws + blocks_table_bytes(plan), stream, pieces, first,
+                     plan.grouped);
 }
 
 cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& plan, void* workspace,
@@ -402,6 +426,8 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
   switch (plan.path) {
     case AttentionPath::kGeneric:
       return run_generic(p, plan.splits, workspace, stream);
+    case AttentionPath::kGrouped:
+      return run_generic(p, plan.splits, workspace, stream, nullptr, nullptr, /*grouped=*/true);
     case AttentionPath::kMma: {
       if (!attention_mma_supports(p.d)) return cudaErrorInvalidValue;
       const MmaLayout L = mma_layout(p);

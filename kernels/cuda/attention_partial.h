@@ -12,7 +12,13 @@
 //    key range split across warps for few query rows (decode) and the splits
 //    combined exactly by the LSE rule. Any head dim up to 256. Also the path
 //    for short query blocks, where a 128-row tile would be mostly empty.
-// Both skip key tiles (or keys) that no row can see, using positions only.
+//  - kGrouped: the generic path with one warp per (query row, KV head, chunk
+//    of up to 4 of its query heads, key split), so that each K and V row is
+//    read once for the chunk rather than once per query head
+//    (kernels/cuda/attention_grouped.cuh). Chosen only when forced (the CUDA
+//    backend forces it where it would run kGeneric when
+//    RINGLM_CUDA_GROUPED_ATTENTION=1).
+// All skip key tiles (or keys) that no row can see, using positions only.
 // Outputs: out [tq, hq, d] f32, lse [tq, hq] f32 natural log; a row that sees
 // no key gets out = 0 and lse = -inf.
 #pragma once
@@ -27,11 +33,11 @@
 
 namespace ringlm::kernels::cuda {
 
-enum class AttentionPath : uint8_t { kEmpty, kMma, kGeneric, kUnsupported };
+enum class AttentionPath : uint8_t { kEmpty, kMma, kGeneric, kUnsupported, kGrouped };
 
 struct AttentionPlan {
   AttentionPath path = AttentionPath::kUnsupported;
-  int splits = 1;              // key splits (kGeneric)
+  int splits = 1;              // key splits (kGeneric, kGrouped)
   size_t workspace_bytes = 0;  // device scratch attention_partial() needs
 };
 
@@ -39,7 +45,7 @@ struct AttentionPlan {
 bool attention_mma_supports(int d);
 
 // Picks the path and sizes the workspace. `sm_count` is the device's
-// multiprocessor count (for the decode split). `force` (kMma or kGeneric)
+// multiprocessor count (for the decode split). `force` (kMma, kGeneric or kGrouped)
 // overrides the choice where that path supports the shape; kUnsupported
 // means no override. Shapes are expected to be validated by the caller
 // (hq % hkv == 0, d > 0); an unsupported head dim gives kUnsupported.
@@ -68,13 +74,15 @@ struct BlocksPlan {
   std::vector<KeyBlock> pieces;
   std::vector<int> first;      // [splits + 1]
   size_t workspace_bytes = 0;  // device scratch attention_partial_blocks() needs
+  bool grouped = false;        // runs the kGrouped kernel
 };
 
 // Cuts the keys of `blocks` into the plan's split table; kUnsupported-style
 // failure (splits = 0) for head dims above 256. The plan keeps the blocks'
-// device pointers, not the host array.
+// device pointers, not the host array. `grouped`: the kGrouped kernel (its
+// split count sized for its fewer warps).
 BlocksPlan plan_attention_blocks(const AttentionParams& p, const KeyBlock* blocks, int nblocks,
-                                 int sm_count);
+                                 int sm_count, bool grouped = false);
 
 // Copies the plan's split table to `workspace` (a pageable host-to-device
 // copy on `stream`, so the plan may be freed on return) and launches.

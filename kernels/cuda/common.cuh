@@ -65,4 +65,10 @@ __device__ __forceinline__ uint16_t f32_to_bf16_bits(float f) {
   return *reinterpret_cast<uint16_t*>(&h);
 }
 
+// One K/V element as f32: a float (f32 cache) or bf16 bits (bf16 cache).
+__device__ __forceinline__ float kv_load(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float kv_load(const uint16_t* p, int64_t i) {
+  return bf16_bits_to_f32(p[i]);
+}
+
 }  // namespace ringlm::kernels::cuda

@@ -15,8 +15,10 @@
 namespace ringlm::test {
 namespace {
 
+// Through the backend, or (grouped) through the kernel entry points with
+// the grouped kernel.
 AttnResult run_blocks(Backend& g, const AttnCase& c, const AttnData& a, int64_t max_block,
-                      kernels::KvType kv, size_t* nblocks = nullptr) {
+                      kernels::KvType kv, size_t* nblocks = nullptr, bool grouped = false) {
   AttnDevice dev(g, c, a, kv);
   const int64_t row = int64_t(c.hkv) * c.d;
   std::vector<kernels::KeyBlock> blocks;
@@ -33,7 +35,19 @@ AttnResult run_blocks(Backend& g, const AttnCase& c, const AttnData& a, int64_t 
   p.k = p.v = nullptr;  // ignored: the blocks carry the keys
   p.k_pos = nullptr;
   p.tk = -1;
-  require_ok(g.attention_partial_blocks(p, blocks.data(), blocks.size()));
+  if (!grouped) {
+    require_ok(g.attention_partial_blocks(p, blocks.data(), blocks.size()));
+    return dev.fetch(g, c);
+  }
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  const auto plan =
+      kernels::cuda::plan_attention_blocks(p, blocks.data(), int(blocks.size()), sms, true);
+  REQUIRE(plan.grouped);
+  auto ws = g.alloc(std::max<size_t>(plan.workspace_bytes, 256));
+  require_ok(ws.status());
+  auto stream = static_cast<cudaStream_t>(cuda_backend_stream(g));
+  REQUIRE(kernels::cuda::attention_partial_blocks(p, plan, ws->data(), stream) == cudaSuccess);
   return dev.fetch(g, c);
 }
 
@@ -61,6 +75,8 @@ TEST_CASE("key blocks equal one call over their concatenation", "[gpu][attention
   const AttnResult r = run_blocks(g, c, a, max_block, kv, &nblocks);
   CAPTURE(nblocks);
   check_attention(r, a, attention_tol(c, true), "blocks");
+  check_attention(run_blocks(g, c, a, max_block, kv, nullptr, true), a, attention_tol(c, true),
+                  "grouped blocks");
 }
 
 TEST_CASE("no key blocks: every row sees nothing", "[gpu][attention]") {

@@ -1,7 +1,9 @@
 // Each CUDA attention path forced over shapes the automatic choice would not
 // give it (the tensor-core kernel on 1..63 query rows, the f32 path on long
 // query blocks), the visible-tile list across its 256-tile chunks, the
-// decode key split, the bf16 entry point, and NaN propagation on each path.
+// decode key split, the grouped f32 kernel over group sizes that fill, split
+// and underfill its 4-head chunks, the bf16 entry point, and NaN propagation
+// on each path.
 #include <cuda_runtime_api.h>
 
 #include "attention_cases.h"
@@ -35,6 +37,8 @@ TEST_CASE("forced paths over the grid", "[gpu][attention]") {
   check_attention(run_cuda_path(c, a, AttentionPath::kMma, kv), a, attention_tol(c, false), "mma");
   check_attention(run_cuda_path(c, a, AttentionPath::kGeneric, kv), a, attention_tol(c, true),
                   "generic");
+  check_attention(run_cuda_path(c, a, AttentionPath::kGrouped, kv), a, attention_tol(c, true),
+                  "grouped");
 }
 
 TEST_CASE("larger magnitudes (peaked softmax)", "[gpu][attention]") {
@@ -50,6 +54,7 @@ TEST_CASE("larger magnitudes (peaked softmax)", "[gpu][attention]") {
   const AttnData a = make_attention_data(c);
   check_attention(run_cuda_path(c, a, AttentionPath::kMma), a, attention_tol(c, false), "mma");
   check_attention(run_cuda_path(c, a, AttentionPath::kGeneric), a, attention_tol(c, true), "generic");
+  check_attention(run_cuda_path(c, a, AttentionPath::kGrouped), a, attention_tol(c, true), "grouped");
 }
 
 TEST_CASE("visible-tile list spans several 256-tile chunks", "[gpu][attention]") {
@@ -83,6 +88,32 @@ TEST_CASE("decode: keys split across warps and combined", "[gpu][attention]") {
   CHECK(plan.path == AttentionPath::kGeneric);
   CHECK(plan.splits > 1);
   check_attention(run_backend(cuda_backend(), c, a, kv), a, attention_tol(c, true), "split");
+  const auto grouped = kernels::cuda::plan_attention(a.host_params(c), sms, AttentionPath::kGrouped);
+  CHECK(grouped.splits >= plan.splits);
+  check_attention(run_cuda_path(c, a, AttentionPath::kGrouped, kv), a, attention_tol(c, true),
+                  "grouped split");
+}
+
+TEST_CASE("grouped kernel over group sizes", "[gpu][attention]") {
+  // Query heads per KV head: 1, 3 (one chunk, underfilled), 4 (one full),
+  // 6 and 7 (a full chunk and a partial one), 8 (two full).
+  const auto heads = GENERATE(std::pair<int, int>{4, 4}, std::pair<int, int>{6, 2},
+                              std::pair<int, int>{8, 2}, std::pair<int, int>{12, 2},
+                              std::pair<int, int>{7, 1}, std::pair<int, int>{8, 1});
+  AttnCase c;
+  c.hq = heads.first;
+  c.hkv = heads.second;
+  c.tq = GENERATE(1, 5);
+  c.tk = GENERATE(300, 5000);
+  c.d = GENERATE(64, 96, 128, 256);
+  c.mask = GENERATE(Mask::kCausalPadded, Mask::kShuffled);
+  const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
+  if (c.tk > 300 && (c.d != 128 || c.tq > 1)) return;  // keep the float64 reference cheap
+  c.seed = uint32_t(c.hq * 31 + c.hkv * 7 + c.tq * 5 + c.tk + c.d + int(c.mask));
+  CAPTURE(c.hq, c.hkv, c.tq, c.tk, c.d, mask_name(c.mask), kernels::kv_type_name(kv));
+  const AttnData a = make_attention_data(c);
+  check_attention(run_cuda_path(c, a, AttentionPath::kGrouped, kv), a, attention_tol(c, true),
+                  "grouped");
 }
 
 TEST_CASE("bf16 entry point matches the f32 entry point's tensor-core path", "[gpu][attention]") {
@@ -158,6 +189,7 @@ TEST_CASE("a NaN key poisons the rows that see it, on every path", "[gpu][attent
   a.k[size_t(bad * c.hkv * c.d)] = std::nanf("");
   check_nan_rows(run_cuda_path(c, a, AttentionPath::kMma), c, bad, "mma");
   check_nan_rows(run_cuda_path(c, a, AttentionPath::kGeneric), c, bad, "generic");
+  check_nan_rows(run_cuda_path(c, a, AttentionPath::kGrouped), c, bad, "grouped");
 
   // Decode: one query over keys split across warps; the NaN split must not
   // vanish in the combine.
@@ -172,6 +204,7 @@ TEST_CASE("a NaN key poisons the rows that see it, on every path", "[gpu][attent
   REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
   REQUIRE(kernels::cuda::plan_attention(da.host_params(dc), sms).splits > 1);
   check_nan_rows(run_backend(cuda_backend(), dc, da), dc, 0, "split");
+  check_nan_rows(run_cuda_path(dc, da, AttentionPath::kGrouped), dc, 0, "grouped split");
 }
 
 }  // namespace

@@ -7,10 +7,12 @@
 # 2. ctest -L gpu --output-on-failure, and cp_ring_test's [gpu] cases;
 # 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
 # 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
-#    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default),
+#    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default; a
+#    second run decodes with the grouped attention kernel),
 #    `ringlm bench ring` (the ring's attention with and without key-run
 #    cutting, two ranks on the one GPU), the
-#    CP engine equality suite and session rewind/fork on the CUDA backend,
+#    CP engine equality suite on the CUDA backend (also with the grouped
+#    attention kernel), session rewind/fork on the CUDA backend,
 #    and GPU vs CPU greedy tokens
 #    with f32 and with bf16 KV on the default model's first layers
 #    (.gpumodel/, made by tools/gpu/truncate_model.py and carried).
@@ -180,13 +182,17 @@ step "ringlm bench model (Llama-3-8B shape, random weights, one GPU)"
 timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
   --tokens "${MODEL_BENCH_TOKENS:-32768,131072}" --chunk 16384 --page-tokens 256 --decode-tokens 16 \
   --peak-tflops "${PEAK_TFLOPS:-989}" || echo "bench model: rc=$?"
-# By default a second run compares the f32 KV cache at 128K (the first run
-# uses the CUDA default, bf16); MODEL_BENCH_EXTRA="" skips it.
-MODEL_BENCH_EXTRA=${MODEL_BENCH_EXTRA---kv-type f32 --tokens 131072 --chunk 16384 --page-tokens 256 --decode-tokens 16}
+# By default a second run measures decode with the grouped attention kernel
+# (RINGLM_CUDA_GROUPED_ATTENTION=1: one K/V read per KV group), against the
+# first run's generic kernel; prefill is the same in both (the tensor-core
+# path). MODEL_BENCH_EXTRA="" skips it; other flags run another comparison
+# (e.g. "--kv-type f32 --tokens 131072 ..." for the f32 KV cache).
+MODEL_BENCH_EXTRA=${MODEL_BENCH_EXTRA---tokens 32768,131072 --warm 0 --chunk 16384 --page-tokens 256 --decode-tokens 16}
 if [[ -n ${MODEL_BENCH_EXTRA} ]]; then
-  step "ringlm bench model $MODEL_BENCH_EXTRA"
+  step "RINGLM_CUDA_GROUPED_ATTENTION=${MODEL_BENCH_GROUPED:-1} ringlm bench model $MODEL_BENCH_EXTRA"
   # shellcheck disable=SC2086  # the extra flags are meant to split
-  timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
+  RINGLM_CUDA_GROUPED_ATTENTION=${MODEL_BENCH_GROUPED:-1} \
+    timeout "${MODEL_BENCH_TIMEOUT:-150}" "$BUILD/bin/ringlm" bench model --shape llama3-8b --backend cuda \
     --peak-tflops "${PEAK_TFLOPS:-989}" $MODEL_BENCH_EXTRA || echo "bench model: rc=$?"
 fi
 
@@ -198,6 +204,11 @@ step "cp_engine_test on the CUDA backend (N ranks on one GPU in one process, hos
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
   timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -40
 [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda) FAILED"; STATUS=1; }
+
+step "cp_engine_test with the grouped attention kernel (RINGLM_CUDA_GROUPED_ATTENTION=1)"
+RINGLM_CUDA_GROUPED_ATTENTION=1 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
+  timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -20
+[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda, grouped) FAILED"; STATUS=1; }
 
 step "session rewind and fork on the CUDA backend (KV pages copied on the device)"
 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \

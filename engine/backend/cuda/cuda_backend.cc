@@ -58,6 +58,8 @@ Result<std::unique_ptr<Backend>> CudaBackend::Create(int device,
   } else if (!options.cudnn_attention || env_off) {
     b->cudnn_status_ = env_off ? "turned off (RINGLM_CUDNN_ATTENTION=0)" : "turned off (options)";
   }
+  const char* grouped = std::getenv("RINGLM_CUDA_GROUPED_ATTENTION");
+  b->grouped_attention_ = grouped && std::string_view(grouped) == "1";
   RINGLM_RETURN_IF_ERROR(b->init());
   return std::unique_ptr<Backend>(std::move(b));
 }

@@ -42,7 +42,9 @@ Status CudaBackend::attention_partial(const kernels::AttentionParams& p) {
     ++counts_.cudnn;
     return Status::Ok();
   }
-  const kc::AttentionPlan plan = kc::plan_attention(p, sm_count_);
+  kc::AttentionPlan plan = kc::plan_attention(p, sm_count_);
+  if (grouped_attention_ && plan.path == kc::AttentionPath::kGeneric)
+    plan = kc::plan_attention(p, sm_count_, kc::AttentionPath::kGrouped);
   if (plan.path == kc::AttentionPath::kUnsupported)
     return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
                        " (supported: 1..256; tensor cores for 64 and 128)");
@@ -61,7 +63,8 @@ Status CudaBackend::attention_partial_blocks(const kernels::AttentionParams& p,
   RINGLM_RETURN_IF_ERROR(check_attention_blocks(p, blocks, n));
   if (n > size_t(INT32_MAX)) return InvalidArgument("cuda backend: more than 2^31 key blocks");
   if (p.tq == 0) return Status::Ok();
-  const kc::BlocksPlan plan = kc::plan_attention_blocks(p, blocks, int(n), sm_count_);
+  const kc::BlocksPlan plan =
+      kc::plan_attention_blocks(p, blocks, int(n), sm_count_, grouped_attention_);
   if (plan.splits <= 0)
     return Unsupported("cuda backend: attention head dim " + std::to_string(p.d) +
                        " (supported: 1..256)");

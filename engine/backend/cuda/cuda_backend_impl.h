@@ -162,6 +162,9 @@ class CudaBackend final : public Backend {
 
   int device_;
   int sm_count_ = 0;
+  // RINGLM_CUDA_GROUPED_ATTENTION=1: the grouped f32 kernel (one K/V read per
+  // KV group) wherever the generic one would run (kernels/cuda/attention_partial.h).
+  bool grouped_attention_ = false;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::array<Scratch, kScratchCount> scratch_{};
