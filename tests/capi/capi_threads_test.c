@@ -1,5 +1,6 @@
 /* Many host threads driving many sessions of one engine at once, in both
- * formats and both streaming styles, with engine calls in between and a
+ * formats and both streaming styles, with engine calls, forks and rewinds in
+ * between and a
  * thread that cancels requests (and pokes closed handles) at random. Every
  * request must end with exactly one terminal event, every session stays
  * usable, and nothing crashes or hangs. Run under ThreadSanitizer by
@@ -105,6 +106,25 @@ static void* host_thread(void* arg) {
       ringlm_buffer_free(ids);
     }
   }
+  /* A fork of one session, rewound to its system prompt, takes a turn of
+   * its own: forks and rewinds from every thread at once. */
+  ringlm_session* f = NULL;
+  EXPECT_OK(ringlm_session_fork(mine[0], &f, &err));
+  EXPECT_OK(ringlm_session_rewind(f, 1, &err));
+  {
+    strbuf req = chat_json("A fresh start: say a word.", 2);
+    EXPECT_OK(ringlm_session_chat(f, req.data, req.len, RINGLM_FORMAT_JSON, &err));
+    char* done = drain(f, RINGLM_FORMAT_JSON, NULL, NULL);
+    check_terminal(done);
+    free(done);
+    sb_free(&req);
+    void* tr = NULL;
+    size_t len = 0;
+    EXPECT_OK(ringlm_session_transcript(f, RINGLM_FORMAT_JSON, &tr, &len, &err));
+    CHECK(json_array_len((char*)tr, "messages") == 3);
+    ringlm_buffer_free(tr);
+  }
+  EXPECT_OK(ringlm_session_close(f, &err));
   for (int i = 0; i < SESSIONS_PER_THREAD; ++i) {
     void* tr = NULL;
     size_t len = 0;
@@ -149,7 +169,7 @@ int main(void) {
     CHECK(pthread_create(&hosts[t], NULL, host_thread, (void*)(intptr_t)t) == 0);
   for (int t = 0; t < g_threads; ++t) CHECK(pthread_join(hosts[t], NULL) == 0);
   CHECK(pthread_join(cancel_thread, NULL) == 0);
-  const int requests = g_threads * SESSIONS_PER_THREAD * g_turns;
+  const int requests = g_threads * (SESSIONS_PER_THREAD * g_turns + 1); /* + the forks' turns */
   CHECK(atomic_load(&g_done_events) == requests);
   EXPECT_OK(ringlm_engine_destroy(g_engine, &err));
   printf("capi_threads_test: OK (%d threads, %d requests, %d cancelled, %d cancel calls)\n",
