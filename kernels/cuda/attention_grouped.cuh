@@ -69,11 +69,10 @@ __global__ void __launch_bounds__(kGroupedWarps * 32)
   float q[G][NJ], acc[G][NJ], m[G], l[G];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    const float* qr = p.q + (row * p.hq + h0 + g) * d;  // [d]
 #pragma unroll
     for (int j = 0; j < NJ; ++j) {
       const int c = lane + 32 * j;
-      q[g][j] = g < ng && c < d ? qr[c] : 0.f;
+      q[g][j] = g < ng && c < d ? p.q[(row * p.hq + h0 + g) * d + c] : 0.f;
       acc[g][j] = 0.f;
     }
     m[g] = -CUDART_INF_F;
@@ -111,33 +110,37 @@ __global__ void __launch_bounds__(kGroupedWarps * 32)
           kx[j] = c < d ? kv_load(kr, c) : 0.f;
           vx[j] = c < d ? kv_load(vr, c) : 0.f;
         }
+        // Unrolled with constant indices (the arrays stay in registers);
+        // heads past ng are skipped by a warp-uniform test.
 #pragma unroll
         for (int g = 0; g < G; ++g) {
-          if (g >= ng) break;
-          float dot = 0.f;
+          if (g < ng) {
+            float dot = 0.f;
 #pragma unroll
-          for (int j = 0; j < NJ; ++j) dot += q[g][j] * kx[j];
-          const float sv = warp_sum(dot) * scale_log2;  // identical in every lane
-          // exp(-inf) weighs 0, as on the CPU (and exp2(-inf - -inf) would be NaN).
-          if (sv == -CUDART_INF_F) continue;
-          if (sv > m[g]) {
-            const float corr = exp2f(m[g] - sv);
-            l[g] *= corr;
+            for (int j = 0; j < NJ; ++j) dot += q[g][j] * kx[j];
+            const float sv = warp_sum(dot) * scale_log2;  // identical in every lane
+            // exp(-inf) weighs 0, as on the CPU (and exp2(-inf - -inf) would be NaN).
+            if (sv != -CUDART_INF_F) {
+              if (sv > m[g]) {
+                const float corr = exp2f(m[g] - sv);
+                l[g] *= corr;
 #pragma unroll
-            for (int j = 0; j < NJ; ++j) acc[g][j] *= corr;
-            m[g] = sv;
+                for (int j = 0; j < NJ; ++j) acc[g][j] *= corr;
+                m[g] = sv;
+              }
+              const float w = exp2f(sv - m[g]);
+              l[g] += w;
+#pragma unroll
+              for (int j = 0; j < NJ; ++j) acc[g][j] += w * vx[j];
+            }
           }
-          const float w = exp2f(sv - m[g]);
-          l[g] += w;
-#pragma unroll
-          for (int j = 0; j < NJ; ++j) acc[g][j] += w * vx[j];
         }
       }
     }
   }
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    if (g >= ng) break;
+    if (g >= ng) continue;
     const int64_t rh = row * p.hq + h0 + g;
     const bool live = !(l[g] <= 0.f);  // a NaN score poisons the row, as in kernels/cpu
     const float inv = live ? 1.f / l[g] : 0.f;

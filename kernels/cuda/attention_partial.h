@@ -63,7 +63,8 @@ cudaError_t attention_partial(const AttentionParams& p, const AttentionPlan& pla
 //
 // p's queries over the union of `blocks` (host array of device-memory
 // blocks), exactly as one call over their concatenation; p.k, p.v, p.k_pos
-// and p.tk are ignored. Runs the generic f32 path: the keys are cut into
+// and p.tk are ignored. Runs the generic f32 path (or the grouped one, see
+// BlocksPlan::grouped): the keys are cut into
 // about as many splits as plan_attention would use for the same total, a
 // split may span several blocks, and the splits are combined by the LSE
 // rule. Meant for few query rows (decode), any head dim up to 256.

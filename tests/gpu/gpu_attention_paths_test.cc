@@ -94,12 +94,31 @@ TEST_CASE("decode: keys split across warps and combined", "[gpu][attention]") {
                   "grouped split");
 }
 
+TEST_CASE("grouped kernel at its most key splits (some of them empty)", "[gpu][attention]") {
+  AttnCase c;
+  c.tq = 1;
+  c.tk = 131073;  // 512 splits of 257 keys: the last ones hold none
+  c.hq = 2;
+  c.hkv = 2;
+  c.d = 128;
+  c.mask = GENERATE(Mask::kCausalSuffix, Mask::kShuffled);
+  CAPTURE(mask_name(c.mask));
+  const AttnData a = make_attention_data(c);
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  const auto plan = kernels::cuda::plan_attention(a.host_params(c), sms, AttentionPath::kGrouped);
+  CHECK(plan.splits == 512);
+  check_attention(run_cuda_path(c, a, AttentionPath::kGrouped, kernels::KvType::kBF16), a,
+                  attention_tol(c, true), "grouped, 512 splits");
+}
+
 TEST_CASE("grouped kernel over group sizes", "[gpu][attention]") {
   // Query heads per KV head: 1, 3 (one chunk, underfilled), 4 (one full),
-  // 6 and 7 (a full chunk and a partial one), 8 (two full).
+  // 5, 6 and 7 (a full chunk and a partial one), 8 (two full), 12 (three).
   const auto heads = GENERATE(std::pair<int, int>{4, 4}, std::pair<int, int>{6, 2},
-                              std::pair<int, int>{8, 2}, std::pair<int, int>{12, 2},
-                              std::pair<int, int>{7, 1}, std::pair<int, int>{8, 1});
+                              std::pair<int, int>{8, 2}, std::pair<int, int>{10, 2},
+                              std::pair<int, int>{12, 2}, std::pair<int, int>{7, 1},
+                              std::pair<int, int>{8, 1}, std::pair<int, int>{12, 1});
   AttnCase c;
   c.hq = heads.first;
   c.hkv = heads.second;
@@ -108,7 +127,7 @@ TEST_CASE("grouped kernel over group sizes", "[gpu][attention]") {
   c.d = GENERATE(64, 96, 128, 256);
   c.mask = GENERATE(Mask::kCausalPadded, Mask::kShuffled);
   const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
-  if (c.tk > 300 && (c.d != 128 || c.tq > 1)) return;  // keep the float64 reference cheap
+  if (c.tk > 300 && (c.d < 128 || c.tq > 1)) return;  // keep the float64 reference cheap
   c.seed = uint32_t(c.hq * 31 + c.hkv * 7 + c.tq * 5 + c.tk + c.d + int(c.mask));
   CAPTURE(c.hq, c.hkv, c.tq, c.tk, c.d, mask_name(c.mask), kernels::kv_type_name(kv));
   const AttnData a = make_attention_data(c);
