@@ -172,6 +172,11 @@ fi
 grep -q "CORRUPT_DATA.*bad.session" "$WORK/bad_session.err" || fail "no CORRUPT_DATA: $(cat "$WORK/bad_session.err")"
 cmp -s "$WORK/bad.session" "$WORK/bad.session.orig" || fail "chat changed a damaged session file"
 expect_error "INVALID_ARGUMENT" bench session --model "$MODEL" --tokens 0
+# bench session on 2 ranks: every restore and fork holds the same history.
+"$RINGLM" bench session --model "$MODEL" --tokens 300 --cp 2 --reps 1 --dir "$WORK" > "$WORK/bs.out" ||
+  fail "bench session failed: $(cat "$WORK/bs.out")"
+grep -q "fork_s" "$WORK/bs.out" && [ "$(grep -c ' same$' "$WORK/bs.out")" -eq 1 ] ||
+  fail "bench session: $(cat "$WORK/bs.out")"
 expect_error "kv-heads must divide" bench ring --heads 6 --kv-heads 4
 expect_error "INVALID_ARGUMENT" bench ring --tokens 0
 expect_error "ranks: 2 to" bench cp --model "$MODEL" --ranks 0

@@ -1,8 +1,10 @@
-// `ringlm bench session`: how fast a session's KV goes to disk and comes back.
+// `ringlm bench session`: how fast a session's KV goes to disk and comes
+// back, and how fast a session forks.
 // Prefills one raw-mode session of --tokens tokens on the engine's ranks,
 // then --reps times: save_session to a file in --dir, decode the file in
-// memory (its checksum and lengths: the format's own cost), and
-// restore_session (read, decode, every rank's shard imported).
+// memory (its checksum and lengths: the format's own cost),
+// restore_session (read, decode, every rank's shard imported), and
+// fork_session (every rank copies its shard in its own memory).
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,13 +40,20 @@ Status one_rep(Engine& engine, SessionId sid, const std::string& path, int64_t r
   // The restored session holds the same token history as the saved one.
   auto a_tokens = engine.session_tokens(sid);
   auto b_tokens = engine.session_tokens(restored);
-  const bool same = a_tokens.ok() && b_tokens.ok() && *a_tokens == *b_tokens;
+  bool same = a_tokens.ok() && b_tokens.ok() && *a_tokens == *b_tokens;
   RINGLM_RETURN_IF_ERROR(engine.close_session(restored));
-  std::printf("%4lld %10.1f %8.2f %9.2f %11.2f %10.2f %11.2f %10s\n", (long long)rep, gb * 1e3,
-              save_s, gb / save_s, gb / decode_s, restore_s, gb / restore_s,
+  Timer fork_t;
+  RINGLM_ASSIGN_OR_RETURN(SessionId fork, engine.fork_session(sid));
+  const double fork_s = fork_t.ms() / 1000;
+  auto f_tokens = engine.session_tokens(fork);
+  same = same && f_tokens.ok() && *f_tokens == *a_tokens;
+  RINGLM_RETURN_IF_ERROR(engine.close_session(fork));
+  std::printf("%4lld %10.1f %8.2f %9.2f %11.2f %10.2f %11.2f %8.3f %10s\n", (long long)rep,
+              gb * 1e3, save_s, gb / save_s, gb / decode_s, restore_s, gb / restore_s, fork_s,
               same ? "same" : "DIFFERENT");
   std::fflush(stdout);
-  if (!same) return Internal("the restored session's token history differs from the saved one");
+  if (!same)
+    return Internal("a restored or forked session's token history differs from the original");
   return Status::Ok();
 }
 
@@ -74,8 +83,8 @@ Status bench(const Args& a) {
       "file in %s\n",
       (long long)tokens, engine->info().world_size, kernels::kv_type_name(engine->info().kv_type),
       pt.ms() / 1000, prefill.stats.prefill_tok_s, dir.c_str());
-  std::printf("%4s %10s %8s %9s %11s %10s %11s %10s\n", "rep", "file_MB", "save_s", "save_GB/s",
-              "decode_GB/s", "restore_s", "restore_GB/s", "check");
+  std::printf("%4s %10s %8s %9s %11s %10s %11s %8s %10s\n", "rep", "file_MB", "save_s",
+              "save_GB/s", "decode_GB/s", "restore_s", "restore_GB/s", "fork_s", "check");
   Status st = Status::Ok();
   for (int64_t r = 0; r < reps && st.ok(); ++r) st = one_rep(*engine, sid, path, r);
   std::filesystem::remove(path, ec);

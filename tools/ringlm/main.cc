@@ -23,7 +23,7 @@ void usage() {
                "  bench cp  [--tokens 4096,8000] [--ranks 2]      CP scaling and crossover\n"
                "  bench model [--shape llama3-8b] [--backend cuda] prefill MFU, decode speed\n"
                "  bench ring [--tokens 8192] [--ranks 2]          ring attention alone, key-run cutting\n"
-               "  bench session [--tokens 8192] [--cp 2]         session save/restore speed\n"
+               "  bench session [--tokens 8192] [--cp 2]         session save/restore/fork speed\n"
                "common: --model F (default $RINGLM_MODEL or the SmolLM2 cache), --threads N,\n"
                "  --kv-budget-mb M, --kv-type auto|f32|bf16 (KV cache elements; auto: bf16 on\n"
                "  CUDA, f32 on the CPU), --weight-type auto|f32|bf16|q8_0 (weight matrices;\n"
