@@ -586,6 +586,13 @@ func TestMultiProcessGroupThroughARendezvous(t *testing.T) {
 		t.Fatal(err)
 	}
 	two := ask(t, ls, turns[0], maxTokens)
+	// A fork copies each rank's shard on its own rank (rank 1 is another engine, over Gloo).
+	fork, err := ls.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	continueAlike(t, ls, fork)
+	fork.Close()
 	ls.Close()
 	if err := leader.Close(); err != nil {
 		t.Fatal(err)
