@@ -12,7 +12,8 @@
 //   bf16-kv  the same with K/V from a bf16 KV cache (no K/V conversion).
 // TFLOP/s counts causal attention as 4 * T^2 * hq * d / 2 FLOPs.
 // Then decode (one query row against T keys) through the backend, in GB/s of
-// K and V read, from f32 and from bf16 K/V.
+// K and V read, from f32 and from bf16 K/V, and with the grouped kernel
+// (AttentionPath::kGrouped) on the bf16 K/V.
 //
 // usage: bench_attention [--sizes 8192,16384,...] [--d 128] [--budget-s 240]
 #include <cuda_runtime_api.h>
@@ -265,11 +266,21 @@ int main(int argc, char** argv) {
       dp16.v = vb.data();
       dp16.kv = ringlm::kernels::KvType::kBF16;
       const double ms_decode16 = time_ms(stream, [&] { CHECK_OK(be.attention_partial(dp16)); });
+      // The grouped f32 kernel (one K/V read per KV group) on the same bf16 cache.
+      int sms = 0;
+      CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+      const auto gplan =
+          ringlm::kernels::cuda::plan_attention(dp16, sms, ringlm::kernels::cuda::AttentionPath::kGrouped);
+      Buffer gws = alloc(be, std::max<size_t>(gplan.workspace_bytes, 256));
+      const double ms_grouped = time_ms(stream, [&] {
+        CHECK_CUDA(ringlm::kernels::cuda::attention_partial(dp16, gplan, gws.data(), stream));
+      });
       std::printf(
           "decode d=%d hq=%d hkv=%d T=%lld: backend %.3f ms, %.0f GB/s of f32 K+V | bf16 KV "
-          "%.3f ms, %.0f GB/s of bf16 K+V\n",
+          "%.3f ms, %.0f GB/s of bf16 K+V | grouped kernel, bf16 KV, %d splits: %.3f ms, "
+          "%.0f GB/s\n",
           d, hc.hq, hc.hkv, (long long)T, ms_decode, 8.0 * nkv / ms_decode * 1e-6, ms_decode16,
-          4.0 * nkv / ms_decode16 * 1e-6);
+          4.0 * nkv / ms_decode16 * 1e-6, gplan.splits, ms_grouped, 4.0 * nkv / ms_grouped * 1e-6);
       std::fflush(stdout);
       last_cost_s = elapsed_s() - t0;
     }
