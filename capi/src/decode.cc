@@ -8,6 +8,7 @@
 #include "ringlm/engine_config_generated.h"
 #include "ringlm/generate_request_generated.h"
 #include "ringlm/session_config_generated.h"
+#include "runtime/logprobs.h"
 #include "runtime/sampler.h"
 
 namespace ringlm::capi {
@@ -70,11 +71,19 @@ Result<std::vector<std::string>> stop_strings(
   return out;
 }
 
-Result<GenerateOptions> generate_options(
-    const api::Sampling* s, int32_t max_tokens,
-    const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* stop,
-    api::CpVariant variant) {
+// The fields ChatRequest and GenerateRequest share, of either.
+template <typename Request>
+Result<GenerateOptions> generate_options(const Request& r) {
   GenerateOptions o;
+  const api::Sampling* s = r.sampling();
+  const int32_t max_tokens = r.max_tokens();
+  const auto* stop = r.stop();
+  const api::CpVariant variant = r.variant();
+  if (r.top_logprobs() < 0 || r.top_logprobs() > kMaxTopLogprobs)
+    return InvalidArgument("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
+                           "], got " + std::to_string(r.top_logprobs()));
+  o.logprobs = r.logprobs() || r.top_logprobs() > 0;
+  o.top_logprobs = r.top_logprobs();
   RINGLM_ASSIGN_OR_RETURN(o.sampling, sampling(s));
   if (max_tokens < 0)
     return InvalidArgument("max_tokens must be >= 0, got " + std::to_string(max_tokens));
@@ -201,8 +210,7 @@ Result<ChatCall> decode_chat_request(const Message& m) {
                             map_enum(msg->role(), kRoles, "ChatRequest.messages.role"));
     call.messages.push_back({role, str(msg->content())});
   }
-  RINGLM_ASSIGN_OR_RETURN(call.opts,
-                          generate_options(r.sampling(), r.max_tokens(), r.stop(), r.variant()));
+  RINGLM_ASSIGN_OR_RETURN(call.opts, generate_options(r));
   return call;
 }
 
@@ -216,8 +224,7 @@ Result<GenerateCall> decode_generate_request(const Message& m) {
     if (t < 0)
       return InvalidArgument("GenerateRequest.tokens: negative token id " + std::to_string(t));
   }
-  RINGLM_ASSIGN_OR_RETURN(call.opts,
-                          generate_options(r.sampling(), r.max_tokens(), r.stop(), r.variant()));
+  RINGLM_ASSIGN_OR_RETURN(call.opts, generate_options(r));
   call.opts.want_prompt_logits = r.want_prompt_logits();
   return call;
 }

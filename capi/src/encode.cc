@@ -92,12 +92,20 @@ Result<std::string> encode_done_event(Format f, const TurnResult& r) {
   auto stats = turn_stats(b, r.stats);
   Offset<flatbuffers::Vector<float>> logits;
   if (!r.prompt_logits.empty()) logits = b.CreateVector(r.prompt_logits);
+  std::vector<Offset<api::TokenLogprob>> lps;
+  lps.reserve(r.logprobs.size());
+  for (const TokenLogprob& t : r.logprobs)
+    lps.push_back(api::CreateTokenLogprob(b, t.token, t.logprob, b.CreateVector(t.top_tokens),
+                                          b.CreateVector(t.top_logprobs)));
+  Offset<flatbuffers::Vector<Offset<api::TokenLogprob>>> logprobs;
+  if (!lps.empty()) logprobs = b.CreateVector(lps);
   api::ChatResponseBuilder cr(b);
   cr.add_text(text);
   cr.add_tokens(tokens);
   cr.add_finish_reason(finish_reason(r.finish));
   cr.add_stats(stats);
   if (!r.prompt_logits.empty()) cr.add_prompt_logits(logits);
+  if (!lps.empty()) cr.add_logprobs(logprobs);
   auto response = cr.Finish();
   api::EventBuilder e(b);
   e.add_kind(api::EventKind::Done);

@@ -28,6 +28,7 @@
 #include "core/status.h"
 #include "model/llama_model.h"
 #include "runtime/engine_options.h"
+#include "runtime/logprobs.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,6 +51,8 @@ struct TurnResult {
   FinishReason finish = FinishReason::kStop;
   TurnStats stats;
   std::vector<float> prompt_logits;  // [vocab] when GenerateOptions::want_prompt_logits
+  // One per generated token (tokens[i]) when GenerateOptions::logprobs.
+  std::vector<TokenLogprob> logprobs;
 };
 
 struct EngineInfo {

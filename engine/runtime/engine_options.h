@@ -121,6 +121,11 @@ struct GenerateOptions {
   std::vector<std::string> stop;
   CpVariant variant = CpVariant::kAuto;  // overrides the engine's for this request
   bool want_prompt_logits = false;       // keep the logits after the prefill
+  // Each generated token's log-probability in TurnResult::logprobs, with its
+  // top_logprobs (0..kMaxTopLogprobs) most likely alternatives; top_logprobs
+  // > 0 implies logprobs.
+  bool logprobs = false;
+  int top_logprobs = 0;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kContextFull };

@@ -124,6 +124,9 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
                                     const GenerateOptions& opts, const TurnEvents& events) {
   RINGLM_RETURN_IF_ERROR(Sampler::Validate(opts.sampling));
   if (opts.max_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
+  if (opts.top_logprobs < 0 || opts.top_logprobs > kMaxTopLogprobs)
+    return InvalidArgument("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
+                           "], got " + std::to_string(opts.top_logprobs));
   const int64_t ctx = info_.model.context_length;
   if (int64_t(prompt.size()) > ctx)
     return OutOfRange("prompt of " + std::to_string(prompt.size()) +
@@ -294,6 +297,8 @@ Status Engine::decode(Session& s, const GenerateOptions& opts, const TurnEvents&
       break;
     }
     out->tokens.push_back(tok);
+    if (opts.logprobs || opts.top_logprobs > 0)
+      out->logprobs.push_back(token_logprob(logits, tok, opts.top_logprobs));
     ++out->stats.generated_tokens;
     StopMatch m = stops.push(detok.push(tok));
     emit(m.emit, {&tok, 1});

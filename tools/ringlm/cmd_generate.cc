@@ -25,12 +25,34 @@ Result<std::string> read_prompt_file(const std::string& path) {
   return std::string(bytes->begin(), bytes->end());
 }
 
+// [{"token": t, "logprob": x, "top": [[t, x], ...]}, ...]
+std::string logprobs_json(const std::vector<TokenLogprob>& lps) {
+  std::string o = "[";
+  for (size_t i = 0; i < lps.size(); ++i) {
+    std::string top = "[";
+    for (size_t k = 0; k < lps[i].top_tokens.size(); ++k) {
+      if (k) top += ',';
+      top += '[';
+      top += std::to_string(lps[i].top_tokens[k]);
+      top += ',';
+      top += json_number(lps[i].top_logprobs[k]);
+      top += ']';
+    }
+    top += ']';
+    JsonObject t;
+    t.integer("token", lps[i].token).num("logprob", lps[i].logprob).raw("top", top);
+    if (i) o += ",";
+    o += t.str();
+  }
+  return o + "]";
+}
+
 }  // namespace
 
 int run_generate(int argc, char** argv) {
   auto vf = engine_value_flags();
   vf.merge(generate_value_flags());
-  vf.insert({"prompt", "prompt-file", "logits-out"});
+  vf.insert({"prompt", "prompt-file", "logits-out", "logprobs"});
   auto args = Args::Parse(argc, argv, 2, vf, {"json", "chat", "no-stream"});
   if (!args.ok()) return fail(args.status());
   if (args->has("prompt") == args->has("prompt-file"))
@@ -48,6 +70,12 @@ int run_generate(int argc, char** argv) {
   auto go = generate_options(*args);
   if (!go.ok()) return fail(go.status());
   go->want_prompt_logits = args->has("logits-out");
+  if (args->has("logprobs")) {
+    auto top = args->get_int("logprobs", 0, 0, kMaxTopLogprobs);
+    if (!top.ok()) return fail(top.status());
+    go->logprobs = true;
+    go->top_logprobs = int(top.value());
+  }
   auto engine = Engine::Create(eo.value());
   if (!engine.ok()) return fail(engine.status());
   Engine& e = *engine.value();
@@ -87,6 +115,7 @@ int run_generate(int argc, char** argv) {
         .raw("tokens", json_array(r->tokens))
         .str("finish_reason", finish_reason_name(r->finish))
         .raw("stats", stats_json(r->stats));
+    if (go->logprobs) o.raw("logprobs", logprobs_json(r->logprobs));
     std::printf("%s\n", o.str().c_str());
   } else {
     std::printf("\n%s\n", stream ? stats_line(r->stats).c_str() : r->text.c_str());

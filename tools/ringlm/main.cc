@@ -15,7 +15,7 @@ void usage() {
                "  devices   [--json]                             backends, GPUs, NCCL, cuDNN\n"
                "  tokenize  --text T [--model F]                 token ids as JSON\n"
                "  generate  --prompt T | --prompt-file F|- [--max-tokens N] [--temperature X] [--json]\n"
-               "            [--logits-out F] [--cp N] [--variant auto|pass-kv|pass-q]\n"
+               "            [--logits-out F] [--logprobs N] [--cp N] [--variant auto|pass-kv|pass-q]\n"
                "  chat      [--cp N] [--max-tokens N]            one turn per stdin line\n"
                "            [--system S] [--session F]           F: resumed if it exists, saved each turn\n"
                "            lines /retry and /undo: regenerate the last reply, take it back\n"
