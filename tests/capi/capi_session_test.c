@@ -222,7 +222,7 @@ static void test_generate(void) {
   strbuf req = {0};
   sb_puts(&req, "{\"tokens\": [");
   for (size_t i = 0; i < n; ++i) sb_printf(&req, "%s%d", i ? ", " : "", ids[i]);
-  sb_puts(&req, "], \"max_tokens\": 2, \"want_prompt_logits\": true}");
+  sb_puts(&req, "], \"max_tokens\": 2, \"want_prompt_logits\": true, \"top_logprobs\": 3}");
   ringlm_buffer_free(ids);
   size_t fb_len = 0;
   void* fb = to_flatbuffer(RINGLM_MESSAGE_GENERATE_REQUEST, req.data, &fb_len);
@@ -233,6 +233,15 @@ static void test_generate(void) {
   EXPECT_OK(ringlm_engine_info(g_engine, RINGLM_FORMAT_JSON, &info, &info_len, &err));
   CHECK(json_array_len(done, "response.prompt_logits") == json_int((char*)info, "model.vocab", -1));
   CHECK(json_array_len(done, "response.tokens") == 2);
+  /* A log-probability per token, each with its 3 likeliest alternatives. */
+  CHECK(json_array_len(done, "response.logprobs") == 2);
+  {
+    const char* lp = json_find(done, "response.logprobs"); /* "[{...}, {...}]" */
+    CHECK(lp != NULL && lp[0] == '[');
+    CHECK(json_array_len(lp + 1, "top_tokens") == 3);  /* the first entry's */
+    CHECK(json_array_len(lp + 1, "top_logprobs") == 3);
+    CHECK(json_double(lp + 1, "logprob", 1.0) <= 0.0);
+  }
   ringlm_buffer_free(info);
   free(done);
   ringlm_buffer_free(fb);
@@ -246,6 +255,8 @@ static void test_generate(void) {
       "{\"tokens\": [1073741824]}",
       "{\"tokens\": [1], \"max_tokens\": -1}",
       "{\"tokens\": [1], \"variant\": 7}",
+      "{\"tokens\": [1], \"top_logprobs\": 21}",
+      "{\"tokens\": [1], \"top_logprobs\": -1}",
   };
   for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; ++i)
     EXPECT_STATUS(

@@ -1,5 +1,7 @@
 """Multi-turn chat on the real model: KV reuse, CP ranks, both request forms."""
 
+import math
+
 import pytest
 
 import ringlm
@@ -108,6 +110,33 @@ def test_generate_raw_tokens(engine):
         logits = resp.prompt_logits
         assert resp.tokens[0] == max(range(len(logits)), key=logits.__getitem__)
         assert s.transcript().token_count >= len(ids)
+
+
+def test_logprobs(engine):
+    ids = engine.tokenize("The capital of France is")
+    with engine.session() as s:
+        resp = s.generate(ids, max_tokens=3, want_prompt_logits=True, top_logprobs=4).result()
+    assert [lp.token for lp in resp.logprobs] == list(resp.tokens)
+    # The first token's: the log-softmax of the prompt's logits.
+    logits = resp.prompt_logits
+    peak = max(logits)
+    log_sum = math.log(sum(math.exp(x - peak) for x in logits))
+    first = resp.logprobs[0]
+    assert math.isclose(first.logprob, logits[resp.tokens[0]] - peak - log_sum, abs_tol=1e-4)
+    for lp in resp.logprobs:  # greedy: each token is its step's likeliest
+        assert len(lp.top) == 4 and lp.top[0] == (lp.token, lp.logprob)
+        assert all(a[1] >= b[1] for a, b in zip(lp.top, lp.top[1:]))
+    # In a chat turn too, and in the JSON form of a request.
+    with engine.session() as s:
+        chat = s.chat(TURNS[0], max_tokens=MAX_TOKENS, logprobs=True).result()
+        assert len(chat.logprobs) == len(chat.tokens) and chat.logprobs[0].top == ()
+        js = s.chat(request={"messages": [{"role": "User", "content": TURNS[1]}],
+                             "max_tokens": 2, "top_logprobs": 2}).result()
+        assert len(js.logprobs[0].top) == 2
+        with pytest.raises(ringlm.InvalidArgumentError):
+            s.chat("Hi", top_logprobs=21)
+    with engine.session() as s:
+        assert s.chat(TURNS[0], max_tokens=2).result().logprobs is None
 
 
 def test_multi_process_group_through_a_rendezvous(model, engine, tmp_path):

@@ -36,6 +36,7 @@ from .messages import (
     Role,
     Sampling,
     TextEvent,
+    TokenLogprob,
     Transcript,
     TurnStats,
 )
@@ -46,7 +47,7 @@ ABI_VERSION = capi.abi_version()
 __all__ = [
     "Engine", "Session", "ChatStream", "serve",
     "ChatResponse", "CpVariant", "FinishReason", "Message", "ProgressEvent", "Role",
-    "Sampling", "TextEvent", "Transcript", "TurnStats",
+    "Sampling", "TextEvent", "TokenLogprob", "Transcript", "TurnStats",
     "Error", "InvalidArgumentError", "NotFoundError", "OutOfRangeError", "CorruptDataError",
     "UnsupportedError", "IoError", "ResourceExhaustedError", "DeadlineExceededError",
     "UnavailableError", "CancelledError", "FailedPreconditionError", "InternalError",

@@ -179,6 +179,7 @@ class Session(_NativeHandle):
     def chat(self, message: str | None = None, *, messages: Sequence[Any] | None = None,
              max_tokens: int = 256, sampling: Sampling | Mapping[str, Any] | None = None,
              stop: Sequence[str] | None = None, variant: Any = None,
+             logprobs: bool = False, top_logprobs: int = 0,
              request: Request | None = None) -> "ChatStream":
         """Starts one chat turn and returns its :class:`ChatStream`.
 
@@ -187,13 +188,17 @@ class Session(_NativeHandle):
         ``(role, content)``); ``request=`` sends a ready ChatRequest, a dict
         in the JSON form or FlatBuffer bytes. Only the new messages are
         prefilled: earlier turns stay in the session's KV cache.
+        ``logprobs=True`` puts each generated token's log-probability in the
+        response's ``logprobs``; ``top_logprobs=k`` (up to 20) adds its k
+        likeliest alternatives.
         """
         if request is None:
             msgs = list(messages or [])
             if message is not None:
                 msgs.append(Message(_m.Role.USER, message))
             request = _m.build_chat_request(msgs, max_tokens=max_tokens, sampling=sampling,
-                                            stop=stop, variant=variant)
+                                            stop=stop, variant=variant, logprobs=logprobs,
+                                            top_logprobs=top_logprobs)
         elif message is not None or messages is not None:
             raise TypeError("pass either request or message/messages, not both")
         data, fmt = _request_bytes(request)
@@ -202,13 +207,15 @@ class Session(_NativeHandle):
     def generate(self, tokens: Iterable[int] | None = None, *, max_tokens: int = 256,
                  sampling: Sampling | Mapping[str, Any] | None = None,
                  stop: Sequence[str] | None = None, variant: Any = None,
-                 want_prompt_logits: bool = False, request: Request | None = None) -> "ChatStream":
+                 want_prompt_logits: bool = False, logprobs: bool = False,
+                 top_logprobs: int = 0, request: Request | None = None) -> "ChatStream":
         """Raw mode: appends token ids to the session's history (no chat
         template) and generates. Returns a :class:`ChatStream`."""
         if request is None:
             request = _m.build_generate_request(tokens or [], max_tokens=max_tokens, sampling=sampling,
                                                 stop=stop, variant=variant,
-                                                want_prompt_logits=want_prompt_logits)
+                                                want_prompt_logits=want_prompt_logits,
+                                                logprobs=logprobs, top_logprobs=top_logprobs)
         data, fmt = _request_bytes(request)
         return self._start(capi.session_generate, data, fmt)
 

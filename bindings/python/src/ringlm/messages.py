@@ -116,6 +116,16 @@ class TurnStats:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token's log-probability under the model's distribution
+    (softmax of its logits: before temperature, penalties or truncation) and
+    the most likely alternatives at that step, most likely first."""
+    token: int
+    logprob: float
+    top: tuple = ()  # ((token, logprob), ...)
+
+
+@dataclass(frozen=True)
 class ChatResponse:
     """The result of a request (its Done event)."""
     text: str
@@ -123,6 +133,7 @@ class ChatResponse:
     finish_reason: FinishReason
     stats: TurnStats
     prompt_logits: tuple | None = None
+    logprobs: tuple | None = None  # TokenLogprob per token, when asked for
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,8 @@ def _strings(b: flatbuffers.Builder, start_vector, items: Sequence[str]) -> int:
     return b.EndVector()
 
 
-def _shared_request_fields(b, table, max_tokens, sampling, stop, variant):
+def _shared_request_fields(b, table, max_tokens, sampling, stop, variant, logprobs=False,
+                           top_logprobs=0):
     """The fields ChatRequest and GenerateRequest share: builds their objects
     (before the table is started) and returns what adds them to the started
     table."""
@@ -201,6 +213,8 @@ def _shared_request_fields(b, table, max_tokens, sampling, stop, variant):
     stop_vec = _strings(b, table.StartStopVector, list(stop)) if stop else None
 
     def add():
+        table.AddLogprobs(b, bool(logprobs))
+        table.AddTopLogprobs(b, int(top_logprobs))
         if sampling_off is not None:
             table.AddSampling(b, sampling_off)
         table.AddMaxTokens(b, int(max_tokens))
@@ -213,7 +227,8 @@ def _shared_request_fields(b, table, max_tokens, sampling, stop, variant):
 
 def build_chat_request(messages: Iterable[Any], *, max_tokens: int = 256,
                        sampling: Sampling | Mapping[str, Any] | None = None,
-                       stop: Sequence[str] | None = None, variant: Any = None) -> bytes:
+                       stop: Sequence[str] | None = None, variant: Any = None,
+                       logprobs: bool = False, top_logprobs: int = 0) -> bytes:
     """A ChatRequest FlatBuffer built with the flatc-generated classes."""
     msgs = [Message.of(m) for m in messages]
     b = flatbuffers.Builder(256)
@@ -228,7 +243,8 @@ def build_chat_request(messages: Iterable[Any], *, max_tokens: int = 256,
     for off in reversed(msg_offsets):
         b.PrependUOffsetTRelative(off)
     messages_vec = b.EndVector()
-    add_shared = _shared_request_fields(b, _ChatRequest, max_tokens, sampling, stop, variant)
+    add_shared = _shared_request_fields(b, _ChatRequest, max_tokens, sampling, stop, variant,
+                                        logprobs, top_logprobs)
     _ChatRequest.Start(b)
     _ChatRequest.AddMessages(b, messages_vec)
     add_shared()
@@ -239,7 +255,8 @@ def build_chat_request(messages: Iterable[Any], *, max_tokens: int = 256,
 def build_generate_request(tokens: Iterable[int], *, max_tokens: int = 256,
                            sampling: Sampling | Mapping[str, Any] | None = None,
                            stop: Sequence[str] | None = None, variant: Any = None,
-                           want_prompt_logits: bool = False) -> bytes:
+                           want_prompt_logits: bool = False, logprobs: bool = False,
+                           top_logprobs: int = 0) -> bytes:
     """A GenerateRequest FlatBuffer (raw token ids, no chat template)."""
     ids = [int(t) for t in tokens]
     b = flatbuffers.Builder(64 + 4 * len(ids))
@@ -247,7 +264,8 @@ def build_generate_request(tokens: Iterable[int], *, max_tokens: int = 256,
     for t in reversed(ids):
         b.PrependInt32(t)
     tokens_vec = b.EndVector()
-    add_shared = _shared_request_fields(b, _GenerateRequest, max_tokens, sampling, stop, variant)
+    add_shared = _shared_request_fields(b, _GenerateRequest, max_tokens, sampling, stop, variant,
+                                        logprobs, top_logprobs)
     _GenerateRequest.Start(b)
     _GenerateRequest.AddTokens(b, tokens_vec)
     add_shared()
@@ -310,10 +328,19 @@ def _response_fb(r) -> ChatResponse:
     logits = None
     if not r.PromptLogitsIsNone():
         logits = tuple(r.PromptLogits(i) for i in range(r.PromptLogitsLength()))
+    logprobs = None
+    if not r.LogprobsIsNone():
+        logprobs = tuple(_logprob_fb(r.Logprobs(i)) for i in range(r.LogprobsLength()))
     return ChatResponse(
         text=_str(r.Text()), tokens=tuple(r.Tokens(i) for i in range(r.TokensLength())),
         finish_reason=_FINISH[r.FinishReason()] if r.FinishReason() < len(_FINISH) else FinishReason.STOP,
-        stats=_stats_fb(r.Stats()), prompt_logits=logits)
+        stats=_stats_fb(r.Stats()), prompt_logits=logits, logprobs=logprobs)
+
+
+def _logprob_fb(t) -> TokenLogprob:
+    top = tuple((t.TopTokens(k), t.TopLogprobs(k))
+                for k in range(min(t.TopTokensLength(), t.TopLogprobsLength())))
+    return TokenLogprob(token=t.Token(), logprob=t.Logprob(), top=top)
 
 
 def decode_event(data: bytes):
