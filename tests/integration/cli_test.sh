@@ -120,6 +120,12 @@ expect_error "needs a value, not the flag '--json'" generate --model "$MODEL" --
 expect_error "only must be scaling, sweep or decode" bench cp --model "$MODEL" --only foo
 HOME="$WORK/nohome" RINGLM_MODEL= expect_error "scripts/fetch_model.sh" generate --prompt x
 "$RINGLM" chat --help > /dev/null 2>&1 || fail "chat --help did not exit 0"
+# --logprobs N: a log-probability per generated token, each with N alternatives.
+"$RINGLM" generate --model "$MODEL" --prompt "The capital of France is" --max-tokens 3 --logprobs 2 \
+  --json > "$WORK/lp.json" || fail "generate --logprobs failed"
+[ "$(json_get "$WORK/lp.json" "len(j['logprobs']) == len(j['tokens']) == 3 and all(len(x['top']) == 2 and x['logprob'] <= 0 for x in j['logprobs'])")" = "True" ] ||
+  fail "generate --logprobs: $(cat "$WORK/lp.json")"
+expect_error "logprobs" generate --model "$MODEL" --prompt x --logprobs 21
 # The last of a repeated flag wins.
 "$RINGLM" generate --model "$MODEL" --prompt Hi --max-tokens 1 --max-tokens 2 --json > "$WORK/last.json"
 grep -q '"generated_tokens": *2' "$WORK/last.json" || fail "the last --max-tokens did not win: $(cat "$WORK/last.json")"

@@ -66,6 +66,10 @@ type ChatRequest struct {
 	MaxTokens int       `json:"max_tokens,omitempty"`
 	Stop      []string  `json:"stop,omitempty"`
 	Variant   CpVariant `json:"variant,omitempty"`
+	// Each generated token's log-probability in ChatResponse.Logprobs, with
+	// its TopLogprobs (0 to 20) likeliest alternatives (> 0 implies Logprobs).
+	Logprobs    bool `json:"logprobs,omitempty"`
+	TopLogprobs int  `json:"top_logprobs,omitempty"`
 }
 
 // GenerateRequest appends raw token ids to the session's history (no chat
@@ -77,6 +81,8 @@ type GenerateRequest struct {
 	Stop             []string  `json:"stop,omitempty"`
 	Variant          CpVariant `json:"variant,omitempty"`
 	WantPromptLogits bool      `json:"want_prompt_logits,omitempty"`
+	Logprobs         bool      `json:"logprobs,omitempty"`     // as in ChatRequest
+	TopLogprobs      int       `json:"top_logprobs,omitempty"` // as in ChatRequest
 }
 
 // EngineConfig describes the model and the rank group (engine_config.fbs).
@@ -129,11 +135,23 @@ type TurnStats struct {
 
 // ChatResponse is the result of a request.
 type ChatResponse struct {
-	Text         string       `json:"text"`
-	Tokens       []int32      `json:"tokens"`
-	FinishReason FinishReason `json:"finish_reason"`
-	Stats        TurnStats    `json:"stats"`
-	PromptLogits []float32    `json:"prompt_logits,omitempty"`
+	Text         string         `json:"text"`
+	Tokens       []int32        `json:"tokens"`
+	FinishReason FinishReason   `json:"finish_reason"`
+	Stats        TurnStats      `json:"stats"`
+	PromptLogits []float32      `json:"prompt_logits,omitempty"`
+	Logprobs     []TokenLogprob `json:"logprobs,omitempty"` // when the request asked for them
+}
+
+// TokenLogprob is a generated token's log-probability under the model's
+// distribution (softmax of its logits: before temperature, penalties or
+// truncation), with the likeliest alternatives at that step, most likely
+// first. Natural logs.
+type TokenLogprob struct {
+	Token       int32     `json:"token"`
+	Logprob     float32   `json:"logprob"`
+	TopTokens   []int32   `json:"top_tokens,omitempty"`
+	TopLogprobs []float32 `json:"top_logprobs,omitempty"`
 }
 
 // EventKind tells the events of a Stream apart.

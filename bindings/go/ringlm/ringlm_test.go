@@ -567,6 +567,39 @@ func TestGenerateFromRawTokens(t *testing.T) {
 	}
 }
 
+func TestLogprobs(t *testing.T) {
+	e := engine(t)
+	s, err := e.NewSession(ringlm.SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Chat(context.Background(), ringlm.ChatRequest{
+		Messages: []ringlm.Message{ringlm.User(turns[0])}, MaxTokens: maxTokens,
+		TopLogprobs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Response()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Logprobs) != len(r.Tokens) || len(r.Tokens) == 0 {
+		t.Fatalf("%d logprobs for %d tokens", len(r.Logprobs), len(r.Tokens))
+	}
+	for i, lp := range r.Logprobs {
+		if lp.Token != r.Tokens[i] || lp.Logprob > 0 || len(lp.TopTokens) != 3 ||
+			lp.TopTokens[0] != lp.Token || lp.TopLogprobs[0] < lp.TopLogprobs[2] {
+			t.Errorf("token %d: %+v", i, lp)
+		}
+	}
+	_, err = s.Chat(context.Background(), ringlm.ChatRequest{
+		Messages: []ringlm.Message{ringlm.User("Hi")}, TopLogprobs: 21})
+	if !errors.Is(err, ringlm.ErrInvalidArgument) {
+		t.Errorf("top_logprobs 21: %v", err)
+	}
+}
+
 func TestMultiProcessGroupThroughARendezvous(t *testing.T) {
 	path := modelPath(t)
 	cfg := ringlm.EngineConfig{ModelPath: path, WorldSize: 2, ThreadsPerRank: 2, CommTimeoutMS: 60000,

@@ -21,6 +21,8 @@ public final class ChatRequest {
   private Sampling sampling;
   private final List<String> stop = new ArrayList<>();
   private CpVariant variant = CpVariant.Auto;
+  private boolean logprobs;
+  private int topLogprobs;
 
   public ChatRequest() {}
 
@@ -60,6 +62,16 @@ public final class ChatRequest {
     return this;
   }
 
+  /**
+   * Each generated token's log-probability in {@link ChatResponse#logprobs()},
+   * with its {@code top} (0 to 20) likeliest alternatives.
+   */
+  public ChatRequest logprobs(int top) {
+    logprobs = true;
+    topLogprobs = top;
+    return this;
+  }
+
   public List<Message> messages() {
     return List.copyOf(messages);
   }
@@ -80,6 +92,10 @@ public final class ChatRequest {
       m.put("stop", stop);
     }
     m.put("variant", variant.name());
+    if (logprobs) {
+      m.put("logprobs", true);
+      m.put("top_logprobs", topLogprobs);
+    }
     return Json.write(m);
   }
 

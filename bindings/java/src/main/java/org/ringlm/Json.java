@@ -140,6 +140,15 @@ final class Json {
     return out;
   }
 
+  static double[] doubles(Object v) {
+    List<?> l = array(v);
+    double[] out = new double[l.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = doubleValue(l.get(i));
+    }
+    return out;
+  }
+
   static long[] longs(Object v) {
     List<?> l = array(v);
     long[] out = new long[l.size()];

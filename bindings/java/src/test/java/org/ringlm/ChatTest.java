@@ -139,6 +139,28 @@ class ChatTest extends WithEngine {
   }
 
   @Test
+  void logprobsOfEachToken() throws RingLmException {
+    try (Session s = engine.newSession()) {
+      ChatResponse r =
+          s.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS).logprobs(3))
+              .response();
+      assertEquals(r.tokens().length, r.logprobs().size());
+      for (int i = 0; i < r.tokens().length; i++) {
+        TokenLogprob lp = r.logprobs().get(i);
+        assertEquals(r.tokens()[i], lp.token());
+        assertTrue(lp.logprob() <= 0);
+        assertEquals(3, lp.topTokens().length);
+        assertEquals(lp.token(), lp.topTokens()[0]); // greedy: the likeliest
+        assertTrue(lp.topLogprobs()[0] >= lp.topLogprobs()[2]);
+      }
+      assertTrue(s.chat(ChatRequest.user("Hi").maxTokens(2)).response().logprobs().isEmpty());
+      assertEquals(Status.INVALID_ARGUMENT,
+          assertThrows(RingLmException.class, () -> s.chat(ChatRequest.user("Hi").logprobs(21)))
+              .status());
+    }
+  }
+
+  @Test
   void multiProcessGroupThroughARendezvous(@TempDir Path store) throws Exception {
     Engine.Builder cfg = Engine.builder(TestModel.path()).worldSize(2).threadsPerRank(2)
         .set("comm_timeout_ms", 60000);
