@@ -161,6 +161,9 @@ Result<EngineOptions> decode_engine_config(const Message& m) {
   if (c.prefill_chunk() < 0 || c.prefill_chunk() > (int64_t(1) << 30))
     return InvalidArgument("EngineConfig.prefill_chunk must be in [0, 2^30]");
   if (c.prefill_chunk() > 0) o.prefill_chunk = c.prefill_chunk();
+  if (c.share_prefix_min_tokens() < 0)
+    return InvalidArgument("EngineConfig.share_prefix_min_tokens must be >= 0 (0: off)");
+  o.share_prefix_min_tokens = c.share_prefix_min_tokens();
   if (c.threads_per_rank() < 0 || c.threads_per_rank() > kMaxThreadsPerRank)
     return InvalidArgument("EngineConfig.threads_per_rank must be in [0, " +
                            std::to_string(kMaxThreadsPerRank) + "]");

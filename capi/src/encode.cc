@@ -53,6 +53,7 @@ Offset<api::TurnStats> turn_stats(FlatBufferBuilder& b, const TurnStats& s) {
   t.add_kv_tokens(kv_tokens);
   t.add_evictions(s.evictions);
   t.add_rebuilt(s.rebuilt);
+  t.add_shared_tokens(s.shared_tokens);
   t.add_kv_bytes(kv_bytes);
   return t.Finish();
 }

@@ -15,6 +15,7 @@
 // Threads: not thread-safe; owned and used by one rank thread.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -67,12 +68,13 @@ class KvStore {
                        int64_t n) = 0;
   // Keeps the first n slots and drops the rest.
   virtual Status truncate(SeqId seq, int64_t n) = 0;
-  // Creates `dst` as a copy of `src`: the same positions and K/V, in pages
-  // of its own (a fork of a conversation; later appends to either leave the
-  // other as it is). kNotFound for an unknown src, kFailedPrecondition when
-  // dst exists, kResourceExhausted when the budget lacks room for the copy's
-  // pages. On failure nothing changes.
-  virtual Status copy(SeqId src, SeqId dst) = 0;
+  // Creates `dst` as a copy of the first `n` slots of `src` (all of them
+  // when n is beyond its length): the same positions and K/V, in pages of
+  // its own (a fork of a conversation, or a shared prefix; later appends to
+  // either leave the other as it is). kNotFound for an unknown src,
+  // kFailedPrecondition when dst exists, kResourceExhausted when the budget
+  // lacks room for the copy's pages. On failure nothing changes.
+  virtual Status copy(SeqId src, SeqId dst, int64_t n = INT64_MAX) = 0;
 
   // The layer's tokens as spans in slot order.
   virtual std::vector<KvSpan> spans(SeqId seq, int layer) const = 0;

@@ -190,22 +190,24 @@ class PagedKvStore final : public KvStore {
     return Status::Ok();
   }
 
-  Status copy(SeqId src, SeqId dst) override {
+  Status copy(SeqId src, SeqId dst, int64_t n) override {
     RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(src));
     if (contains(dst)) return FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
-    const size_t pages = s->pages.size();
+    if (n < 0) return InvalidArgument("kv copy: negative length");
+    const int64_t len = std::min(n, int64_t(s->pos.size()));
+    const size_t pages = size_t((len + page_tokens_ - 1) / page_tokens_);
     if (used_ + pages * page_bytes_ > budget_) {
       return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
                                std::to_string(used_) + " used, a copy of " +
-                               std::to_string(s->pos.size()) + " tokens needs " +
+                               std::to_string(len) + " tokens needs " +
                                std::to_string(pages) + " pages of " +
                                std::to_string(page_bytes_) + " bytes)");
     }
     Sequence copy;
-    copy.pos = s->pos;
-    for (const Page& from : s->pages) {
+    copy.pos.assign(s->pos.begin(), s->pos.begin() + len);
+    for (size_t p = 0; p < pages; ++p) {  // whole pages: slots past len are never read
       RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
-      RINGLM_RETURN_IF_ERROR(backend_.copy(mem.data(), from.mem.data(), page_bytes_));
+      RINGLM_RETURN_IF_ERROR(backend_.copy(mem.data(), s->pages[p].mem.data(), page_bytes_));
       copy.pages.push_back(Page{std::move(mem)});
     }
     used_ += pages * page_bytes_;

@@ -164,6 +164,13 @@ class Engine {
   // rebuilds it). Comm errors only when the KV could not be dropped either.
   // The caller holds the session's `busy` and run_mu_.
   Status cut_history(Session& s, size_t keep);
+  // Prefix sharing (EngineOptions::share_prefix_min_tokens): when `s` holds
+  // no KV, copies on every rank the KV of the longest prefix of `prompt`
+  // (short of its last token) that another resident session holds, if long
+  // enough. Returns the tokens `s` now holds (0: nothing shared; a copy
+  // the budgets have no room for is skipped, and the prompt prefilled).
+  // The caller holds run_mu_.
+  Result<int64_t> share_prefix(Session& s, std::span<const int32_t> prompt);
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
                               const TurnEvents& events);
   Status prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,

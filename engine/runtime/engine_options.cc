@@ -23,6 +23,8 @@ Status check_engine_options(const EngineOptions& o) {
                            std::to_string(kMaxThreadsPerRank) + "] (0: the cores / local ranks), got " +
                            std::to_string(o.threads_per_rank));
   if (o.prefill_chunk < 1) return InvalidArgument("prefill_chunk must be positive");
+  if (o.share_prefix_min_tokens < 0)
+    return InvalidArgument("share_prefix_min_tokens must be >= 0 (0: off)");
   if (o.kv_page_tokens < 1) return InvalidArgument("kv_page_tokens must be positive");
   if (o.kv_budget_bytes == 0) return InvalidArgument("the KV budget must be positive");
   if (o.comm_timeout.count() < 1) return InvalidArgument("comm_timeout must be positive");

@@ -77,6 +77,11 @@ struct EngineOptions {
   // whose ranks differ fails to start with kFailedPrecondition.
   WeightType weight_type = WeightType::kAuto;
   int64_t prefill_chunk = 4096;  // tokens per prefill step (cancel point)
+  // Prefix sharing: a session whose KV is not resident (its first turn, or
+  // after an eviction) and whose prompt starts with at least this many
+  // tokens another session's KV holds takes a copy of that KV on every rank
+  // instead of prefilling those tokens. 0: off.
+  int64_t share_prefix_min_tokens = 256;
   std::chrono::milliseconds comm_timeout{60000};
   // Session save and restore move KV shards between the ranks in pieces of
   // at most this many bytes, each collective under its own comm_timeout
@@ -150,6 +155,8 @@ struct TurnStats {
   std::vector<uint64_t> kv_bytes;    // [N] bytes each rank's KV store holds (all sessions)
   int evictions = 0;                 // idle sessions evicted to make room
   bool rebuilt = false;              // the KV had been evicted and was rebuilt
+  // Of cached_tokens, those copied from another session's KV (prefix sharing).
+  int64_t shared_tokens = 0;
 };
 
 }  // namespace ringlm

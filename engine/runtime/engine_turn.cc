@@ -158,6 +158,8 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
     s.tokens.resize(std::min<size_t>(s.tokens.size(), size_t(common)));
     if (!s.kv_resident) s.tokens.clear();
   }
+  RINGLM_ASSIGN_OR_RETURN(const int64_t shared, share_prefix(s, prompt));
+  if (shared > 0) common = out.stats.shared_tokens = shared;
   out.stats.cached_tokens = common;
 
   // The caller's callbacks, guarded: one that throws stops the turn at the

@@ -56,12 +56,13 @@ std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq, std::span<cons
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
 
-std::vector<uint8_t> make_copy_plan(SeqId seq, SeqId target) {
+std::vector<uint8_t> make_copy_plan(SeqId seq, SeqId target, int32_t keep_positions) {
   flatbuffers::FlatBufferBuilder b(128);
   fb::StepPlanBuilder p(b);
   p.add_kind(fb::StepKind::CopyKv);
   p.add_seq(seq);
   p.add_target_seq(target);
+  p.add_keep_positions(keep_positions);
   fb::FinishStepPlanBuffer(b, p.Finish());
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
@@ -261,9 +262,12 @@ StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
   if (kv_.contains(dst)) {
     local = FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
   } else if (kv_.contains(src)) {
+    // A shard holds increasing positions (sharding.h): those to copy are a prefix.
+    const std::vector<int32_t> pos = kv_.positions(src);
+    const int64_t n = std::lower_bound(pos.begin(), pos.end(), plan.keep_positions()) - pos.begin();
     // Source and copy together beyond the whole budget: no eviction helps.
-    report_beyond_budget(2 * kv_.length(src), &r);
-    local = kv_.copy(src, dst);
+    report_beyond_budget(kv_.length(src) + n, &r);
+    local = kv_.copy(src, dst, n);
     made = local.ok();
   }
   r.kv_tokens = kv_.length(dst);

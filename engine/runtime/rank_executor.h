@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <mutex>
 #include <span>
@@ -111,8 +112,9 @@ class RankExecutor {
   // `mine`: the leader's own shard; null on the other ranks, which receive theirs.
   StepOutcome import_kv(const fb::StepPlan& plan, const std::span<const uint8_t>* mine);
   Status truncate_to(SeqId seq, int32_t keep_positions);
-  // CopyKv: this rank's shard of plan.seq() copied as plan.target_seq(),
-  // undone on every rank unless all succeed.
+  // CopyKv: this rank's shard of plan.seq() (its positions below
+  // plan.keep_positions()) copied as plan.target_seq(), undone on every rank
+  // unless all succeed.
   StepOutcome copy_kv(const fb::StepPlan& plan);
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);
@@ -153,7 +155,9 @@ std::vector<uint8_t> make_step_plan(fb::StepKind kind, SeqId seq,
                                     CpVariant variant = CpVariant::kAuto, int32_t decode_owner = 0,
                                     int32_t keep_positions = 0, bool want_logits = false,
                                     DecodeVariant decode_variant = DecodeVariant::kAllGather);
-// CopyKv of sequence `seq` into the new sequence `target`.
-std::vector<uint8_t> make_copy_plan(SeqId seq, SeqId target);
+// CopyKv of sequence `seq`'s positions below `keep_positions` (all by
+// default) into the new sequence `target`.
+std::vector<uint8_t> make_copy_plan(SeqId seq, SeqId target,
+                                    int32_t keep_positions = INT32_MAX);
 
 }  // namespace ringlm

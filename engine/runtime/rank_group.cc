@@ -33,7 +33,7 @@ constexpr size_t kDeviceCalibrationBytes = size_t(32) << 20;
 // of another build (another step protocol) or with another model file would
 // otherwise compute garbage, or fail only at a step's deadline.
 // Bump kRankProtocol whenever StepPlan or the collectives of a step change.
-constexpr uint32_t kRankProtocol = 10;
+constexpr uint32_t kRankProtocol = 11;
 struct RankHello {
   uint32_t protocol = kRankProtocol;
   uint32_t report_bytes = sizeof(StepReport);

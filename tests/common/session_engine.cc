@@ -31,8 +31,9 @@ std::string session_test_backend() {
 double logit_tolerance() { return session_test_backend() == "cpu" ? 1e-4 : 5e-2; }
 
 std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget, uint32_t seed, KvCacheType kv,
-                                            size_t kv_piece) {
+                                            size_t kv_piece, int64_t share_prefix_min_tokens) {
   EngineOptions o;
+  o.share_prefix_min_tokens = share_prefix_min_tokens;
   o.kv_piece_bytes = kv_piece;
   o.kv_cache_type = kv;
   o.backend = session_test_backend();

@@ -30,7 +30,8 @@ double logit_tolerance();
 std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget = size_t(1) << 30,
                                             uint32_t seed = 1,
                                             KvCacheType kv = KvCacheType::kAuto,
-                                            size_t kv_piece = kKvPieceBytes);
+                                            size_t kv_piece = kKvPieceBytes,
+                                            int64_t share_prefix_min_tokens = 256);
 
 // n token ids below 200, varied by salt.
 std::vector<int32_t> salted_ids(int n, int salt);

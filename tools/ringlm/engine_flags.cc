@@ -13,7 +13,7 @@ std::set<std::string> engine_value_flags() {
           "hostname",      "variant",    "decode-variant", "threads",    "kv-budget-mb",
           "prefill-chunk", "timeout-ms", "template",       "attn-flops", "link-bw",
           "backend",       "device",     "comm",           "kv-type",    "leader-timeout-ms",
-          "weight-type"};
+          "weight-type",   "share-prefix-min"};
 }
 
 std::set<std::string> generate_value_flags() {
@@ -88,6 +88,8 @@ Result<EngineOptions> engine_options(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(int64_t kv_mb, a.get_int("kv-budget-mb", 4096, 1));
   o.kv_budget_bytes = size_t(kv_mb) << 20;
   RINGLM_ASSIGN_OR_RETURN(o.prefill_chunk, a.get_int("prefill-chunk", 4096, 1));
+  RINGLM_ASSIGN_OR_RETURN(o.share_prefix_min_tokens,
+                          a.get_int("share-prefix-min", o.share_prefix_min_tokens, 0));
   RINGLM_ASSIGN_OR_RETURN(int64_t timeout, a.get_int("timeout-ms", 60000, 1, kMaxTimeout.count()));
   o.comm_timeout = std::chrono::milliseconds(timeout);
   RINGLM_ASSIGN_OR_RETURN(int64_t leader_timeout,
@@ -162,7 +164,8 @@ std::string stats_json(const TurnStats& s) {
       .raw("kv_tokens", json_array(s.kv_tokens))
       .raw("kv_bytes", json_array(s.kv_bytes))
       .integer("evictions", s.evictions)
-      .boolean("rebuilt", s.rebuilt);
+      .boolean("rebuilt", s.rebuilt)
+      .integer("shared_tokens", s.shared_tokens);
   return o.str();
 }
 

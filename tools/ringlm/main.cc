@@ -32,7 +32,9 @@ void usage() {
                "  (leader of a multi-process group),\n"
                "  --timeout-ms MS (each communication step), --leader-timeout-ms MS (workers\n"
                "  leave a leader silent this long; the leader's value holds), --comm\n"
-               "  auto|gloo|nccl (auto: shared memory between the ranks of one process)\n");
+               "  auto|gloo|nccl (auto: shared memory between the ranks of one process),\n"
+               "  --share-prefix-min T (a new session copies another's KV of a shared prompt\n"
+               "  prefix of at least T tokens instead of prefilling it; default 256, 0: off)\n");
 }
 
 int run(int argc, char** argv) {
