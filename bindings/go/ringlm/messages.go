@@ -104,6 +104,10 @@ type EngineConfig struct {
 	ChatTemplate    string    `json:"chat_template,omitempty"`
 	KVCacheType     string    `json:"kv_cache_type,omitempty"` // "Auto", "F32" or "BF16"
 	WeightType      string    `json:"weight_type,omitempty"`   // "Auto", "F32", "BF16" or "Q8_0"
+	// Prefix sharing: a new session whose prompt starts with at least this
+	// many tokens another session's KV holds copies that KV instead of
+	// prefilling it. nil: the default (256); 0: off.
+	SharePrefixMinTokens *int64 `json:"share_prefix_min_tokens,omitempty"`
 }
 
 // SessionConfig configures a new session.
@@ -130,7 +134,8 @@ type TurnStats struct {
 	KVTokens        []int64  `json:"kv_tokens"`
 	Evictions       int      `json:"evictions"`
 	Rebuilt         bool     `json:"rebuilt"`
-	KVBytes         []uint64 `json:"kv_bytes"` // bytes each rank's KV store holds (all its sessions)
+	SharedTokens    int64    `json:"shared_tokens"` // of CachedTokens, copied from another session's KV
+	KVBytes         []uint64 `json:"kv_bytes"`      // bytes each rank's KV store holds (all its sessions)
 }
 
 // ChatResponse is the result of a request.

@@ -600,6 +600,31 @@ func TestLogprobs(t *testing.T) {
 	}
 }
 
+func TestPrefixSharingBetweenSessions(t *testing.T) {
+	min := int64(16)
+	e, err := ringlm.NewEngine(ringlm.EngineConfig{ModelPath: modelPath(t), WorldSize: 2,
+		ThreadsPerRank: 2, SharePrefixMinTokens: &min})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	system := "You answer questions about this text. " + strings.Repeat("The quick brown fox jumps. ", 8)
+	a, err := e.NewSession(ringlm.SessionConfig{SystemPrompt: system})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := e.NewSession(ringlm.SessionConfig{SystemPrompt: system})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ra, rb := ask(t, a, turns[0], maxTokens), ask(t, b, turns[0], maxTokens)
+	if ra.Stats.SharedTokens != 0 || rb.Stats.SharedTokens <= 16 || !reflect.DeepEqual(ra.Tokens, rb.Tokens) {
+		t.Fatalf("first %+v, second %+v", ra.Stats, rb.Stats)
+	}
+}
+
 func TestMultiProcessGroupThroughARendezvous(t *testing.T) {
 	path := modelPath(t)
 	cfg := ringlm.EngineConfig{ModelPath: path, WorldSize: 2, ThreadsPerRank: 2, CommTimeoutMS: 60000,

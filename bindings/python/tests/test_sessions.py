@@ -169,3 +169,19 @@ def test_fork_continues_on_its_own_kv(engine2):
             assert_continue_alike(a, b)
             a.rewind(0)
             assert len(b.transcript().messages) == 4
+
+
+def test_prefix_sharing_between_sessions(model):
+    """A second session over the same system prompt copies the first's KV of it."""
+    system = "You answer questions about this text. " + "The quick brown fox jumps. " * 8
+    with ringlm.Engine(model, world_size=2, threads_per_rank=2, share_prefix_min_tokens=16) as e:
+        with e.session(system_prompt=system) as a, e.session(system_prompt=system) as b:
+            ra = a.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+            rb = b.chat(TURNS[0], max_tokens=MAX_TOKENS).result()
+            assert ra.stats.shared_tokens == 0
+            assert rb.stats.shared_tokens > 16 and rb.stats.new_tokens < ra.stats.new_tokens
+            assert rb.tokens == ra.tokens
+    with ringlm.Engine(model, share_prefix_min_tokens=0, threads_per_rank=2) as e:
+        with e.session(system_prompt=system) as a, e.session(system_prompt=system) as b:
+            a.chat(TURNS[0], max_tokens=2).result()
+            assert b.chat(TURNS[0], max_tokens=2).result().stats.shared_tokens == 0

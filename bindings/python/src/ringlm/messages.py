@@ -113,6 +113,7 @@ class TurnStats:
     evictions: int = 0
     rebuilt: bool = False
     kv_bytes: tuple = ()  # bytes each rank's KV store holds (all its sessions)
+    shared_tokens: int = 0  # of cached_tokens, copied from another session's KV
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,8 @@ def _stats_fb(s) -> TurnStats:
         bytes_sent=tuple(s.BytesSent(i) for i in range(s.BytesSentLength())),
         kv_tokens=tuple(s.KvTokens(i) for i in range(s.KvTokensLength())),
         evictions=s.Evictions(), rebuilt=bool(s.Rebuilt()),
-        kv_bytes=tuple(s.KvBytes(i) for i in range(s.KvBytesLength())))
+        kv_bytes=tuple(s.KvBytes(i) for i in range(s.KvBytesLength())),
+        shared_tokens=s.SharedTokens())
 
 
 def _response_fb(r) -> ChatResponse:

@@ -126,6 +126,16 @@ public final class Engine implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Prefix sharing: a new session whose prompt starts with at least this
+     * many tokens another session's KV holds copies that KV instead of
+     * prefilling it (default 256; 0: off).
+     */
+    public Builder sharePrefixMinTokens(long tokens) {
+      config.put("share_prefix_min_tokens", tokens);
+      return this;
+    }
+
     /** Chat template override ("chatml", "llama3", ...). */
     public Builder chatTemplate(String name) {
       config.put("chat_template", name);

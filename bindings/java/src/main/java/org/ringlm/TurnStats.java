@@ -6,7 +6,8 @@ import java.util.Map;
  * Statistics of one request: T ({@link #newTokens}) tokens prefilled, P
  * ({@link #cachedTokens}) reused from the session's KV cache, on
  * {@link #worldSize} CP ranks. {@link #kvBytes}: the bytes each rank's KV
- * store holds (all its sessions).
+ * store holds (all its sessions). {@link #sharedTokens}: of the cached
+ * tokens, those copied from another session's KV (prefix sharing).
  */
 public record TurnStats(
     int worldSize,
@@ -25,7 +26,8 @@ public record TurnStats(
     long[] kvTokens,
     int evictions,
     boolean rebuilt,
-    long[] kvBytes) {
+    long[] kvBytes,
+    long sharedTokens) {
 
   static TurnStats fromJson(Object v) {
     Map<String, Object> m = Json.object(v);
@@ -46,6 +48,7 @@ public record TurnStats(
         Json.longs(m.get("kv_tokens")),
         (int) Json.longValue(m.get("evictions")),
         Boolean.TRUE.equals(m.get("rebuilt")),
-        Json.longs(m.get("kv_bytes")));
+        Json.longs(m.get("kv_bytes")),
+        Json.longValue(m.get("shared_tokens")));
   }
 }

@@ -123,6 +123,21 @@ class SessionTest extends WithEngine {
   }
 
   @Test
+  void prefixSharingBetweenSessions() throws RingLmException {
+    String system = "You answer questions about this text. " + "The quick brown fox jumps. ".repeat(8);
+    try (Engine e = Engine.builder(TestModel.path()).worldSize(2).threadsPerRank(2)
+             .sharePrefixMinTokens(16).build();
+         Session a = e.newSession(system);
+         Session b = e.newSession(system)) {
+      ChatResponse ra = a.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+      ChatResponse rb = b.chat(ChatRequest.user(TestModel.TURNS[0]).maxTokens(TestModel.MAX_TOKENS)).response();
+      assertEquals(0, ra.stats().sharedTokens());
+      assertTrue(rb.stats().sharedTokens() > 16);
+      assertArrayEquals(ra.tokens(), rb.tokens());
+    }
+  }
+
+  @Test
   void restoreErrors(@TempDir Path tmp) throws IOException {
     assertEquals(Status.NOT_FOUND,
         assertThrows(RingLmException.class, () -> engine.restoreSession(tmp.resolve("nope"))).status());
