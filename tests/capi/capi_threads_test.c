@@ -1,6 +1,6 @@
 /* Many host threads driving many sessions of one engine at once, in both
- * formats and both streaming styles, with engine calls, forks and rewinds in
- * between and a
+ * formats and both streaming styles, with engine calls, forks, rewinds and
+ * prefix sharing in between and a
  * thread that cancels requests (and pokes closed handles) at random. Every
  * request must end with exactly one terminal event, every session stays
  * usable, and nothing crashes or hangs. Run under ThreadSanitizer by
@@ -23,7 +23,7 @@ static int g_threads = 4;
 static int g_turns = 2;
 static ringlm_session* _Atomic g_handles[MAX_THREADS * SESSIONS_PER_THREAD];
 static atomic_int g_running;
-static atomic_int g_done_events, g_cancelled, g_cancel_calls;
+static atomic_int g_done_events, g_cancelled, g_cancel_calls, g_shared;
 
 static int env_int(const char* name, int def) {
   const char* v = getenv(name);
@@ -52,6 +52,7 @@ static void check_terminal(const char* json) {
   atomic_fetch_add(&g_done_events, 1);
   if (json_string_is(json, "response.finish_reason", "Cancelled"))
     atomic_fetch_add(&g_cancelled, 1);
+  if (json_int(json, "response.stats.shared_tokens", 0) > 0) atomic_fetch_add(&g_shared, 1);
 }
 
 static void* host_thread(void* arg) {
@@ -161,7 +162,16 @@ int main(void) {
   g_threads = env_int("RINGLM_CAPI_THREADS", 4);
   g_turns = env_int("RINGLM_CAPI_TURNS", 2);
   CHECK(g_threads >= 1 && g_threads <= MAX_THREADS && g_turns >= 1);
-  g_engine = open_engine(2, 16);
+  {
+    /* Prefix sharing from a low threshold: the sessions' system prompts
+     * ("You are assistant N.") share their first tokens, so first turns copy
+     * other sessions' KV while those sessions run turns of their own. */
+    strbuf cfg = engine_json(2, 16);
+    cfg.data[--cfg.len] = '\0'; /* the closing brace */
+    sb_puts(&cfg, ", \"share_prefix_min_tokens\": 4}");
+    EXPECT_OK(ringlm_engine_create(cfg.data, cfg.len, RINGLM_FORMAT_JSON, &g_engine, &err));
+    sb_free(&cfg);
+  }
   atomic_store(&g_running, g_threads);
   pthread_t hosts[MAX_THREADS], cancel_thread;
   CHECK(pthread_create(&cancel_thread, NULL, canceller, NULL) == 0);
@@ -171,8 +181,11 @@ int main(void) {
   CHECK(pthread_join(cancel_thread, NULL) == 0);
   const int requests = g_threads * (SESSIONS_PER_THREAD * g_turns + 1); /* + the forks' turns */
   CHECK(atomic_load(&g_done_events) == requests);
+  CHECK(atomic_load(&g_shared) > 0); /* some first turn started from another session's KV */
   EXPECT_OK(ringlm_engine_destroy(g_engine, &err));
-  printf("capi_threads_test: OK (%d threads, %d requests, %d cancelled, %d cancel calls)\n",
-         g_threads, requests, atomic_load(&g_cancelled), atomic_load(&g_cancel_calls));
+  printf("capi_threads_test: OK (%d threads, %d requests, %d cancelled, %d cancel calls, "
+         "%d shared a prefix)\n",
+         g_threads, requests, atomic_load(&g_cancelled), atomic_load(&g_cancel_calls),
+         atomic_load(&g_shared));
   return 0;
 }
