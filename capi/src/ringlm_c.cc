@@ -475,7 +475,7 @@ ringlm_status ringlm_session_save(ringlm_session* session, const char* path, rin
     RINGLM_RETURN_IF_ERROR(check_out(path, "path"));
     if (!*path) return InvalidArgument("path is empty");
     RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_save"));
-    return s->while_idle("a save", [&] { return s->engine().save_session(s->id(), path); });
+    return s->while_idle([&] { return s->engine().save_session(s->id(), path); });
   });
 }
 
@@ -484,8 +484,7 @@ ringlm_status ringlm_session_rewind(ringlm_session* session, int64_t keep_messag
   return api_call(err, [&]() -> Status {
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
     RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_rewind"));
-    return s->while_idle("a rewind",
-                         [&] { return s->engine().rewind_session(s->id(), keep_messages); });
+    return s->while_idle([&] { return s->engine().rewind_session(s->id(), keep_messages); });
   });
 }
 
@@ -494,8 +493,7 @@ ringlm_status ringlm_session_rewind_tokens(ringlm_session* session, int64_t keep
   return api_call(err, [&]() -> Status {
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
     RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_rewind_tokens"));
-    return s->while_idle("a rewind",
-                         [&] { return s->engine().rewind_tokens(s->id(), keep_tokens); });
+    return s->while_idle([&] { return s->engine().rewind_tokens(s->id(), keep_tokens); });
   });
 }
 
@@ -507,7 +505,7 @@ ringlm_status ringlm_session_fork(ringlm_session* session, ringlm_session** out,
     RINGLM_ASSIGN_OR_RETURN(std::shared_ptr<SessionObject> s, find_session(session));
     RINGLM_RETURN_IF_ERROR(check_not_in_callback(s->engine(), "ringlm_session_fork"));
     SessionId id = 0;
-    RINGLM_RETURN_IF_ERROR(s->while_idle("a fork", [&]() -> Status {
+    RINGLM_RETURN_IF_ERROR(s->while_idle([&]() -> Status {
       RINGLM_ASSIGN_OR_RETURN(id, s->engine().fork_session(s->id()));
       return Status::Ok();
     }));

@@ -109,8 +109,7 @@ Status SessionObject::begin_request_locked(std::unique_lock<std::mutex>& l, bool
                   : "a request is in flight on this session: pull its events until Done or Error "
                     "(or cancel it) before starting another");
     if (idle_calls_ > 0)
-      return FailedPrecondition(std::string("another thread is running ") + idle_call_ +
-                                " on the session");
+      return FailedPrecondition("another thread saves, rewinds or forks the session");
     if (!worker_.joinable()) break;
     // The previous request's worker has delivered its terminal event and is
     // exiting. Another thread may start a request while this one joins it:
@@ -215,12 +214,11 @@ Status SessionObject::check_idle() {
   return idle_locked();
 }
 
-Status SessionObject::while_idle(const char* what, const std::function<Status()>& body) {
+Status SessionObject::while_idle(const std::function<Status()>& body) {
   {
     std::lock_guard<std::mutex> l(mu_);
     RINGLM_RETURN_IF_ERROR(idle_locked());
     ++idle_calls_;
-    idle_call_ = what;
   }
   Status st = body();
   std::lock_guard<std::mutex> l(mu_);

@@ -74,7 +74,7 @@ class SessionObject {
   // Runs `body` (a save, a rewind, a fork) on the idle session; close()
   // waits for it, and no request starts meanwhile (kFailedPrecondition).
   // kNotFound once closed, kFailedPrecondition while a request is in flight.
-  Status while_idle(const char* what, const std::function<Status()>& body);
+  Status while_idle(const std::function<Status()>& body);
   // Cancels and waits for the request in flight, then frees the session's
   // KV on the ranks. Once only (later calls are no-ops returning Ok).
   Status close();
@@ -101,7 +101,6 @@ class SessionObject {
   bool in_flight_ = false;  // a request started and its terminal event not yet taken
   bool inline_ = false;     // the request in flight runs in run_inline
   int idle_calls_ = 0;      // while_idle() calls running
-  const char* idle_call_ = "";  // what the latest of them does (for messages)
   bool closed_ = false;
   std::thread worker_;
 };

@@ -88,6 +88,8 @@ class KvStore {
   virtual size_t budget_bytes() const = 0;
   // Bytes one more token would need in the worst case (a new page).
   virtual size_t bytes_per_token() const = 0;
+  // Tokens a page holds: a sequence of n tokens takes ceil(n / page) pages.
+  virtual int64_t page_tokens() const = 0;
   // Tokens the whole budget holds when every page of it is full: no
   // sequence on this store can grow beyond this.
   virtual int64_t capacity_tokens() const = 0;

@@ -253,6 +253,7 @@ class PagedKvStore final : public KvStore {
   size_t bytes_used() const override { return used_; }
   size_t budget_bytes() const override { return budget_; }
   size_t bytes_per_token() const override { return page_bytes_; }
+  int64_t page_tokens() const override { return page_tokens_; }
   int64_t capacity_tokens() const override {
     return int64_t(budget_ / page_bytes_) * page_tokens_;
   }

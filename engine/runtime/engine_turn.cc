@@ -185,7 +185,17 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
   if (st.ok() && out.finish != FinishReason::kCancelled) st = decode(s, opts, safe, &out);
   if (st.ok()) st = callback_error;
   if (!st.ok()) {
-    roll_back_kv(s, size_t(common));
+    if (shared > 0) {
+      // The session held no KV before the turn: the copied prefix goes too.
+      if (drop_kv(s).ok()) {
+        std::lock_guard<std::mutex> state(s.state_mu);
+        s.tokens.clear();
+      } else {
+        roll_back_kv(s, 0);
+      }
+    } else {
+      roll_back_kv(s, size_t(common));
+    }
     return st;
   }
   return out;

@@ -266,7 +266,10 @@ StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
     const std::vector<int32_t> pos = kv_.positions(src);
     const int64_t n = std::lower_bound(pos.begin(), pos.end(), plan.keep_positions()) - pos.begin();
     // Source and copy together beyond the whole budget: no eviction helps.
-    report_beyond_budget(kv_.length(src) + n, &r);
+    // Each takes whole pages of its own.
+    const int64_t page = kv_.page_tokens();
+    const auto paged = [&](int64_t t) { return (t + page - 1) / page * page; };
+    report_beyond_budget(paged(kv_.length(src)) + paged(n), &r);
     local = kv_.copy(src, dst, n);
     made = local.ok();
   }

@@ -4,6 +4,7 @@
 // the option's off switch, budgets too small for the copy, and the source
 // left as it was.
 #include <catch2/catch.hpp>
+#include <stdexcept>
 
 #include "runtime/engine.h"
 #include "session_engine.h"
@@ -103,4 +104,34 @@ TEST_CASE("a copy the KV budget has no room for is skipped: the prompt is prefil
   const TurnResult want = raw_turn(*ref, ref->open_session().value(), prompt);
   CHECK(tb.tokens == want.tokens);
   CHECK(max_abs_diff(tb.prompt_logits, want.prompt_logits) < logit_tolerance());
+}
+
+TEST_CASE("a failed turn that copied a prefix leaves no KV behind", "[prefix]") {
+  const int n = GENERATE(1, 2);
+  CAPTURE(n);
+  auto e = sharing_engine(n);
+  auto ref = sharing_engine(1, 0);
+  const SessionId a = e->open_session().value();
+  raw_turn(*e, a, document_then(50, 5, 1));
+  const SessionId b = e->open_session().value();
+  const std::vector<int32_t> prompt = document_then(50, 8, 2);
+  GenerateOptions g;
+  g.max_tokens = 4;
+  TurnEvents throwing;
+  throwing.on_text = [](std::string_view, std::span<const int32_t>) {
+    throw std::runtime_error("the host's callback failed");
+  };
+  CHECK_FALSE(e->generate(b, prompt, g, throwing).ok());
+  CHECK(e->session_tokens(b).value().empty());  // the history as before
+  // The next turn starts clean (with nothing to share now: it prefills the
+  // whole prompt onto no leftover KV) and gives its own prefill's result.
+  REQUIRE(e->close_session(a).ok());
+  const TurnResult again = raw_turn(*e, b, prompt);
+  CHECK(again.stats.shared_tokens == 0);
+  int64_t held = 0;
+  for (int64_t t : again.stats.kv_tokens) held += t;
+  CHECK(held == int64_t(prompt.size()) + 3);  // the prompt and all but the last reply token
+  const TurnResult want = raw_turn(*ref, ref->open_session().value(), prompt);
+  CHECK(again.tokens == want.tokens);
+  CHECK(max_abs_diff(again.prompt_logits, want.prompt_logits) < logit_tolerance());
 }

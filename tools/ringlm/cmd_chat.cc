@@ -7,7 +7,8 @@
 // Two lines are commands, not messages: /undo drops the last exchange (the
 // last user message and everything after it), and /retry asks the last user
 // message again, regenerating its reply (the same one when greedy). Both
-// rewind the session, so the KV before that message is reused.
+// rewind the session, so the KV before that message is reused (/retry on a
+// fork, which replaces the session once its turn succeeds).
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -19,14 +20,12 @@
 namespace ringlm::cli {
 namespace {
 
-// Rewinds the session to just before its last user message and returns that
-// message's text. kFailedPrecondition when there is none.
-Result<std::string> rewind_last_exchange(Engine& e, SessionId sid) {
+// The index of the session's last user message and its text.
+// kFailedPrecondition when there is none.
+Result<std::pair<size_t, std::string>> last_user_message(Engine& e, SessionId sid) {
   RINGLM_ASSIGN_OR_RETURN(std::vector<ChatMessage> msgs, e.session_messages(sid));
   for (size_t i = msgs.size(); i-- > 0;) {
-    if (msgs[i].role != "user") continue;
-    RINGLM_RETURN_IF_ERROR(e.rewind_session(sid, int64_t(i)));
-    return msgs[i].content;
+    if (msgs[i].role == "user") return std::pair<size_t, std::string>{i, msgs[i].content};
   }
   return FailedPrecondition("no user message to take back yet");
 }
@@ -98,22 +97,36 @@ int run_chat(int argc, char** argv) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (args->has("echo")) std::printf("> %s\n", line.c_str());
     std::string text = line;
+    // /retry runs on a fork rewound to before the last user message, which
+    // replaces the session once its turn succeeds: a failed retry keeps the
+    // exchange it meant to replace.
+    SessionId turn_sid = sid.value();
     if (line == "/undo" || line == "/retry") {
-      Result<std::string> last = rewind_last_exchange(e, sid.value());
-      if (!last.ok()) {
-        fail(last.status().WithContext(line));
+      auto last = last_user_message(e, sid.value());
+      Result<SessionId> target = last.ok() ? (line == "/undo" ? Result<SessionId>(sid.value())
+                                                               : e.fork_session(sid.value()))
+                                           : Result<SessionId>(last.status());
+      Status st = target.ok() ? e.rewind_session(*target, int64_t(last->first)) : target.status();
+      if (!st.ok()) {
+        if (target.ok() && *target != sid.value()) (void)e.close_session(*target);
+        fail(st.WithContext(line));
         ++failed;
         continue;  // nothing changed
       }
-      if (!quiet) std::fprintf(stderr, "(took back: %s)\n", last->c_str());
+      if (!quiet) std::fprintf(stderr, "(took back: %s)\n", last->second.c_str());
       if (line == "/undo") {
         save();
         continue;
       }
-      text = std::move(last).value();
+      turn_sid = *target;
+      text = last->second;
     }
     std::vector<ChatMessage> msgs{{"user", text}};
-    auto r = e.chat(sid.value(), msgs, go.value(), ev);
+    auto r = e.chat(turn_sid, msgs, go.value(), ev);
+    if (turn_sid != sid.value()) {  // the fork of a /retry
+      (void)e.close_session(r.ok() ? sid.value() : turn_sid);
+      if (r.ok()) sid = turn_sid;
+    }
     if (!r.ok()) {
       std::fflush(stdout);
       fail(r.status());

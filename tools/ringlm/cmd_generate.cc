@@ -71,6 +71,7 @@ int run_generate(int argc, char** argv) {
   if (!go.ok()) return fail(go.status());
   go->want_prompt_logits = args->has("logits-out");
   if (args->has("logprobs")) {
+    if (!args->has("json")) return fail(InvalidArgument("--logprobs goes with --json"));
     auto top = args->get_int("logprobs", 0, 0, kMaxTopLogprobs);
     if (!top.ok()) return fail(top.status());
     go->logprobs = true;

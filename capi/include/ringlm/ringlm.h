@@ -300,8 +300,9 @@ RINGLM_API ringlm_status ringlm_session_create(ringlm_engine* engine, const void
                                                ringlm_session** out, ringlm_error** err);
 
 /* Closes the session: cancels its request in flight (if any; its events are
- * dropped), waits for it to stop (and for a ringlm_session_save of the
- * session another thread runs), frees its KV on every rank and releases the
+ * dropped), waits for it to stop (and for a ringlm_session_save, _rewind,
+ * _rewind_tokens or _fork of the session another thread runs), frees its
+ * KV on every rank and releases the
  * handle, which is invalid afterwards whatever the status, except
  * FAILED_PRECONDITION. Any thread may call it, also while a *_stream
  * request runs on the session (that request then ends with Done, Cancelled,
@@ -322,7 +323,7 @@ RINGLM_API ringlm_status ringlm_session_close(ringlm_session* session, ringlm_er
  * lacks).
  * INVALID_ARGUMENT: NULL session or request, bad format, wrong identifier,
  *   no messages, an unknown role, a sampling parameter out of range, a
- *   negative max_tokens; OUT_OF_RANGE / CORRUPT_DATA: as for every message;
+ *   negative max_tokens, a top_logprobs outside [0, 20]; OUT_OF_RANGE / CORRUPT_DATA: as for every message;
  * NOT_FOUND: unknown session;
  * FAILED_PRECONDITION: a request is in flight (its terminal event has not
  *   been pulled yet), or another thread saves, rewinds or forks the
@@ -457,7 +458,8 @@ RINGLM_API ringlm_status ringlm_session_restore(ringlm_engine* engine, const cha
  *   (nothing changes); FAILED_PRECONDITION: a request is in flight, another
  *   thread saves, rewinds or forks the session, or called from an event
  *   callback of the same engine; DEADLINE_EXCEEDED / UNAVAILABLE: the ranks
- *   could not be reached (the session is as before). */
+ *   could not be reached (the transcript is as before; the rank group is
+ *   broken, so later requests fail too). */
 RINGLM_API ringlm_status ringlm_session_rewind(ringlm_session* session, int64_t keep_messages,
                                                ringlm_error** err);
 
