@@ -28,7 +28,15 @@ std::string session_test_backend() {
   return b && *b ? b : "cpu";
 }
 
-double logit_tolerance() { return session_test_backend() == "cpu" ? 1e-4 : 5e-2; }
+double logit_tolerance() { return session_test_backend() == "cpu" ? 1e-5 : 2e-2; }
+
+bool logits_close(const std::vector<float>& got, const std::vector<float>& want) {
+  double scale = 0;
+  for (float x : want) scale = std::max(scale, double(std::abs(x)));
+  const double diff = max_abs_diff(got, want);
+  UNSCOPED_INFO("max |logit difference| " << diff << ", max |logit| " << scale);
+  return diff <= logit_tolerance() * scale;
+}
 
 std::unique_ptr<Engine> make_session_engine(int n, size_t kv_budget, uint32_t seed, KvCacheType kv,
                                             size_t kv_piece, int64_t share_prefix_min_tokens) {

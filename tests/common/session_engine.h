@@ -21,9 +21,13 @@ std::string session_model_path(uint32_t seed = 1);
 std::string session_test_backend();
 
 // How far prompt logits of the same history may differ between two ways of
-// computing it (cached or not, another world size): f32 on the CPU, bf16
-// weights and KV on CUDA.
+// computing it (cached or not, another world size), as a fraction of the
+// largest logit: f32 rounding on the CPU; on CUDA the GEMMs round
+// activations to bf16 (as in cp_engine_test).
 double logit_tolerance();
+
+// max |got - want| <= logit_tolerance() * max |want|.
+bool logits_close(const std::vector<float>& got, const std::vector<float>& want);
 
 // An engine of n in-process ranks: one thread each, KV pages of 16 tokens
 // (8256 bytes a page in f32), prefill steps of 8 tokens.

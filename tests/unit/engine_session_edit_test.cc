@@ -91,7 +91,7 @@ TEST_CASE("a rewound raw history continues as that history would", "[session][ed
   CHECK(cont.stats.new_tokens == 6);
   history.insert(history.end(), next.begin(), next.end());
   const TurnResult whole = raw_turn(*ref, ref->open_session().value(), history);
-  CHECK(max_abs_diff(cont.prompt_logits, whole.prompt_logits) < logit_tolerance());
+  CHECK(logits_close(cont.prompt_logits, whole.prompt_logits));
   CHECK(cont.tokens == whole.tokens);
 }
 
@@ -163,7 +163,7 @@ TEST_CASE("a fork evicts idle sessions for its KV, or starts without it",
   const TurnResult tg = raw_turn(*big, g, salted_ids(3, 6));
   CHECK(tg.stats.rebuilt);
   CHECK(tg.tokens == tc.tokens);
-  CHECK(max_abs_diff(tg.prompt_logits, tc.prompt_logits) < logit_tolerance());
+  CHECK(logits_close(tg.prompt_logits, tc.prompt_logits));
 }
 
 TEST_CASE("bad rewinds and forks are refused and change nothing", "[session][edit]") {

@@ -134,7 +134,7 @@ fi
 PHASE=${PHASE:-all}
 TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
   sed -n -E 's/^((gpu_[a-z0-9_]+_test)|(bench_[a-z0-9_]+)): phony$/\1/p' | sort -u | tr '\n' ' ')
-TARGETS="$TARGETS ringlm_cli cp_engine_test cp_ring_test engine_session_edit_test"
+TARGETS="$TARGETS ringlm_cli cp_engine_test cp_ring_test engine_session_edit_test prefix_sharing_test"
 step "build: ringlm_engine $TARGETS"
 timeout "${BUILD_TIMEOUT:-420}" ninja -C "$BUILD" -j"$JOBS" ringlm_engine $TARGETS >"$OUT/build.txt" 2>&1
 rc=$?
@@ -210,10 +210,12 @@ RINGLM_CUDA_GROUPED_ATTENTION=1 RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT
   timeout 120 "$BUILD/bin/cp_engine_test" 2>&1 | tail -20
 [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "cp_engine_test (cuda, grouped) FAILED"; STATUS=1; }
 
-step "session rewind and fork on the CUDA backend (KV pages copied on the device)"
-RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
-  timeout 90 "$BUILD/bin/engine_session_edit_test" "[edit]~[budget]" 2>&1 | tail -30
-[[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "engine_session_edit_test (cuda) FAILED"; STATUS=1; }
+step "session rewind, fork and prefix sharing on the CUDA backend (KV pages copied on the device)"
+for t in engine_session_edit_test prefix_sharing_test; do
+  RINGLM_TEST_BACKEND=cuda RINGLM_SOURCE_DIR=$ROOT RINGLM_BINARY_DIR=$BUILD \
+    timeout 90 "$BUILD/bin/$t" "~[budget]" 2>&1 | tail -30
+  [[ ${PIPESTATUS[0]} -ne 0 ]] && { echo "$t (cuda) FAILED"; STATUS=1; }
+done
 
 step "GPU vs CPU greedy tokens (default model's first layers)"
 if compgen -G ".gpumodel/*.gguf" >/dev/null; then
