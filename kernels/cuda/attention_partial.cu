@@ -9,6 +9,7 @@
 #include "cuda/attention_grouped.cuh"
 #include "cuda/attention_mma.h"
 #include "cuda/attention_partial.h"
+#include "cuda/attention_split_keys.cuh"
 #include "cuda/common.cuh"
 #include "cuda/convert.h"
 
@@ -118,17 +119,7 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
   const int piece_begin = pieces ? split_first[split] : 0;
   const int piece_end = pieces ? split_first[split + 1] : 1;
   for (int pc = piece_begin; qeff >= 0 && pc < piece_end; ++pc) {
-    KeyBlock blk;
-    if (pieces) {
-      blk = pieces[pc];
-    } else {
-      const int64_t kb = int64_t(split) * keys_per_split;
-      const int64_t row = int64_t(p.hkv) * d;
-      blk.k = static_cast<const KT*>(p.k) + kb * row;
-      blk.v = static_cast<const KT*>(p.v) + kb * row;
-      blk.pos = p.k_pos + kb;
-      blk.n = min(p.tk, kb + keys_per_split) - kb;
-    }
+    const KeyBlock blk = attn::split_piece<KT>(p, pieces, pc, split, keys_per_split);
     for (int64_t base = 0; base < blk.n; base += 32) {
       const int64_t jl = base + lane;
       const int32_t kp = jl < blk.n ? blk.pos[jl] : -1;
