@@ -95,7 +95,10 @@ int run_chat(int argc, char** argv) {
   while (std::getline(std::cin, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (args->has("echo")) std::printf("> %s\n", line.c_str());
+    if (args->has("echo")) {
+      std::printf("> %s\n", line.c_str());
+      std::fflush(stdout);  // before any note on stderr about the line
+    }
     std::string text = line;
     // /retry runs on a fork rewound to before the last user message, which
     // replaces the session once its turn succeeds: a failed retry keeps the
