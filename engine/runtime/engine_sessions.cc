@@ -150,20 +150,24 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
     history.resize(before);  // the history as it was
   }
   std::lock_guard<std::mutex> run(run_mu_);  // kv_resident: eviction by another turn
-  std::lock_guard<std::mutex> state(s->state_mu);
   if (s->kv_resident && s->tokens.size() <= history.size() &&
       std::equal(s->tokens.begin(), s->tokens.end(), history.begin())) {
     // The KV holds a prefix of the history: the rest is prefilled next time.
+    std::lock_guard<std::mutex> state(s->state_mu);
     s->unfed.assign(history.begin() + int64_t(s->tokens.size()), history.end());
     return r;
   }
   if (s->kv_resident) {
-    // Only if a failed turn could not roll its KV back (a broken group).
+    // Only if a failed turn could not roll its KV back (a broken group): the
+    // ranks' KV no longer matches the history. Dropped, so that no later
+    // prefill lands on top of it; if even that fails, later steps fail too.
+    (void)drop_kv(*s);
     s->kv_resident = false;
     s->evicted = true;
   }
   // Evicted (or dropped by the roll-back): the tokens carry the history for
   // the prefill that rebuilds the KV.
+  std::lock_guard<std::mutex> state(s->state_mu);
   s->tokens = std::move(history);
   s->unfed.clear();
   return r;

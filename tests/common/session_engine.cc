@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <cerrno>  // program_invocation_short_name (glibc)
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -18,7 +19,13 @@ std::string session_model_path(uint32_t seed) {
   TinyModelSpec spec;
   spec.seed = seed;
   spec.context = 512;
-  const std::string p = temp_dir("engine_session_" + std::to_string(seed)) + "/tiny.gguf";
+  // One directory per test program: ctest runs several of them at once, and
+  // temp_dir() empties its directory first.
+  std::string dir = "session_model_";
+  dir += program_invocation_short_name;
+  dir += '_';
+  dir += std::to_string(seed);
+  const std::string p = temp_dir(dir) + "/tiny.gguf";
   write_tiny_model(p, spec);
   return paths[seed] = p;
 }
