@@ -114,8 +114,8 @@ class Engine {
 
   // Rewinds the conversation to the first `keep_messages` messages of its
   // transcript (session_messages(): the system prompt counts as one): the
-  // later messages go, and the KV of the tokens the kept ones do not share
-  // is freed at once. The next turn then prefills only what follows the
+  // later messages go, and the KV is cut at once to the tokens that the
+  // prompt of the kept messages followed by a user message starts with. The next turn then prefills only what follows the
   // kept messages (edit or regenerate a reply). kOutOfRange unless
   // 0 <= keep_messages <= the transcript's size; kNotFound;
   // kFailedPrecondition while a request runs on it; comm errors (the

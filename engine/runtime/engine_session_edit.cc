@@ -40,12 +40,16 @@ Status Engine::rewind_session(SessionId id, int64_t keep_messages) {
   if (keep_messages < 0 || size_t(keep_messages) > s.messages.size())
     return out_of_range("keep_messages", keep_messages, s.messages.size());
   if (size_t(keep_messages) == s.messages.size()) return Status::Ok();
-  // The KV to keep: the tokens the kept messages' prompt shares with the
-  // history (the next turn's prompt starts with that prompt).
+  // The KV to keep: the tokens the history shares with the prompt of the
+  // kept messages followed by an empty user message, which every next turn
+  // that sends a user message starts with (the template's own additions
+  // included, e.g. a default system prompt it writes only before a first
+  // message). The next turn cuts whatever of it its prompt does not share.
   const std::vector<ChatMessage> kept(s.messages.begin(), s.messages.begin() + keep_messages);
-  // (A template may write a default system prompt for no messages too.)
+  std::vector<ChatMessage> probe = kept;
+  probe.push_back({"user", ""});
   RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prefix,
-                          chat_prompt(kept, /*add_generation_prompt=*/false));
+                          chat_prompt(probe, /*add_generation_prompt=*/false));
   size_t common = 0;
   const size_t n = std::min(prefix.size(), s.tokens.size());
   while (common < n && prefix[common] == s.tokens[common]) ++common;

@@ -164,6 +164,12 @@ cached=$(sed -n 's/.*(cached \([0-9]*\)).*/\1/p' "$WORK/r.out" | tail -1)
 [ "${cached:-0}" -gt 20 ] || fail "/retry reused no KV: $(cat "$WORK/r.out")"
 echo "Thanks" | "$RINGLM" chat --model "$MODEL" --max-tokens 1 --session "$SESSION" 2> "$WORK/r2.err" > /dev/null
 grep -q "resumed .*: 6 messages" "$WORK/r2.err" || fail "/undo was not saved: $(cat "$WORK/r2.err")"
+# /retry of a first message keeps what the template writes before it (the
+# default model's template adds a default system prompt).
+printf 'Hi\n/retry\n' | "$RINGLM" chat --model "$MODEL" --max-tokens 2 > "$WORK/r3.out" 2>&1 ||
+  fail "chat /retry of a first message failed: $(cat "$WORK/r3.out")"
+cached=$(sed -n 's/.*(cached \([0-9]*\)).*/\1/p' "$WORK/r3.out" | tail -1)
+[ "${cached:-0}" -gt 10 ] || fail "/retry of a first message reused no KV: $(cat "$WORK/r3.out")"
 if echo "/undo" | "$RINGLM" chat --model "$MODEL" --quiet > /dev/null 2> "$WORK/undo.err"; then
   fail "chat exited 0 after an /undo with nothing to undo"
 fi

@@ -445,10 +445,11 @@ RINGLM_API ringlm_status ringlm_session_restore(ringlm_engine* engine, const cha
 
 /* Rewinds the session to the first `keep_messages` messages of its
  * Transcript (ringlm_session_transcript; a system prompt counts as one
- * message): the later messages leave the transcript, and the KV of the
- * tokens the kept messages do not share is freed on every rank before the
- * call returns. The next chat turn prefills only what follows the kept
- * messages: to regenerate the last reply, keep all but the last two
+ * message): the later messages leave the transcript, and on every rank,
+ * before the call returns, the KV is cut to the tokens that the prompt of
+ * the kept messages followed by a user message starts with (what the
+ * template writes for them, and before a next user message). The next chat
+ * turn prefills only what follows: to regenerate the last reply, keep all but the last two
  * messages and send the same user message again; to edit a message, keep
  * those before it and send the new text. keep_messages equal to the
  * transcript's size changes nothing.
