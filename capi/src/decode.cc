@@ -79,10 +79,8 @@ Result<GenerateOptions> generate_options(const Request& r) {
   const int32_t max_tokens = r.max_tokens();
   const auto* stop = r.stop();
   const api::CpVariant variant = r.variant();
-  if (r.top_logprobs() < 0 || r.top_logprobs() > kMaxTopLogprobs)
-    return InvalidArgument("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
-                           "], got " + std::to_string(r.top_logprobs()));
-  o.logprobs = r.logprobs() || r.top_logprobs() > 0;
+  RINGLM_RETURN_IF_ERROR(check_top_logprobs(r.top_logprobs()));
+  o.logprobs = r.logprobs();  // top_logprobs > 0 implies it (GenerateOptions)
   o.top_logprobs = r.top_logprobs();
   RINGLM_ASSIGN_OR_RETURN(o.sampling, sampling(s));
   if (max_tokens < 0)

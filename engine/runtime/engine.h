@@ -115,8 +115,9 @@ class Engine {
   // Rewinds the conversation to the first `keep_messages` messages of its
   // transcript (session_messages(): the system prompt counts as one): the
   // later messages go, and the KV is cut at once to the tokens that the
-  // prompt of the kept messages followed by a user message starts with. The next turn then prefills only what follows the
-  // kept messages (edit or regenerate a reply). kOutOfRange unless
+  // prompt of the kept messages followed by a user message starts with.
+  // The next turn then prefills only what follows the kept messages (edit
+  // or regenerate a reply). kOutOfRange unless
   // 0 <= keep_messages <= the transcript's size; kNotFound;
   // kFailedPrecondition while a request runs on it; comm errors (the
   // session as before, or its KV dropped and rebuilt by the next turn).
@@ -186,8 +187,8 @@ class Engine {
   // every rank's budget together (no eviction could make room).
   Status check_kv_fits(int64_t tokens) const;
   Status drop_kv(Session& s);
-  // After a failed turn: the KV back to its first `keep` tokens (those the
-  // turn started from), or dropped (the history kept) if that fails.
+  // After a failed turn: the KV and the token history back to their first
+  // `keep` tokens (those the turn started from), as cut_history does.
   void roll_back_kv(Session& s, size_t keep);
 
   EngineOptions opts_;

@@ -27,9 +27,7 @@ Result<int64_t> Engine::share_prefix(Session& s, std::span<const int32_t> prompt
     std::lock_guard<std::mutex> l(sessions_mu_);
     for (const auto& [id, t] : sessions_) {
       if (t.get() == &s || !t->kv_resident) continue;
-      const int64_t n = std::min<int64_t>(limit, int64_t(t->tokens.size()));
-      const auto mismatch = std::mismatch(prompt.begin(), prompt.begin() + n, t->tokens.begin());
-      const int64_t len = mismatch.first - prompt.begin();
+      const int64_t len = std::min(limit, int64_t(common_prefix(prompt, t->tokens)));
       if (len > best_len) best_len = len, best = t;
     }
   }

@@ -50,12 +50,9 @@ Status Engine::rewind_session(SessionId id, int64_t keep_messages) {
   probe.push_back({"user", ""});
   RINGLM_ASSIGN_OR_RETURN(std::vector<int32_t> prefix,
                           chat_prompt(probe, /*add_generation_prompt=*/false));
-  size_t common = 0;
-  const size_t n = std::min(prefix.size(), s.tokens.size());
-  while (common < n && prefix[common] == s.tokens[common]) ++common;
   {
     std::lock_guard<std::mutex> run(run_mu_);
-    RINGLM_RETURN_IF_ERROR(cut_history(s, common));
+    RINGLM_RETURN_IF_ERROR(cut_history(s, common_prefix(prefix, s.tokens)));
   }
   std::lock_guard<std::mutex> state(s.state_mu);
   s.messages = kept;

@@ -150,8 +150,7 @@ Result<TurnResult> Engine::generate(SessionId id, std::span<const int32_t> new_t
     history.resize(before);  // the history as it was
   }
   std::lock_guard<std::mutex> run(run_mu_);  // kv_resident: eviction by another turn
-  if (s->kv_resident && s->tokens.size() <= history.size() &&
-      std::equal(s->tokens.begin(), s->tokens.end(), history.begin())) {
+  if (s->kv_resident && common_prefix(s->tokens, history) == s->tokens.size()) {
     // The KV holds a prefix of the history: the rest is prefilled next time.
     std::lock_guard<std::mutex> state(s->state_mu);
     s->unfed.assign(history.begin() + int64_t(s->tokens.size()), history.end());

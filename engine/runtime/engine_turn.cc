@@ -124,9 +124,7 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
                                     const GenerateOptions& opts, const TurnEvents& events) {
   RINGLM_RETURN_IF_ERROR(Sampler::Validate(opts.sampling));
   if (opts.max_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
-  if (opts.top_logprobs < 0 || opts.top_logprobs > kMaxTopLogprobs)
-    return InvalidArgument("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
-                           "], got " + std::to_string(opts.top_logprobs));
+  RINGLM_RETURN_IF_ERROR(check_top_logprobs(opts.top_logprobs));
   const int64_t ctx = info_.model.context_length;
   if (int64_t(prompt.size()) > ctx)
     return OutOfRange("prompt of " + std::to_string(prompt.size()) +
@@ -144,9 +142,8 @@ Result<TurnResult> Engine::run_turn(Session& s, std::vector<int32_t> prompt,
   // turn has logits to sample from.
   int64_t common = 0;
   if (s.kv_resident) {
-    const size_t n = std::min(s.tokens.size(), prompt.size());
-    while (common < int64_t(n) && s.tokens[common] == prompt[common]) ++common;
-    common = std::min<int64_t>(common, int64_t(prompt.size()) - 1);
+    common = std::min<int64_t>(int64_t(common_prefix(s.tokens, prompt)),
+                               int64_t(prompt.size()) - 1);
     if (common < int64_t(s.tokens.size())) {
       StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Truncate, s.id, {}, 0,
                                                            CpVariant::kAuto, 0, int32_t(common)));
@@ -209,15 +206,9 @@ void Engine::roll_back_kv(Session& s, size_t keep) {
     s.tokens.clear();
     return;
   }
-  if (s.tokens.size() <= keep) return;
-  StepOutcome o = group_->leader().lead(make_step_plan(fb::StepKind::Truncate, s.id, {}, 0,
-                                                       CpVariant::kAuto, 0, int32_t(keep)));
-  if (o.status.ok()) {
-    std::lock_guard<std::mutex> state(s.state_mu);
-    s.tokens.resize(keep);
-  } else if (drop_kv(s).ok()) {
-    s.evicted = true;  // the history stays; the next turn rebuilds its KV
-  }
+  // Truncated, or dropped (then rebuilt by the next turn); on a broken
+  // group, later requests fail as well.
+  (void)cut_history(s, keep);
 }
 
 Status Engine::prefill(Session& s, std::span<const int32_t> prompt, const GenerateOptions& opts,

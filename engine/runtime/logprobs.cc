@@ -6,6 +6,12 @@
 
 namespace ringlm {
 
+Status check_top_logprobs(int top) {
+  if (top >= 0 && top <= kMaxTopLogprobs) return Status::Ok();
+  return InvalidArgument("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
+                         "], got " + std::to_string(top));
+}
+
 TokenLogprob token_logprob(std::span<const float> logits, int32_t token, int top) {
   TokenLogprob r;
   r.token = token;

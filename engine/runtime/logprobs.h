@@ -5,6 +5,8 @@
 #include <span>
 #include <vector>
 
+#include "core/status.h"
+
 namespace ringlm {
 
 // The most alternatives a request may ask for per token.
@@ -20,6 +22,9 @@ struct TokenLogprob {
   std::vector<int32_t> top_tokens;
   std::vector<float> top_logprobs;
 };
+
+// kInvalidArgument unless 0 <= top <= kMaxTopLogprobs.
+Status check_top_logprobs(int top);
 
 // `token`'s log-probability and the `top` (0..kMaxTopLogprobs) most likely
 // tokens' under softmax(logits). The logits are finite or -inf (the engine

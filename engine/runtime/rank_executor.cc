@@ -244,13 +244,14 @@ Result<RingPositions> RankExecutor::ring_positions(SeqId seq, const ShardPlan& s
   return rp;
 }
 
+int64_t RankExecutor::slots_below(SeqId seq, int32_t keep_positions) const {
+  const std::vector<int32_t> pos = kv_.positions(seq);
+  return std::lower_bound(pos.begin(), pos.end(), keep_positions) - pos.begin();
+}
+
 Status RankExecutor::truncate_to(SeqId seq, int32_t keep_positions) {
   if (!kv_.contains(seq)) return Status::Ok();
-  // A rank's shard holds increasing positions (sharding.h), so the entries
-  // to keep are a prefix.
-  const std::vector<int32_t> pos = kv_.positions(seq);
-  const int64_t keep = std::lower_bound(pos.begin(), pos.end(), keep_positions) - pos.begin();
-  return kv_.truncate(seq, keep);
+  return kv_.truncate(seq, slots_below(seq, keep_positions));
 }
 
 StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
@@ -262,9 +263,7 @@ StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
   if (kv_.contains(dst)) {
     local = FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
   } else if (kv_.contains(src)) {
-    // A shard holds increasing positions (sharding.h): those to copy are a prefix.
-    const std::vector<int32_t> pos = kv_.positions(src);
-    const int64_t n = std::lower_bound(pos.begin(), pos.end(), plan.keep_positions()) - pos.begin();
+    const int64_t n = slots_below(src, plan.keep_positions());
     // Source and copy together beyond the whole budget: no eviction helps.
     // Each takes whole pages of its own.
     const int64_t page = kv_.page_tokens();

@@ -112,6 +112,9 @@ class RankExecutor {
   // `mine`: the leader's own shard; null on the other ranks, which receive theirs.
   StepOutcome import_kv(const fb::StepPlan& plan, const std::span<const uint8_t>* mine);
   Status truncate_to(SeqId seq, int32_t keep_positions);
+  // How many of the sequence's slots hold positions below `keep_positions`:
+  // a rank's shard holds increasing positions (sharding.h), so a prefix.
+  int64_t slots_below(SeqId seq, int32_t keep_positions) const;
   // CopyKv: this rank's shard of plan.seq() (its positions below
   // plan.keep_positions()) copied as plan.target_seq(), undone on every rank
   // unless all succeed.

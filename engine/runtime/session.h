@@ -1,13 +1,21 @@
 // Engine::Session: the leader's record of one conversation.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "runtime/engine.h"
 
 namespace ringlm {
+
+// Length of the longest common prefix of two token sequences.
+inline size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
+  const size_t n = std::min(a.size(), b.size());
+  return size_t(std::mismatch(a.begin(), a.begin() + n, b.begin()).first - a.begin());
+}
 
 struct Engine::Session {
   SessionId id = 0;

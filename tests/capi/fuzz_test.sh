@@ -35,7 +35,8 @@ if [[ ! -f $gen/capi/schema_text.cc || ! -f $gen/ringlm/chat_request_generated.h
   echo "generated schema sources missing under $gen: build ringlm_capi first" >&2; exit 1
 fi
 sources=("$src/tests/capi/request_fuzz.cc" "$src/capi/src/messages.cc" "$src/capi/src/decode.cc"
-         "$gen/capi/schema_text.cc" "$src/engine/core/status.cc" "$src/engine/runtime/sampler.cc")
+         "$gen/capi/schema_text.cc" "$src/engine/core/status.cc" "$src/engine/runtime/sampler.cc"
+         "$src/engine/runtime/logprobs.cc")
 bin=$out/request_fuzz
 # Rebuild only when a source is newer than the binary.
 rebuild=0

@@ -20,14 +20,25 @@
 namespace ringlm::cli {
 namespace {
 
-// The index of the session's last user message and its text.
-// kFailedPrecondition when there is none.
-Result<std::pair<size_t, std::string>> last_user_message(Engine& e, SessionId sid) {
+// Takes the last exchange back: rewinds `sid`, or with `on_fork` a fork of
+// it, to just before its last user message, and returns the rewound session
+// (*text: that message). kFailedPrecondition when there is no user message;
+// on failure nothing changed (a fork made is closed again).
+Result<SessionId> take_back(Engine& e, SessionId sid, bool on_fork, std::string* text) {
   RINGLM_ASSIGN_OR_RETURN(std::vector<ChatMessage> msgs, e.session_messages(sid));
-  for (size_t i = msgs.size(); i-- > 0;) {
-    if (msgs[i].role == "user") return std::pair<size_t, std::string>{i, msgs[i].content};
+  size_t i = msgs.size();
+  while (i > 0 && msgs[i - 1].role != "user") --i;
+  if (i == 0) return FailedPrecondition("no user message to take back yet");
+  SessionId target = sid;
+  if (on_fork) {
+    RINGLM_ASSIGN_OR_RETURN(target, e.fork_session(sid));
   }
-  return FailedPrecondition("no user message to take back yet");
+  if (Status st = e.rewind_session(target, int64_t(i - 1)); !st.ok()) {
+    if (target != sid) (void)e.close_session(target);
+    return st;
+  }
+  *text = msgs[i - 1].content;
+  return target;
 }
 
 }  // namespace
@@ -100,29 +111,22 @@ int run_chat(int argc, char** argv) {
       std::fflush(stdout);  // before any note on stderr about the line
     }
     std::string text = line;
-    // /retry runs on a fork rewound to before the last user message, which
-    // replaces the session once its turn succeeds: a failed retry keeps the
-    // exchange it meant to replace.
+    // /retry runs on a fork, which replaces the session once its turn
+    // succeeds: a failed retry keeps the exchange it meant to replace.
     SessionId turn_sid = sid.value();
     if (line == "/undo" || line == "/retry") {
-      auto last = last_user_message(e, sid.value());
-      Result<SessionId> target = last.ok() ? (line == "/undo" ? Result<SessionId>(sid.value())
-                                                               : e.fork_session(sid.value()))
-                                           : Result<SessionId>(last.status());
-      Status st = target.ok() ? e.rewind_session(*target, int64_t(last->first)) : target.status();
-      if (!st.ok()) {
-        if (target.ok() && *target != sid.value()) (void)e.close_session(*target);
-        fail(st.WithContext(line));
+      Result<SessionId> target = take_back(e, sid.value(), line == "/retry", &text);
+      if (!target.ok()) {
+        fail(target.status().WithContext(line));
         ++failed;
         continue;  // nothing changed
       }
-      if (!quiet) std::fprintf(stderr, "(took back: %s)\n", last->second.c_str());
+      if (!quiet) std::fprintf(stderr, "(took back: %s)\n", text.c_str());
       if (line == "/undo") {
         save();
         continue;
       }
       turn_sid = *target;
-      text = last->second;
     }
     std::vector<ChatMessage> msgs{{"user", text}};
     auto r = e.chat(turn_sid, msgs, go.value(), ev);
