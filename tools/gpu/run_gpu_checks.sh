@@ -5,7 +5,9 @@
 # 1. configure (Release, CUDA arch $RINGLM_GPU_ARCHS, default 90) and build
 #    only ringlm_engine, the GPU tests and the benchmarks (-j$JOBS, default 16);
 # 2. ctest -L gpu --output-on-failure, and cp_ring_test's [gpu] cases;
-# 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py;
+# 3. tools/gpu/bench_attention (ours) and tools/gpu/bench_torch_sdpa.py, run
+#    last (after 4), and only while fewer than $ATTN_BENCH_UNTIL_S seconds
+#    have passed (default: always);
 # 4. engine checks on the GPU: `ringlm bench model` (Llama-3-8B shape, random
 #    weights: prefill time, MFU, decode; bf16 KV cache, the CUDA default; a
 #    second run decodes with the grouped attention kernel),
@@ -163,17 +165,6 @@ rc=$?
 tail -15 "$OUT/cp_ring_test.txt"
 [[ $rc -ne 0 ]] && { echo "cp_ring_test [gpu] FAILED (rc=$rc)"; STATUS=1; }
 
-# --- benchmarks ---
-if [[ ${SKIP_ATTN_BENCH:-0} != 1 ]]; then
-step "bench_attention (ours)"
-if [[ -x "$BUILD/bin/bench_attention" ]]; then
-  timeout 75 "$BUILD/bin/bench_attention" --budget-s "${ATTN_BUDGET:-55}" || echo "bench_attention: rc=$?"
-fi
-step "bench_torch_sdpa.py (torch SDPA: flash / efficient / cudnn)"
-# The torch run must not see the unpacked Debian libraries.
-env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
-  timeout 75 python3 tools/gpu/bench_torch_sdpa.py --budget-s "${ATTN_BUDGET:-55}" || echo "bench_torch_sdpa: rc=$?"
-fi  # SKIP_ATTN_BENCH
 
 fi  # phase 1
 
@@ -241,6 +232,22 @@ else
   echo ".gpumodel/ not carried: skipped"
 fi
 fi  # phase 2
+
+# --- attention benchmarks: last, so that a short command keeps the checks ---
+if [[ $PHASE != 2 && ${SKIP_ATTN_BENCH:-0} != 1 ]]; then
+if (( SECONDS > ${ATTN_BENCH_UNTIL_S:-100000} )); then
+  step "attention benchmarks skipped: ${SECONDS}s passed, ATTN_BENCH_UNTIL_S=${ATTN_BENCH_UNTIL_S}"
+else
+step "bench_attention (ours)"
+if [[ -x "$BUILD/bin/bench_attention" ]]; then
+  timeout 75 "$BUILD/bin/bench_attention" --budget-s "${ATTN_BUDGET:-55}" || echo "bench_attention: rc=$?"
+fi
+step "bench_torch_sdpa.py (torch SDPA: flash / efficient / cudnn)"
+# The torch run must not see the unpacked Debian libraries.
+env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
+  timeout 75 python3 tools/gpu/bench_torch_sdpa.py --budget-s "${ATTN_BUDGET:-55}" || echo "bench_torch_sdpa: rc=$?"
+fi
+fi  # SKIP_ATTN_BENCH
 
 step "done: status $STATUS"
 exit $STATUS
