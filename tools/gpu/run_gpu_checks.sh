@@ -75,9 +75,9 @@ if compgen -G ".gpudeps/debs/*.deb" >/dev/null; then
     fi
   done
   ML=$DEPS/usr/lib/x86_64-linux-gnu
-  # Gloo's import file names /usr/lib absolutely; the pcre2 .pc file has prefix=/usr.
+  # Gloo's import file names /usr/lib absolutely; the .pc files name /usr (hiredis: includedir too).
   sed -i "s#\"/usr/lib/#\"$DEPS/usr/lib/#g" "$DEPS"/usr/share/cmake/Gloo/*.cmake
-  sed -i "s#^prefix=/usr\$#prefix=$DEPS/usr#" "$ML"/pkgconfig/*.pc
+  sed -i -E "s#^(prefix|libdir|includedir)=/usr(/|\$)#\1=$DEPS/usr\2#" "$ML"/pkgconfig/*.pc
   # Debian picks the OpenBLAS flavour through alternatives links: make them.
   ln -sf openblas-pthread/libopenblas.so "$ML/libopenblas.so"
   ln -sf openblas-pthread/libopenblas.so.0 "$ML/libopenblas.so.0"
