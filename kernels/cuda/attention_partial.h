@@ -13,9 +13,10 @@
 //    combined exactly by the LSE rule. Any head dim up to 256. Also the path
 //    for short query blocks, where a 128-row tile would be mostly empty.
 //  - kGrouped: the generic path with one warp per (query row, KV head, chunk
-//    of up to 4 of its query heads, key split), so that each K and V row is
-//    read once for the chunk rather than once per query head
-//    (kernels/cuda/attention_grouped.cuh). Chosen only when forced (the CUDA
+//    of up to 4 of its query heads, key split), taking keys 32 at a time (a
+//    lane per key for the scores), so that each K and V row is read once for
+//    the chunk rather than once per query head and a tile's rows load
+//    together (kernels/cuda/attention_grouped.cuh). Chosen only when forced (the CUDA
 //    backend forces it where it would run kGeneric when
 //    RINGLM_CUDA_GROUPED_ATTENTION=1).
 // All skip key tiles (or keys) that no row can see, using positions only.

@@ -2,8 +2,8 @@
 // give it (the tensor-core kernel on 1..63 query rows, the f32 path on long
 // query blocks), the visible-tile list across its 256-tile chunks, the
 // decode key split, the grouped f32 kernel over group sizes that fill, split
-// and underfill its 4-head chunks, the bf16 entry point, and NaN propagation
-// on each path.
+// and underfill its 4-head chunks (and over head dims read with and without
+// 16-byte vectors), the bf16 entry point, and NaN propagation on each path.
 #include <cuda_runtime_api.h>
 
 #include "attention_cases.h"
@@ -124,7 +124,8 @@ TEST_CASE("grouped kernel over group sizes", "[gpu][attention]") {
   c.hkv = heads.second;
   c.tq = GENERATE(1, 5);
   c.tk = GENERATE(300, 5000);
-  c.d = GENERATE(64, 96, 128, 256);
+  // 100 and 36: rows of d % 8 != 0 elements, read without 16-byte vectors.
+  c.d = GENERATE(36, 64, 96, 100, 128, 256);
   c.mask = GENERATE(Mask::kCausalPadded, Mask::kShuffled);
   const kernels::KvType kv = GENERATE(kernels::KvType::kF32, kernels::KvType::kBF16);
   if (c.tk > 300 && (c.d < 128 || c.tq > 1)) return;  // keep the float64 reference cheap
