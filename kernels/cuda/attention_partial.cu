@@ -21,10 +21,12 @@ using attn::TileMeta;
 
 constexpr int kGenericWarps = 4;           // warps per block of the generic kernel
 constexpr int64_t kMinKeysPerSplit = 256;  // below this a split costs more than it saves
+// At most this many key splits, for the grouped kernel too: the split combine
+// runs one warp per (row, head) walking every split, and on an H100 the
+// grouped kernel decoded a 128K context slower with 512 splits (8 KV heads,
+// 256 keys a split) than the generic kernel, while at 32K with 128 splits it
+// was the faster one.
 constexpr int kMaxSplits = 128;
-// The grouped kernel runs H_q / H_kv (up to 4) times fewer warps per split:
-// it may split the keys that much finer.
-constexpr int kMaxGroupedSplits = 512;
 constexpr int64_t kMmaMinRows = 64;  // fewer query rows: the 128-row tile is mostly empty
 
 int tile_count(int64_t tk) { return int(ceil_div(tk, kBc)); }
@@ -270,19 +272,19 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
 }
 
 // Key splits of the generic path for `items` (row, head) pairs over `keys`
-// keys: about 48 warps per multiprocessor, at least kMinKeysPerSplit keys a split.
-// At most max_splits.
-int generic_splits(int64_t items, int64_t keys, int sm_count, int max_splits = kMaxSplits) {
+// keys: about 48 warps per multiprocessor, at least kMinKeysPerSplit keys a split,
+// at most kMaxSplits splits.
+int generic_splits(int64_t items, int64_t keys, int sm_count) {
   int64_t splits = ceil_div(int64_t(sm_count > 0 ? sm_count : 1) * 48, max(items, int64_t(1)));
   splits = min(splits, max(int64_t(1), keys / kMinKeysPerSplit));
-  return int(max(int64_t(1), min(splits, int64_t(max_splits))));
+  return int(max(int64_t(1), min(splits, int64_t(kMaxSplits))));
 }
 
 // Key splits of a plan: the generic kernel's items are (row, head) pairs, the
 // grouped kernel's (row, KV head, head chunk) triples.
 int plan_splits(const AttentionParams& p, int64_t keys, int sm_count, bool grouped) {
   if (!grouped || p.hkv <= 0 || p.hq % p.hkv != 0) return generic_splits(p.tq * p.hq, keys, sm_count);
-  return generic_splits(attn::grouped_items(p, 1), keys, sm_count, kMaxGroupedSplits);
+  return generic_splits(attn::grouped_items(p, 1), keys, sm_count);
 }
 
 // Fills plan.splits / pieces / first: each split takes the next
