@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """torch.nn.functional.scaled_dot_product_attention at the shapes of
 bench_attention: causal, bf16, head dim 128, hq=32 with hkv=8 and hkv=32,
-T = 8K..128K, once per SDPA backend (flash, efficient, cudnn). Prints ms and
+T = 8K..128K, once per SDPA backend (flash, efficient, cudnn) and once through
+torch's cuDNN op with the statistics (cudnn+lse, below). Prints ms and
 TFLOP/s with causal FLOPs = 4 * T^2 * hq * d / 2.
 
 GQA (hkv < hq) runs with enable_gqa=True where the backend takes it; where it
 does not, K and V are expanded to hq heads first (outside the timing) and the
 line says "kv expanded".
 
+SDPA without gradients does not ask the cuDNN backend for the softmax
+statistics (log-sum-exp), which ringlm's attention always returns (CP merges
+partial results by them); flash computes them anyway. A fourth line,
+"cudnn+lse", times torch's cuDNN op with compute_log_sumexp=True, the same
+work as ringlm's cuDNN path (K/V expanded for GQA, outside the timing).
+
 usage: bench_torch_sdpa.py [--sizes 8192,16384,...] [--d 128] [--budget-s 200]
 """
 import argparse
 import sys
 import time
+import warnings
 
 
 def main():
@@ -31,6 +39,8 @@ def main():
     if not torch.cuda.is_available():
         print("bench_torch_sdpa: no CUDA device")
         return 0
+    # SDPA warns at length about every backend it passes over.
+    warnings.filterwarnings("ignore", category=UserWarning)
     print(f"torch {torch.__version__}, device {torch.cuda.get_device_name(0)}")
     backends = [("flash", SDPBackend.FLASH_ATTENTION),
                 ("efficient", SDPBackend.EFFICIENT_ATTENTION),
@@ -90,6 +100,19 @@ def main():
                     msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
                     print(f"sdpa causal d={d} hq={hq} hkv={hkv} T={T} {name}: unavailable ({msg})", flush=True)
                 torch.cuda.empty_cache()
+            try:
+                ke = k if hkv == hq else k.repeat_interleave(hq // hkv, dim=1)
+                ve = v if hkv == hq else v.repeat_interleave(hq // hkv, dim=1)
+                op = torch.ops.aten._scaled_dot_product_cudnn_attention
+                ms = timed(lambda: op(q, ke, ve, None, True, 0.0, True, False))
+                note = "" if hkv == hq else " (kv expanded)"
+                print(f"sdpa causal d={d} hq={hq} hkv={hkv} T={T} cudnn+lse: {ms:.3f} ms "
+                      f"{flops / ms * 1e-9:.1f} TFLOP/s{note}", flush=True)
+                del ke, ve
+            except Exception as e:  # noqa: BLE001 - an unavailable op is a result, not a failure
+                msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+                print(f"sdpa causal d={d} hq={hq} hkv={hkv} T={T} cudnn+lse: unavailable ({msg})", flush=True)
+            torch.cuda.empty_cache()
             del q, k, v
             torch.cuda.empty_cache()
             last_cost = time.time() - t0
