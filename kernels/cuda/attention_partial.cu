@@ -175,15 +175,23 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
   }
 }
 
-// One warp per (row, head): out = sum_s out_s exp(lse_s - L), L = log sum_s exp(lse_s),
-// with the weights taken against the largest LSE (exp(lse_s - mx) / sum), so no
-// float rounding of a large L enters them. A NaN split makes the row NaN.
+// One warp per (row, head, 32-column slice of d): out = sum_s out_s
+// exp(lse_s - L), L = log sum_s exp(lse_s), with the weights taken against the
+// largest LSE (exp(lse_s - mx) / sum), so no float rounding of a large L
+// enters them. A NaN split makes the row NaN. The warps of a row each find mx
+// and the sum themselves (splits / 32 loads a lane); lane c of a slice walks
+// every split for its column, several loads in flight.
 __global__ void combine_splits_kernel(const float* __restrict__ part_out,
                                       const float* __restrict__ part_lse, int splits, int64_t rows,
                                       int d, float* __restrict__ out, float* __restrict__ lse) {
   const int lane = threadIdx.x & 31;
-  const int64_t rh = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
-  if (rh >= rows) return;
+  const int slices = (d + 31) / 32;
+  const int64_t item = int64_t(blockIdx.x) * kGenericWarps + (threadIdx.x >> 5);
+  if (item >= rows * slices) return;
+  const int64_t rh = item / slices;
+  const int slice = int(item % slices);
+  const int c = slice * 32 + lane;  // this lane's column
+  const bool writes_lse = slice == 0 && lane == 0;
   const float* pl = part_lse + rh * splits;      // [splits]
   const float* po = part_out + rh * splits * d;  // [splits, d]
   float mx = -CUDART_INF_F;
@@ -196,23 +204,24 @@ __global__ void combine_splits_kernel(const float* __restrict__ part_out,
   if (__any_sync(kFullMask, nan)) mx = CUDART_NAN_F;  // L, out and lse become NaN below
   float* o = out + rh * d;  // [d]
   if (mx == -CUDART_INF_F) {
-    for (int c = lane; c < d; c += 32) o[c] = 0.f;
-    if (lane == 0) lse[rh] = -CUDART_INF_F;
+    if (c < d) o[c] = 0.f;
+    if (writes_lse) lse[rh] = -CUDART_INF_F;
     return;
   }
   float sum = 0.f;
   for (int s = lane; s < splits; s += 32) sum += expf(pl[s] - mx);
   const float total = warp_sum(sum);
   const float L = mx + logf(total), inv = 1.f / total;
-  for (int c = lane; c < d; c += 32) {
+  if (c < d) {
     float acc = 0.f;
+#pragma unroll 4
     for (int s = 0; s < splits; ++s) {
       const float ls = pl[s];
       if (ls != -CUDART_INF_F) acc += po[int64_t(s) * d + c] * expf(ls - mx);
     }
     o[c] = acc * inv;
   }
-  if (lane == 0) lse[rh] = L;
+  if (writes_lse) lse[rh] = L;
 }
 
 // Bytes of the split partials (out and lse) of the generic path.
@@ -266,8 +275,9 @@ cudaError_t run_generic(const AttentionParams& p, int splits, void* workspace, c
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || splits == 1) return e;
   const int64_t rows = p.tq * p.hq;
-  combine_splits_kernel<<<unsigned(ceil_div(rows, kGenericWarps)), kGenericWarps * 32, 0, stream>>>(
-      part_out, part_lse, splits, rows, p.d, p.out, p.lse);
+  const int64_t combine_warps = rows * ceil_div(p.d, 32);
+  combine_splits_kernel<<<unsigned(ceil_div(combine_warps, kGenericWarps)), kGenericWarps * 32, 0,
+                          stream>>>(part_out, part_lse, splits, rows, p.d, p.out, p.lse);
   return cudaGetLastError();
 }
 
