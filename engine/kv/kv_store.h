@@ -8,9 +8,9 @@
 //
 // Memory comes from the Backend (K/V and positions live in backend memory);
 // the store keeps a host copy of the positions for planning. The byte budget
-// caps the pages this store may hold; an append beyond it fails with
-// kResourceExhausted and changes nothing (the engine then evicts an idle
-// sequence and retries).
+// caps the pages this store may hold (a page shared by copies counts once);
+// an append beyond it fails with kResourceExhausted and changes nothing (the
+// engine then evicts an idle sequence and retries).
 //
 // Threads: not thread-safe; owned and used by one rank thread.
 #pragma once
@@ -69,11 +69,14 @@ class KvStore {
   // Keeps the first n slots and drops the rest.
   virtual Status truncate(SeqId seq, int64_t n) = 0;
   // Creates `dst` as a copy of the first `n` slots of `src` (all of them
-  // when n is beyond its length): the same positions and K/V, in pages of
-  // its own (a fork of a conversation, or a shared prefix; later appends to
-  // either leave the other as it is). kNotFound for an unknown src,
-  // kFailedPrecondition when dst exists, kResourceExhausted when the budget
-  // lacks room for the copy's pages. On failure nothing changes.
+  // when n is beyond its length): the same positions and K/V (a fork of a
+  // conversation, or a shared prefix). The two share their pages, copy on
+  // write: the copy takes no memory of its own until one of them writes
+  // into a shared page (an append into the last, partly filled one), which
+  // then gets a page of its own first; later writes to either leave the
+  // other as it is. bytes_used() counts each page once, and a page leaves
+  // it with the last sequence that holds it. kNotFound for an unknown src,
+  // kFailedPrecondition when dst exists. On failure nothing changes.
   virtual Status copy(SeqId src, SeqId dst, int64_t n = INT64_MAX) = 0;
 
   // The layer's tokens as spans in slot order.

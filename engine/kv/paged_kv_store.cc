@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "cpu/convert.h"
@@ -72,11 +73,16 @@ Result<StateBlob> parse_state(std::span<const uint8_t> blob) {
   return s;
 }
 
-struct Page {
+struct PageMem {
   // Per layer: K [page, hkv, d] then V [page, hkv, d] (KvShape::type);
   // then pos [page] int32.
   Buffer mem;
 };
+// Pages are shared between sequences that copy() made from one another, and
+// copied when one of them is about to write into a shared page
+// (copy-on-write): its slots beyond the writer's length may belong to the
+// other sequence. Only the rank thread touches them (the count needs no lock).
+using Page = std::shared_ptr<PageMem>;
 
 struct Sequence {
   std::vector<Page> pages;
@@ -110,7 +116,7 @@ class PagedKvStore final : public KvStore {
   Status drop(SeqId seq) override {
     auto it = seqs_.find(seq);
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
-    used_ -= it->second.pages.size() * page_bytes_;
+    release_pages(it->second, 0);
     seqs_.erase(it);
     return Status::Ok();
   }
@@ -132,26 +138,43 @@ class PagedKvStore final : public KvStore {
     if (n < 0) return InvalidArgument("kv append: negative count");
     const int64_t first = int64_t(s->pos.size());
     const int64_t need_pages = (first + n + page_tokens_ - 1) / page_tokens_;
-    const int64_t new_pages = need_pages - int64_t(s->pages.size());
-    if (new_pages > 0 && used_ + size_t(new_pages) * page_bytes_ > budget_) {
+    const int64_t new_pages = std::max<int64_t>(0, need_pages - int64_t(s->pages.size()));
+    // The page the new slots start in, when it holds older slots too and
+    // another sequence shares it, is copied before it is written.
+    const int64_t partial = first % page_tokens_ != 0 && n > 0 ? first / page_tokens_ : -1;
+    const bool unshare = partial >= 0 && s->pages[size_t(partial)].use_count() > 1;
+    const int64_t more = new_pages + (unshare ? 1 : 0);
+    if (more > 0 && used_ + size_t(more) * page_bytes_ > budget_) {
       return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
                                std::to_string(used_) + " used, " + std::to_string(n) +
-                               " more tokens need " + std::to_string(new_pages) + " pages of " +
+                               " more tokens need " + std::to_string(more) + " pages of " +
                                std::to_string(page_bytes_) + " bytes)");
     }
+    // Nothing changes unless every page comes.
     std::vector<Page> added;
+    Page own;
+    const auto give_back = [&](const Status& st) {
+      used_ -= added.size() * page_bytes_;
+      return st;
+    };
     for (int64_t i = 0; i < new_pages; ++i) {
-      RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
-      added.push_back(Page{std::move(mem)});
+      Result<Page> p = new_page();
+      if (!p.ok()) return give_back(p.status());
+      added.push_back(std::move(*p));
     }
+    if (unshare) {
+      Result<Page> p = copy_page(*s->pages[size_t(partial)]);
+      if (!p.ok()) return give_back(p.status());
+      own = std::move(*p);
+    }
+    if (own) s->pages[size_t(partial)] = std::move(own);  // the other sequences keep the old one
     for (auto& p : added) s->pages.push_back(std::move(p));
-    used_ += size_t(std::max<int64_t>(new_pages, 0)) * page_bytes_;
     s->pos.insert(s->pos.end(), pos, pos + n);
     // Mirror positions into each touched page's backend memory.
     for (int64_t t = first; t < first + n;) {
       const int64_t page = t / page_tokens_, off = t % page_tokens_;
       const int64_t run = std::min(page_tokens_ - off, first + n - t);
-      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(page_pos(s->pages[page]) + off,
+      RINGLM_RETURN_IF_ERROR(backend_.copy_from_host(page_pos(*s->pages[page]) + off,
                                                      pos + (t - first), sizeof(int32_t) * run));
       t += run;
     }
@@ -164,11 +187,21 @@ class PagedKvStore final : public KvStore {
     if (layer < 0 || layer >= shape_.n_layers) return InvalidArgument("kv write: bad layer");
     if (first < 0 || n < 0 || first + n > int64_t(s->pos.size()))
       return OutOfRange("kv write: slots outside the appended range");
+    // append() leaves the pages of new slots unshared; slots written again
+    // after a copy() are not, and get a page of their own first.
+    for (int64_t p = first / page_tokens_; n > 0 && p <= (first + n - 1) / page_tokens_; ++p) {
+      if (s->pages[size_t(p)].use_count() == 1) continue;
+      if (used_ + page_bytes_ > budget_)
+        return ResourceExhausted("kv budget of " + std::to_string(budget_) +
+                                 " bytes exhausted (a shared page written needs a copy)");
+      RINGLM_ASSIGN_OR_RETURN(Page own, copy_page(*s->pages[size_t(p)]));
+      s->pages[size_t(p)] = std::move(own);
+    }
     const int64_t te = shape_.token_elems();
     for (int64_t t = first; t < first + n;) {
       const int64_t page = t / page_tokens_, off = t % page_tokens_;
       const int64_t run = std::min(page_tokens_ - off, first + n - t);
-      void* base = page_k(s->pages[page], layer);
+      void* base = page_k(*s->pages[page], layer);
       RINGLM_RETURN_IF_ERROR(backend_.store_kv(k + (t - first) * te,
                                                kernels::kv_advance(base, off * te, shape_.type),
                                                shape_.type, run * te));
@@ -184,9 +217,7 @@ class PagedKvStore final : public KvStore {
     RINGLM_ASSIGN_OR_RETURN(Sequence * s, find(seq));
     if (n < 0 || n > int64_t(s->pos.size())) return OutOfRange("kv truncate: bad length");
     s->pos.resize(n);
-    const size_t keep = size_t((n + page_tokens_ - 1) / page_tokens_);
-    used_ -= (s->pages.size() - keep) * page_bytes_;
-    s->pages.resize(keep);
+    release_pages(*s, size_t((n + page_tokens_ - 1) / page_tokens_));
     return Status::Ok();
   }
 
@@ -196,21 +227,10 @@ class PagedKvStore final : public KvStore {
     if (n < 0) return InvalidArgument("kv copy: negative length");
     const int64_t len = std::min(n, int64_t(s->pos.size()));
     const size_t pages = size_t((len + page_tokens_ - 1) / page_tokens_);
-    if (used_ + pages * page_bytes_ > budget_) {
-      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
-                               std::to_string(used_) + " used, a copy of " +
-                               std::to_string(len) + " tokens needs " +
-                               std::to_string(pages) + " pages of " +
-                               std::to_string(page_bytes_) + " bytes)");
-    }
     Sequence copy;
     copy.pos.assign(s->pos.begin(), s->pos.begin() + len);
-    for (size_t p = 0; p < pages; ++p) {  // whole pages: slots past len are never read
-      RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
-      RINGLM_RETURN_IF_ERROR(backend_.copy(mem.data(), s->pages[p].mem.data(), page_bytes_));
-      copy.pages.push_back(Page{std::move(mem)});
-    }
-    used_ += pages * page_bytes_;
+    // The pages themselves are shared: no memory until one side writes.
+    copy.pages.assign(s->pages.begin(), s->pages.begin() + pages);
     seqs_.emplace(dst, std::move(copy));
     return Status::Ok();
   }
@@ -224,9 +244,9 @@ class PagedKvStore final : public KvStore {
     for (size_t p = 0; p < s.pages.size(); ++p) {
       const int64_t n = std::min(page_tokens_, len - int64_t(p) * page_tokens_);
       if (n <= 0) break;
-      const void* k = page_k(s.pages[p], layer);
+      const void* k = page_k(*s.pages[p], layer);
       out.push_back(KvSpan{k, kernels::kv_advance(k, page_tokens_ * te, shape_.type),
-                           page_pos(s.pages[p]), n});
+                           page_pos(*s.pages[p]), n});
     }
     return out;
   }
@@ -340,14 +360,40 @@ class PagedKvStore final : public KvStore {
     out->insert(out->end(), b, b + n);
   }
 
+  // A fresh page, counted in the budget (which the caller checked).
+  Result<Page> new_page() {
+    RINGLM_ASSIGN_OR_RETURN(Buffer mem, backend_.alloc(page_bytes_));
+    used_ += page_bytes_;
+    return std::make_shared<PageMem>(PageMem{std::move(mem)});
+  }
+
+  // A page of its own with the contents of `from` (copy-on-write).
+  Result<Page> copy_page(const PageMem& from) {
+    RINGLM_ASSIGN_OR_RETURN(Page p, new_page());
+    if (Status st = backend_.copy(p->mem.data(), from.mem.data(), page_bytes_); !st.ok()) {
+      used_ -= page_bytes_;
+      return st;
+    }
+    return p;
+  }
+
+  // Keeps the sequence's first `keep` pages; a page released by its last
+  // sequence leaves the budget.
+  void release_pages(Sequence& s, size_t keep) {
+    for (size_t p = keep; p < s.pages.size(); ++p) {
+      if (s.pages[p].use_count() == 1) used_ -= page_bytes_;
+    }
+    if (keep < s.pages.size()) s.pages.resize(keep);
+  }
+
   Result<Sequence*> find(SeqId seq) {
     auto it = seqs_.find(seq);
     if (it == seqs_.end()) return NotFound("kv sequence " + std::to_string(seq) + " not found");
     return &it->second;
   }
 
-  void* page_k(const Page& p, int layer) const { return p.mem.as<char>() + layer * layer_bytes_; }
-  int32_t* page_pos(const Page& p) const {
+  void* page_k(const PageMem& p, int layer) const { return p.mem.as<char>() + layer * layer_bytes_; }
+  int32_t* page_pos(const PageMem& p) const {
     return reinterpret_cast<int32_t*>(p.mem.as<char>() + shape_.n_layers * layer_bytes_);
   }
 
@@ -358,7 +404,7 @@ class PagedKvStore final : public KvStore {
   int64_t restore_slice_ = 1;  // tokens read_state() stages at a time
   int64_t layer_bytes_ = 0;  // K and V bytes of one layer in one page
   size_t page_bytes_ = 0;
-  size_t used_ = 0;
+  size_t used_ = 0;  // bytes of the distinct pages held
   std::map<SeqId, Sequence> seqs_;
 };
 

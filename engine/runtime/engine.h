@@ -127,9 +127,9 @@ class Engine {
   Status rewind_tokens(SessionId id, int64_t keep_tokens);
   // Opens a new session that is a copy of `id`: the transcript, the token
   // history and, on every rank, its KV shard (so both continue from there
-  // without a prefill; later turns of either leave the other as it is).
-  // When the KV budgets lack room even after evicting idle sessions, the
-  // copy starts without KV and its next turn rebuilds it by prefill.
+  // without a prefill; later turns of either leave the other as it is). The
+  // KV copy shares the source's pages until either writes into one
+  // (copy-on-write): a fork takes no KV memory of its own at first.
   // kNotFound; kFailedPrecondition while a request runs on `id`; comm errors.
   Result<SessionId> fork_session(SessionId id);
   // The session's token history: the tokens whose KV the ranks hold, then
@@ -168,9 +168,9 @@ class Engine {
   // Prefix sharing (EngineOptions::share_prefix_min_tokens): when `s` holds
   // no KV, copies on every rank the KV of the longest prefix of `prompt`
   // (short of its last token) that another resident session holds, if long
-  // enough. Returns the tokens `s` now holds (0: nothing shared; a copy
-  // the budgets have no room for is skipped, and the prompt prefilled).
-  // The caller holds run_mu_.
+  // enough (the copy shares that session's KV pages, copy-on-write).
+  // Returns the tokens `s` now holds (0: nothing shared). The caller holds
+  // run_mu_.
   Result<int64_t> share_prefix(Session& s, std::span<const int32_t> prompt);
   Result<TurnResult> run_turn(Session& s, std::vector<int32_t> prompt, const GenerateOptions& opts,
                               const TurnEvents& events);

@@ -2,6 +2,8 @@
 // start from one prefill: a session without KV whose prompt begins with
 // tokens another session's KV holds takes a copy of that KV (CopyKv on
 // every rank, positions below the shared length) instead of prefilling them.
+// The copy shares the other session's KV pages until either writes into one
+// (copy-on-write, KvStore::copy), so the shared prefix is held once.
 // The KV of a prefix depends only on its tokens and positions, so the copy
 // is what the session's own prefill would compute (up to the order of
 // floating-point sums, as with any reuse of a cached prefix).
@@ -35,7 +37,6 @@ Result<int64_t> Engine::share_prefix(Session& s, std::span<const int32_t> prompt
   // A first prefill that failed may have left an empty sequence on the ranks.
   (void)group_->leader().lead(make_step_plan(fb::StepKind::Drop, s.id));
   StepOutcome o = group_->leader().lead(make_copy_plan(best->id, s.id, int32_t(best_len)));
-  if (o.status.code() == StatusCode::kResourceExhausted) return int64_t(0);  // prefill instead
   RINGLM_RETURN_IF_ERROR(o.status);
   std::lock_guard<std::mutex> state(s.state_mu);
   s.tokens.assign(prompt.begin(), prompt.begin() + best_len);

@@ -96,19 +96,11 @@ Result<SessionId> Engine::fork_session(SessionId id) {
     f->evicted = src.evicted;
     src.last_used = f->last_used = ++clock_;
     if (src.kv_resident) {
-      // Evicts idle sessions while a rank lacks room (never the source).
-      Result<StepOutcome> o = run_step(src, make_copy_plan(src.id, f->id), nullptr);
-      if (o.ok()) {
-        f->kv_resident = true;
-      } else if (o.status().code() == StatusCode::kResourceExhausted) {
-        // No room for a second copy: the fork starts evicted; its token
-        // history rebuilds the KV on its next turn.
-        f->tokens = src.history();
-        f->unfed.clear();
-        f->evicted = true;
-      } else {
-        return o.status();
-      }
+      // The copy shares the source's KV pages (copy-on-write, KvStore::copy):
+      // it takes no memory until one of the two writes into a shared page.
+      StepOutcome o = group_->leader().lead(make_copy_plan(src.id, f->id));
+      RINGLM_RETURN_IF_ERROR(o.status);
+      f->kv_resident = true;
     }
   }
   std::lock_guard<std::mutex> l(sessions_mu_);

@@ -263,13 +263,9 @@ StepOutcome RankExecutor::copy_kv(const fb::StepPlan& plan) {
   if (kv_.contains(dst)) {
     local = FailedPrecondition("kv sequence " + std::to_string(dst) + " exists");
   } else if (kv_.contains(src)) {
-    const int64_t n = slots_below(src, plan.keep_positions());
-    // Source and copy together beyond the whole budget: no eviction helps.
-    // Each takes whole pages of its own.
-    const int64_t page = kv_.page_tokens();
-    const auto paged = [&](int64_t t) { return (t + page - 1) / page * page; };
-    report_beyond_budget(paged(kv_.length(src)) + paged(n), &r);
-    local = kv_.copy(src, dst, n);
+    // The copy shares the source's pages (copy-on-write): it takes no
+    // memory until either of them writes into a shared page.
+    local = kv_.copy(src, dst, slots_below(src, plan.keep_positions()));
     made = local.ok();
   }
   r.kv_tokens = kv_.length(dst);

@@ -116,8 +116,8 @@ class RankExecutor {
   // a rank's shard holds increasing positions (sharding.h), so a prefix.
   int64_t slots_below(SeqId seq, int32_t keep_positions) const;
   // CopyKv: this rank's shard of plan.seq() (its positions below
-  // plan.keep_positions()) copied as plan.target_seq(), undone on every rank
-  // unless all succeed.
+  // plan.keep_positions()) copied as plan.target_seq(), sharing its pages
+  // (copy-on-write, KvStore::copy), undone on every rank unless all succeed.
   StepOutcome copy_kv(const fb::StepPlan& plan);
   // all_gather of the reports; the first failing rank's status (if any) wins.
   Status agree(StepReport mine, std::vector<StepReport>* all, const Status& local);

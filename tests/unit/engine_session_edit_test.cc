@@ -137,7 +137,7 @@ TEST_CASE("a fork continues like its source, on KV of its own", "[session][edit]
   CHECK(fork_messages.size() == 4);
 }
 
-TEST_CASE("a fork evicts idle sessions for its KV, or starts without it",
+TEST_CASE("a fork shares its source's KV pages until either writes (copy on write)",
           "[session][edit][budget]") {
   auto e = make_session_engine(1, 8 * kPageBytes);  // 8 pages of 16 tokens
   const SessionId a = e->open_session().value();
@@ -145,28 +145,41 @@ TEST_CASE("a fork evicts idle sessions for its KV, or starts without it",
   raw_turn(*e, b, salted_ids(40, 2), 1);  // 3 pages, idle
   raw_turn(*e, a, salted_ids(40, 1), 1);  // 3 pages
 
-  // 3 more pages: b's go.
+  // The fork takes no page of its own; its turn writes into the third
+  // page, which it copies first: 7 pages, and b keeps its KV.
   const SessionId f = e->fork_session(a).value();
   const TurnResult tf = raw_turn(*e, f, salted_ids(3, 3));
   CHECK(tf.stats.cached_tokens == 40);  // the reply's token is prefilled now
   CHECK_FALSE(tf.stats.rebuilt);
-  CHECK(raw_turn(*e, b, salted_ids(3, 4)).stats.rebuilt);
+  CHECK(tf.stats.evictions == 0);
+  REQUIRE(tf.stats.kv_bytes.size() == 1);
+  CHECK(tf.stats.kv_bytes[0] == 7 * kPageBytes);
+  CHECK_FALSE(raw_turn(*e, b, salted_ids(3, 4)).stats.rebuilt);
 
-  // 80 tokens (5 pages) cannot be held twice: the fork starts evicted and
-  // its first turn rebuilds the KV, as the source's would have been.
+  // 80 tokens (5 pages) are held once for both sessions: each continues
+  // from them, with what its own prefill would give.
   auto big = make_session_engine(1, 8 * kPageBytes);
   const SessionId c = big->open_session().value();
   raw_turn(*big, c, salted_ids(80, 5), 1);
-  const Result<SessionId> forked = big->fork_session(c);
-  REQUIRE(forked.ok());
-  const SessionId g = forked.value();
+  const SessionId g = big->fork_session(c).value();
   CHECK(big->session_tokens(g).value() == big->session_tokens(c).value());
   const TurnResult tc = raw_turn(*big, c, salted_ids(3, 6));
   CHECK(tc.stats.cached_tokens == 80);
   const TurnResult tg = raw_turn(*big, g, salted_ids(3, 6));
-  CHECK(tg.stats.rebuilt);
+  CHECK(tg.stats.cached_tokens == 80);
+  CHECK_FALSE(tg.stats.rebuilt);
   CHECK(tg.tokens == tc.tokens);
   CHECK(logits_close(tg.prompt_logits, tc.prompt_logits));
+  CHECK(tg.stats.kv_bytes[0] == 7 * kPageBytes);  // 5 shared, one new page each
+
+  // Evicting c frees only its own page: g still holds the shared five, and
+  // grows into the room that leaves (8 pages for its 87 + 41 tokens).
+  const TurnResult tg2 = raw_turn(*big, g, salted_ids(40, 7), 1);
+  CHECK(tg2.stats.evictions == 1);
+  CHECK(tg2.stats.cached_tokens == 87);
+  CHECK(tg2.stats.kv_bytes[0] == 8 * kPageBytes);
+  const TurnResult tc2 = raw_turn(*big, c, salted_ids(3, 8));
+  CHECK(tc2.stats.rebuilt);
 }
 
 TEST_CASE("bad rewinds and forks are refused and change nothing", "[session][edit]") {

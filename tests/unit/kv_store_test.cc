@@ -1,5 +1,6 @@
 // PagedKvStore with f32 and bf16 K/V: what write() stores, the spans and the
-// gather (padding included), truncation, the byte budget, and state blobs
+// gather (padding included), truncation, copies sharing pages until written
+// (copy on write), the byte budget, and state blobs
 // (round trips, conversion between element types, the older f32-only format,
 // corrupt blobs).
 #include <catch2/catch.hpp>
@@ -102,6 +103,15 @@ TEST_CASE("kv store holds K/V in its element type", "[kv]") {
   CHECK(layer0_k(*kv, 1) == want);
 }
 
+// Whether every page of `a`'s layer-0 spans is `b`'s too (shared memory).
+bool same_pages(const KvStore& kv, SeqId a, SeqId b, size_t pages) {
+  const auto x = kv.spans(a, 0), y = kv.spans(b, 0);
+  if (x.size() < pages || y.size() < pages) return false;
+  for (size_t i = 0; i < pages; ++i)
+    if (x[i].k != y[i].k || x[i].pos != y[i].pos) return false;
+  return true;
+}
+
 TEST_CASE("a copied sequence is the source's twin, and grows apart from it", "[kv]") {
   const KvType type = GENERATE(KvType::kF32, KvType::kBF16);
   CAPTURE(kernels::kv_type_name(type));
@@ -111,28 +121,68 @@ TEST_CASE("a copied sequence is the source's twin, and grows apart from it", "[k
   auto kv = make_store(*be, type, 4, 5 * page);  // five pages
   REQUIRE(kv->create(1).ok());
   std::vector<float> k_all;
-  fill(*kv, 1, 6, 10, &k_all, 3);  // two pages
+  fill(*kv, 1, 6, 10, &k_all, 3);  // two pages, the second half full
   const std::vector<float> before = layer0_k(*kv, 1);
 
+  // The copy shares the source's pages: no memory of its own.
   REQUIRE(kv->copy(1, 2).ok());
-  CHECK(kv->bytes_used() == 4 * page);
+  CHECK(kv->bytes_used() == 2 * page);
   CHECK(kv->positions(2) == kv->positions(1));
   CHECK(layer0_k(*kv, 2) == before);
-  for (int l = 0; l < kLayers; ++l) {
-    const auto a = kv->spans(1, l), b = kv->spans(2, l);
-    REQUIRE(a.size() == b.size());
-    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].k != b[i].k);  // pages of its own
-  }
+  CHECK(same_pages(*kv, 1, 2, 2));
 
-  // The copy grows and shrinks on its own; the source stays as it was.
+  // An append into the shared, half-full page gives the copy a page of its
+  // own first (copy on write); the full first page stays shared.
   std::vector<float> k_more;
   fill(*kv, 2, 1, 16, &k_more, 4);
-  REQUIRE(kv->truncate(2, 3).ok());
-  CHECK(kv->length(2) == 3);
+  CHECK(kv->bytes_used() == 3 * page);
+  CHECK(same_pages(*kv, 1, 2, 1));
+  CHECK_FALSE(same_pages(*kv, 1, 2, 2));
   CHECK(kv->positions(1) == std::vector<int32_t>{10, 11, 12, 13, 14, 15});
   CHECK(layer0_k(*kv, 1) == before);
+  std::vector<float> grown = before;
+  grown.insert(grown.end(), k_more.begin(), k_more.end());
+  for (size_t i = before.size(); i < grown.size(); ++i) grown[i] = test::kv_stored(grown[i], type);
+  CHECK(layer0_k(*kv, 2) == grown);
+
+  // The source grows apart too: its half-full page is its own already.
+  std::vector<float> k_src;
+  fill(*kv, 1, 1, 16, &k_src, 6);
+  CHECK(kv->bytes_used() == 3 * page);
+  CHECK(layer0_k(*kv, 2) == grown);
+
+  // Truncating the copy into the shared first page and appending there
+  // copies that page too; the source keeps its tokens.
+  REQUIRE(kv->truncate(2, 3).ok());
+  CHECK(kv->bytes_used() == 2 * page);  // the copy's own second page is gone
+  fill(*kv, 2, 2, 40, &k_more, 7);
+  CHECK(kv->bytes_used() == 4 * page);
+  CHECK_FALSE(same_pages(*kv, 1, 2, 1));
+  CHECK(kv->positions(2) == std::vector<int32_t>{10, 11, 12, 40, 41});
+  CHECK(kv->positions(1) == std::vector<int32_t>{10, 11, 12, 13, 14, 15, 16});
+  std::vector<float> src_now = before;
+  for (float x : k_src) src_now.push_back(test::kv_stored(x, type));
+  CHECK(layer0_k(*kv, 1) == src_now);
+
+  // Dropping the source frees only what no other sequence holds.
+  REQUIRE(kv->copy(1, 3).ok());
+  CHECK(kv->bytes_used() == 4 * page);
   REQUIRE(kv->drop(1).ok());
-  CHECK(layer0_k(*kv, 2) == std::vector<float>(before.begin(), before.begin() + 3 * kRow));
+  CHECK(kv->bytes_used() == 4 * page);  // sequence 3 holds the source's pages
+  CHECK(layer0_k(*kv, 3) == src_now);
+  REQUIRE(kv->drop(3).ok());
+  CHECK(kv->bytes_used() == 2 * page);
+
+  // A write into a shared slot (no append) copies the page first.
+  REQUIRE(kv->copy(2, 8, 4).ok());
+  const std::vector<float> two = layer0_k(*kv, 2);
+  std::vector<float> zk(size_t(kRow), 0.f), zv(size_t(kRow), 0.f);
+  REQUIRE(kv->write(8, 0, 1, zk.data(), zv.data(), 1).ok());
+  CHECK(kv->bytes_used() == 3 * page);
+  CHECK(layer0_k(*kv, 2) == two);
+  const std::vector<float> eight = layer0_k(*kv, 8);
+  CHECK(std::vector<float>(eight.begin() + kRow, eight.begin() + 2 * kRow) == zk);
+  REQUIRE(kv->drop(8).ok());
 
   // Errors change nothing.
   CHECK(kv->copy(1, 3).code() == StatusCode::kNotFound);
@@ -140,11 +190,27 @@ TEST_CASE("a copied sequence is the source's twin, and grows apart from it", "[k
   CHECK(kv->copy(2, 4).code() == StatusCode::kFailedPrecondition);
   CHECK(kv->length(4) == 0);
   REQUIRE(kv->drop(4).ok());
-  fill(*kv, 2, 10, 20, &k_more, 5);  // 13 tokens: four pages of the five
-  const size_t used = kv->bytes_used();
-  CHECK(kv->copy(2, 5).code() == StatusCode::kResourceExhausted);
-  CHECK_FALSE(kv->contains(5));
-  CHECK(kv->bytes_used() == used);
+
+  // A full budget still takes a copy; the copy's first write into a shared
+  // page needs a page and is refused, changing nothing.
+  fill(*kv, 2, 10, 50, &k_more, 5);  // 15 tokens: four pages
+  REQUIRE(kv->create(6).ok());
+  fill(*kv, 6, 2, 0, &k_more, 8);  // the fifth page
+  CHECK(kv->bytes_used() == 5 * page);
+  REQUIRE(kv->copy(2, 5).ok());
+  CHECK(kv->bytes_used() == 5 * page);
+  const std::vector<float> five = layer0_k(*kv, 5);
+  const int32_t next = 99;
+  CHECK(kv->append(5, &next, 1).status().code() == StatusCode::kResourceExhausted);
+  CHECK(kv->length(5) == 15);
+  CHECK(kv->write(5, 0, 0, zk.data(), zv.data(), 1).code() == StatusCode::kResourceExhausted);
+  CHECK(layer0_k(*kv, 5) == five);
+  CHECK(layer0_k(*kv, 2) == five);
+  CHECK(kv->bytes_used() == 5 * page);
+  // Once the source is gone its pages are the copy's alone: no copy needed.
+  REQUIRE(kv->drop(2).ok());
+  CHECK(kv->append(5, &next, 1).ok());
+  CHECK(kv->bytes_used() == 5 * page);
 }
 
 TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]") {

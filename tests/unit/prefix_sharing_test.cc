@@ -1,8 +1,8 @@
 // Prefix sharing: a session without KV whose prompt starts with tokens
 // another session's KV holds copies that KV instead of prefilling it, on one
 // and two ranks; the result is what its own prefill gives; the threshold,
-// the option's off switch, budgets too small for the copy, and the source
-// left as it was. RINGLM_TEST_BACKEND=cuda runs them on one GPU (the
+// the option's off switch, the prefix held once (pages shared, copy on
+// write), and the source left as it was. RINGLM_TEST_BACKEND=cuda runs them on one GPU (the
 // [budget] case assumes f32 pages and stays on the CPU).
 #include <catch2/catch.hpp>
 #include <stdexcept>
@@ -88,23 +88,32 @@ TEST_CASE("prefix sharing: the threshold, the off switch, chat sessions", "[pref
   CHECK(t2.stats.new_tokens < t1.stats.new_tokens);
 }
 
-TEST_CASE("a copy the KV budget has no room for is skipped: the prompt is prefilled",
+TEST_CASE("a shared prefix is held once: the copy takes no memory until written",
           "[prefix][budget]") {
   // 2 layers * 2 (K,V) * 16 tokens * 2 kv heads * 16 dims * 4 B + positions.
   constexpr size_t kPage = 8256;
   auto e = sharing_engine(1, kMin, 6 * kPage);  // 96 tokens
   auto ref = sharing_engine(1, 0);
   const SessionId a = e->open_session().value();
-  raw_turn(*e, a, document_then(60, 4, 1));  // 4 pages
-  // b's copy would need 4 more pages: the copy is skipped, and b's prefill
-  // evicts a (the only idle session) instead.
+  raw_turn(*e, a, document_then(60, 4, 1), 1);  // 64 tokens: 4 pages
+  // b shares a's 60 tokens: its own pages are the copy of the fourth page,
+  // which its question's tokens go into, and a fifth (69 tokens with its
+  // reply). Both fit beside a's four pages, where a copy of its own would
+  // not have: nothing is evicted.
   const std::vector<int32_t> prompt = document_then(60, 6, 2);
   const TurnResult tb = raw_turn(*e, e->open_session().value(), prompt);
-  CHECK(tb.stats.shared_tokens == 0);
-  CHECK(tb.stats.evictions == 1);
+  CHECK(tb.stats.shared_tokens == 60);
+  CHECK(tb.stats.evictions == 0);
+  REQUIRE(tb.stats.kv_bytes.size() == 1);
+  CHECK(tb.stats.kv_bytes[0] == 6 * kPage);
   const TurnResult want = raw_turn(*ref, ref->open_session().value(), prompt);
   CHECK(tb.tokens == want.tokens);
   CHECK(logits_close(tb.prompt_logits, want.prompt_logits));
+  // a is as it was: its next turn reuses its whole KV (and evicts b, the
+  // only idle session, for its fifth page).
+  const TurnResult ta = raw_turn(*e, a, salted_ids(1, 3));
+  CHECK(ta.stats.cached_tokens == 64);
+  CHECK(ta.stats.evictions == 1);
 }
 
 TEST_CASE("a failed turn that copied a prefix leaves no KV behind", "[prefix]") {

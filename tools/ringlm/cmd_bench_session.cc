@@ -4,8 +4,9 @@
 // then --reps times: save_session to a file in --dir, decode the file in
 // memory (its checksum and lengths: the format's own cost),
 // restore_session (read, decode, every rank's shard imported), and
-// fork_session (every rank copies its shard in its own memory); then the
-// first turn of a second session over the same tokens (prefix sharing).
+// fork_session (every rank's copy shares its shard's pages, copy on write);
+// then the first turn of a second session over the same tokens (prefix
+// sharing), with the KV memory both sessions hold together.
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,6 +78,11 @@ Status bench(const Args& a) {
   for (int64_t i = 0; i < tokens; ++i) ids[size_t(i)] = int32_t((i * 7919 + 13) % vocab);
   GenerateOptions go;
   go.max_tokens = 1;
+  const auto kv_mb = [](const TurnStats& st) {
+    uint64_t b = 0;
+    for (uint64_t x : st.kv_bytes) b += x;
+    return b / 1e6;
+  };
   Timer pt;
   RINGLM_ASSIGN_OR_RETURN(TurnResult prefill, engine->generate(sid, ids, go));
   std::printf(
@@ -102,9 +108,10 @@ Status bench(const Args& a) {
   RINGLM_ASSIGN_OR_RETURN(TurnResult shared, engine->generate(other, ids, go));
   std::printf(
       "a second session over the first %lld of those tokens and %lld of its own: %.3f s for its "
-      "first token (%lld tokens copied from the first session's KV, %lld prefilled)\n",
+      "first token (%lld tokens copied from the first session's KV, %lld prefilled); KV held by "
+      "both sessions %.1f MB, by the first alone %.1f MB\n",
       (long long)same, (long long)kOwn, st_t.ms() / 1000, (long long)shared.stats.shared_tokens,
-      (long long)shared.stats.new_tokens);
+      (long long)shared.stats.new_tokens, kv_mb(shared.stats), kv_mb(prefill.stats));
   return engine->close_session(other);
 }
 

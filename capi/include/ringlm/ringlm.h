@@ -477,10 +477,11 @@ RINGLM_API ringlm_status ringlm_session_rewind_tokens(ringlm_session* session,
  * transcript and token history, and a copy of its KV shard on every rank,
  * so the fork's next turn prefills only its own new tokens. The two
  * sessions are independent afterwards (either may be rewound, saved or
- * closed). The copy takes KV budget as the original does: idle sessions'
- * KV is evicted for it; when even that leaves no room, the fork opens
- * without KV and its first turn rebuilds it by prefill. On success *out
- * receives the new handle (ringlm_session_close).
+ * closed). The copy shares the original's KV pages until either session
+ * writes into one (copy-on-write): a fork takes no KV budget at first, and
+ * each session's next turn takes at most one page for the page the two
+ * shared partly filled, plus the pages its new tokens need. On success
+ * *out receives the new handle (ringlm_session_close).
  * Any thread; the session must be idle.
  * INVALID_ARGUMENT: NULL session or out; NOT_FOUND: unknown or closed
  * session; FAILED_PRECONDITION: as for ringlm_session_rewind;
