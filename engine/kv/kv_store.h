@@ -63,10 +63,14 @@ class KvStore {
   virtual Result<int64_t> append(SeqId seq, const int32_t* pos, int64_t n) = 0;
   // Writes K and V ([n, hkv, d] f32, backend memory) of `layer` into slots
   // [first, first + n), which must have been appended, converting them to
-  // shape().type.
+  // shape().type. Slots appended since the last copy() are in pages of the
+  // sequence's own; a write into older slots that a copy shares first
+  // copies their pages, and fails with kResourceExhausted (changing
+  // nothing) when the budget has no room for them.
   virtual Status write(SeqId seq, int layer, int64_t first, const float* k, const float* v,
                        int64_t n) = 0;
-  // Keeps the first n slots and drops the rest.
+  // Keeps the first n slots and drops the rest (a page that an append had
+  // copied from a shared one stays the sequence's own).
   virtual Status truncate(SeqId seq, int64_t n) = 0;
   // Creates `dst` as a copy of the first `n` slots of `src` (all of them
   // when n is beyond its length): the same positions and K/V (a fork of a

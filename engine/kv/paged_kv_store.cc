@@ -81,7 +81,10 @@ struct PageMem {
 // Pages are shared between sequences that copy() made from one another, and
 // copied when one of them is about to write into a shared page
 // (copy-on-write): its slots beyond the writer's length may belong to the
-// other sequence. Only the rank thread touches them (the count needs no lock).
+// other sequence. Only the rank thread touches them (the count needs no
+// lock). The use count is the number of sequences holding a page (it decides
+// what a release frees and what a write copies), so a Page is never copied
+// except into another sequence's pages.
 using Page = std::shared_ptr<PageMem>;
 
 struct Sequence {
@@ -188,12 +191,16 @@ class PagedKvStore final : public KvStore {
     if (first < 0 || n < 0 || first + n > int64_t(s->pos.size()))
       return OutOfRange("kv write: slots outside the appended range");
     // append() leaves the pages of new slots unshared; slots written again
-    // after a copy() are not, and get a page of their own first.
-    for (int64_t p = first / page_tokens_; n > 0 && p <= (first + n - 1) / page_tokens_; ++p) {
+    // after a copy() may not be, and get pages of their own first: all of
+    // them or, when the budget lacks room, none.
+    const int64_t p0 = first / page_tokens_, p1 = n > 0 ? (first + n - 1) / page_tokens_ : p0 - 1;
+    int64_t shared = 0;
+    for (int64_t p = p0; p <= p1; ++p) shared += s->pages[size_t(p)].use_count() > 1 ? 1 : 0;
+    if (shared > 0 && used_ + size_t(shared) * page_bytes_ > budget_)
+      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
+                               std::to_string(shared) + " shared pages written need copies)");
+    for (int64_t p = p0; p <= p1; ++p) {
       if (s->pages[size_t(p)].use_count() == 1) continue;
-      if (used_ + page_bytes_ > budget_)
-        return ResourceExhausted("kv budget of " + std::to_string(budget_) +
-                                 " bytes exhausted (a shared page written needs a copy)");
       RINGLM_ASSIGN_OR_RETURN(Page own, copy_page(*s->pages[size_t(p)]));
       s->pages[size_t(p)] = std::move(own);
     }

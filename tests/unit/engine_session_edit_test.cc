@@ -98,7 +98,7 @@ TEST_CASE("a rewound raw history continues as that history would", "[session][ed
   CHECK(cont.tokens == whole.tokens);
 }
 
-TEST_CASE("a fork continues like its source, on KV of its own", "[session][edit]") {
+TEST_CASE("a fork continues like its source, and apart from it", "[session][edit]") {
   const int n = GENERATE(1, 2);
   CAPTURE(n);
   auto e = make_session_engine(n);

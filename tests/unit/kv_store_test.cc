@@ -213,6 +213,33 @@ TEST_CASE("a copied sequence is the source's twin, and grows apart from it", "[k
   CHECK(kv->bytes_used() == 5 * page);
 }
 
+TEST_CASE("a write into shared pages copies all of them or none", "[kv]") {
+  auto be = make_cpu_backend({1});
+  const size_t page = make_store(*be, KvType::kF32)->bytes_per_token();
+  auto kv = make_store(*be, KvType::kF32, 4, 5 * page);
+  REQUIRE(kv->create(1).ok());
+  std::vector<float> k_all;
+  fill(*kv, 1, 8, 0, &k_all, 9);  // two full pages
+  REQUIRE(kv->copy(1, 2).ok());
+  REQUIRE(kv->create(3).ok());
+  fill(*kv, 3, 8, 0, &k_all, 10);  // two more: room for one page left
+  const std::vector<float> before = layer0_k(*kv, 2);
+  std::vector<float> z(size_t(2 * kRow), 0.f);
+  // Slots 3 and 4 lie in both shared pages: two copies, room for one.
+  CHECK(kv->write(2, 0, 3, z.data(), z.data(), 2).code() == StatusCode::kResourceExhausted);
+  CHECK(kv->bytes_used() == 4 * page);
+  CHECK(same_pages(*kv, 1, 2, 2));
+  CHECK(layer0_k(*kv, 2) == before);
+  // With room for both it writes, and the source keeps its values.
+  REQUIRE(kv->drop(3).ok());
+  REQUIRE(kv->write(2, 0, 3, z.data(), z.data(), 2).ok());
+  CHECK(kv->bytes_used() == 4 * page);
+  CHECK_FALSE(same_pages(*kv, 1, 2, 1));
+  CHECK(layer0_k(*kv, 1) == before);
+  const std::vector<float> two = layer0_k(*kv, 2);
+  CHECK(std::vector<float>(two.begin() + 3 * kRow, two.begin() + 5 * kRow) == z);
+}
+
 TEST_CASE("a bf16 store fits twice the tokens of an f32 one in a budget", "[kv]") {
   auto be = make_cpu_backend({1});
   auto f32 = make_store(*be, KvType::kF32, 4);

@@ -130,7 +130,8 @@ func (s *Session) RewindTokens(keepTokens int64) error {
 
 // Fork opens a new session continuing from this one: the same transcript and
 // history, and a copy of its KV on every rank, so its next turn prefills only
-// its own tokens. The two sessions are independent afterwards.
+// its own tokens (the copy shares this session's KV pages until either writes
+// into one). The two sessions are independent afterwards.
 func (s *Session) Fork() (*Session, error) {
 	var h uintptr
 	var msg string

@@ -253,7 +253,8 @@ class Session(_NativeHandle):
     def fork(self) -> "Session":
         """A new session continuing from this one: the same transcript and
         history and a copy of its KV on every rank (its next turn prefills
-        only its own tokens). The two are independent afterwards."""
+        only its own tokens). The copy shares this session's KV pages until
+        either writes into one. The two are independent afterwards."""
         self._end_dropped_stream()
         return Session(self._engine, capi.session_fork(self._handle))
 

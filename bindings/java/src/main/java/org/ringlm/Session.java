@@ -121,7 +121,8 @@ public final class Session implements AutoCloseable {
   /**
    * A new session continuing from this one: the same transcript and
    * history, and a copy of its KV on every rank, so its next turn prefills
-   * only its own tokens. The two sessions are independent afterwards.
+   * only its own tokens (the copy shares this session's KV pages until either
+   * writes into one). The two sessions are independent afterwards.
    */
   public Session fork() throws RingLmException {
     long[] out = new long[1];
