@@ -2,7 +2,8 @@
 // with a status, before the ring starts: midway through the ring its peers
 // would wait for its messages until the deadline and the group would be
 // lost. Each allocation of a step on one rank is refused in turn, on ranks
-// built as RankGroup builds them (make_rank, loopback Gloo, CPU backends).
+// built as RankGroup builds them (make_rank, loopback Gloo, CPU backends),
+// also for a copied sequence whose turn first copies the page it shares.
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -160,6 +161,10 @@ TEST_CASE("a rank short of memory fails the step in its reservation, and the gro
       // Logits of steps that never failed, on sequence 1.
       StepOutcome a = prefill(g, 1, first, 0, variant);
       REQUIRE(a.status.ok());
+      // Sequences 3 and 4: copies of 1 after its first turn, sharing its
+      // pages (with each other still, once 1 has written into its own).
+      REQUIRE(g.leader().lead(make_copy_plan(1, 3)).status.ok());
+      REQUIRE(g.leader().lead(make_copy_plan(1, 4)).status.ok());
       StepOutcome b = prefill(g, 1, second, 29, variant);  // a second turn over cached KV
       REQUIRE(b.status.ok());
       StepOutcome c = decode(g, 1, 5, 42, 1 % n, dv);
@@ -173,8 +178,12 @@ TEST_CASE("a rank short of memory fails the step in its reservation, and the gro
       sweep(g, victim, 2, [&] { return decode(g, 2, 5, 42, 1 % n, dv); }, c.logits);
       REQUIRE(made_first > 0);  // the sweep refused something
       REQUIRE(made_second > 0);
+      // The copy's turns first copy the shared page their tokens go into
+      // (copy on write): that allocation is refused in turn too.
+      sweep(g, victim, 3, [&] { return prefill(g, 3, second, 29, variant); }, b.logits);
+      sweep(g, victim, 3, [&] { return decode(g, 3, 5, 42, 1 % n, dv); }, c.logits);
 
-      for (SeqId s : {SeqId(1), SeqId(2)})
+      for (SeqId s : {SeqId(1), SeqId(2), SeqId(3), SeqId(4)})
         REQUIRE(g.leader().lead(make_step_plan(fb::StepKind::Drop, s)).status.ok());
     }
   }
