@@ -145,14 +145,9 @@ class PagedKvStore final : public KvStore {
     // The page the new slots start in, when it holds older slots too and
     // another sequence shares it, is copied before it is written.
     const int64_t partial = first % page_tokens_ != 0 && n > 0 ? first / page_tokens_ : -1;
-    const bool unshare = partial >= 0 && s->pages[size_t(partial)].use_count() > 1;
-    const int64_t more = new_pages + (unshare ? 1 : 0);
-    if (more > 0 && used_ + size_t(more) * page_bytes_ > budget_) {
-      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
-                               std::to_string(used_) + " used, " + std::to_string(n) +
-                               " more tokens need " + std::to_string(more) + " pages of " +
-                               std::to_string(page_bytes_) + " bytes)");
-    }
+    const bool unshare = partial >= 0 && shared_pages(*s, partial, partial) > 0;
+    RINGLM_RETURN_IF_ERROR(
+        room_for(new_pages + (unshare ? 1 : 0), std::to_string(n) + " more tokens need"));
     // Nothing changes unless every page comes.
     std::vector<Page> added;
     Page own;
@@ -194,11 +189,7 @@ class PagedKvStore final : public KvStore {
     // after a copy() may not be, and get pages of their own first: all of
     // them or, when the budget lacks room, none.
     const int64_t p0 = first / page_tokens_, p1 = n > 0 ? (first + n - 1) / page_tokens_ : p0 - 1;
-    int64_t shared = 0;
-    for (int64_t p = p0; p <= p1; ++p) shared += s->pages[size_t(p)].use_count() > 1 ? 1 : 0;
-    if (shared > 0 && used_ + size_t(shared) * page_bytes_ > budget_)
-      return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
-                               std::to_string(shared) + " shared pages written need copies)");
+    RINGLM_RETURN_IF_ERROR(room_for(shared_pages(*s, p0, p1), "a write into shared slots needs"));
     for (int64_t p = p0; p <= p1; ++p) {
       if (s->pages[size_t(p)].use_count() == 1) continue;
       RINGLM_ASSIGN_OR_RETURN(Page own, copy_page(*s->pages[size_t(p)]));
@@ -365,6 +356,23 @@ class PagedKvStore final : public KvStore {
   static void put(std::vector<uint8_t>* out, const void* p, size_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
     out->insert(out->end(), b, b + n);
+  }
+
+  // kResourceExhausted unless `pages` more pages fit the budget; `need`
+  // says what for ("... needs").
+  Status room_for(int64_t pages, const std::string& need) const {
+    if (pages <= 0 || used_ + size_t(pages) * page_bytes_ <= budget_) return Status::Ok();
+    return ResourceExhausted("kv budget of " + std::to_string(budget_) + " bytes exhausted (" +
+                             std::to_string(used_) + " used, " + need + " " +
+                             std::to_string(pages) + " pages of " + std::to_string(page_bytes_) +
+                             " bytes)");
+  }
+
+  // How many of pages [p0, p1] of `s` another sequence holds too.
+  static int64_t shared_pages(const Sequence& s, int64_t p0, int64_t p1) {
+    int64_t k = 0;
+    for (int64_t p = p0; p <= p1; ++p) k += s.pages[size_t(p)].use_count() > 1 ? 1 : 0;
+    return k;
   }
 
   // A fresh page, counted in the budget (which the caller checked).
